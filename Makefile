@@ -1,0 +1,93 @@
+# xlb: build with clang (BPF) and gcc (userspace), output in build/.
+# make            build everything
+# make check      install what is missing, build, run every test
+# make demo       install what is missing, build, run the demo
+# make bench      benchmarks (see BENCHMARKS.md)
+# make deps       install missing Debian packages only
+# V=1             show the commands
+
+BUILD     ?= build
+CLANG     ?= clang
+CC        ?= gcc
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-Ibpf/include -I/usr/include/$(MULTIARCH)
+CFLAGS     ?= -O2 -g
+CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include -Iuserspace/lib -I$(BUILD) \
+	$(shell pkg-config --cflags libbpf 2>/dev/null)
+LDLIBS     := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all check demo bench deps clean help
+
+BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o
+SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h
+LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
+TESTS     := $(BUILD)/test_maglev $(BUILD)/test_xdp $(BUILD)/test_fuzz
+BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
+BPF_HDRS  := $(wildcard bpf/include/*.h)
+
+all: $(BPF_OBJS) $(SKELS) $(TESTS) $(BENCHES)
+
+help:
+	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,8p'
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)selftests/run.sh $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh $(BUILD)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh $(BUILD)
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
+
+$(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h selftests/lib/*.h) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
+
+$(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/lib/maglev.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ -o $@
+
+$(BUILD)/bench_maglev: $(BUILD)/selftests/unit/bench_maglev.o $(BUILD)/userspace/lib/maglev.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ -o $@
+
+$(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
+		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(LIB_OBJS) $(TEST_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ $(LDLIBS) -o $@
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Every map of the data plane. Userspace pins them all; their layout is in xlb_common.h. */
+#ifndef XLB_MAPS_H
+#define XLB_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xlb_common.h"
+
+/*
+ * (address, port, protocol) -> VIP. A hash, not an array, because a hash
+ * update replaces the whole value at once: a packet sees either the old
+ * ring id and size or the new ones, never a mix.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * XLB_MAX_VIPS);	/* VIPs plus one address marker each */
+	__type(key, struct xlb_vip_key);
+	__type(value, struct xlb_vip_meta);
+} vip_map SEC(".maps");
+
+/*
+ * One Maglev ring per VIP, each an inner array of backend ids. Userspace
+ * fills a new inner map and swaps it in with one update, so a table change
+ * is atomic for packets. BPF_F_INNER_MAP lets each ring have its own size.
+ */
+struct xlb_ring {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, XLB_RING_DEFAULT);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, XLB_MAX_RINGS);
+	__type(key, __u32);
+	__array(values, struct xlb_ring);
+} ring_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_backend);
+} backend_map SEC(".maps");
+
+/* Userspace sizes it before load (lbd: conn_table_size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_CONN_DEFAULT);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_conn);
+} conn_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_config);
+} config_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_traffic);
+} vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct xlb_traffic);
+} backend_stats SEC(".maps");
+
+#endif /* XLB_MAPS_H */

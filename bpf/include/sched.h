@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Which VIP a packet is for, and which backend serves its flow. */
+#ifndef XLB_SCHED_H
+#define XLB_SCHED_H
+
+#include "hash.h"
+#include "maps.h"
+#include "stats.h"
+#include "parse.h"
+
+/* Probes past a down backend in the ring before giving up on the packet. */
+#define XLB_RING_TRIES		4
+#define XLB_RING_STRIDE		0x9e3779b1u
+
+static __always_inline struct xlb_vip_meta *xlb_vip_lookup(const struct xlb_flow_key *flow)
+{
+	struct xlb_vip_key key = {
+		.port = flow->dport,
+		.proto = flow->proto,
+		.family = flow->family,
+	};
+	struct xlb_vip_meta *vip;
+
+	__builtin_memcpy(key.addr, flow->dst, sizeof(key.addr));
+	vip = bpf_map_lookup_elem(&vip_map, &key);
+	if (vip)
+		return vip;
+	key.port = 0;
+	return bpf_map_lookup_elem(&vip_map, &key);
+}
+
+/* Is the destination an address that has VIPs? (the marker entry: port 0, protocol 0) */
+static __always_inline int xlb_is_vip_address(const struct xlb_flow_key *flow)
+{
+	struct xlb_vip_key key = { .family = flow->family };
+
+	__builtin_memcpy(key.addr, flow->dst, sizeof(key.addr));
+	return bpf_map_lookup_elem(&vip_map, &key) != NULL;
+}
+
+static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
+{
+	struct xlb_backend *be = bpf_map_lookup_elem(&backend_map, &id);
+
+	return be && (be->flags & XLB_BACKEND_F_UP) ? be : NULL;
+}
+
+static __always_inline __u32 xlb_flow_hash(const struct xlb_vip_meta *vip,
+					    const struct xlb_flow_key *flow)
+{
+	return vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(flow) : xlb_hash_flow(flow);
+}
+
+/*
+ * The ring holds only backends that were up when userspace built it; the
+ * extra probes cover the moment between a backend going down and the new
+ * ring being swapped in.
+ */
+static __always_inline struct xlb_backend *xlb_ring_pick(const struct xlb_vip_meta *vip,
+							  __u32 hash, __u32 *backend_id)
+{
+	__u32 ring_id = vip->ring_id, size = vip->ring_size, slot, *id;
+	struct xlb_backend *be;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
+	if (!ring || !size)
+		return NULL;
+#pragma unroll
+	for (int i = 0; i < XLB_RING_TRIES; i++) {
+		slot = (hash + i * XLB_RING_STRIDE) % size;
+		id = bpf_map_lookup_elem(ring, &slot);
+		if (!id)
+			return NULL;
+		be = xlb_backend_if_up(*id);
+		if (be) {
+			*backend_id = *id;
+			return be;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The backend of a flow: the remembered one while it is up, else a Maglev
+ * pick that is remembered from then on. ICMP errors only look: they must
+ * not create flows.
+ */
+static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
+							     const struct xlb_vip_meta *vip,
+							     __u32 *backend_id, int *new_flow)
+{
+	struct xlb_conn *conn, fresh;
+	struct xlb_backend *be;
+
+	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	if (conn) {
+		be = xlb_backend_if_up(conn->backend_id);
+		if (be) {
+			xlb_count(XLB_STAT_CONN_HIT);
+			*backend_id = conn->backend_id;
+			return be;
+		}
+		xlb_count(XLB_STAT_CONN_REPICK);
+	} else {
+		xlb_count(XLB_STAT_CONN_MISS);
+	}
+
+	be = xlb_ring_pick(vip, xlb_flow_hash(vip, &pkt->flow), backend_id);
+	if (!be || pkt->icmp_err)
+		return be;
+	fresh.backend_id = *backend_id;
+	bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY);
+	*new_flow = 1;
+	return be;
+}
+
+#endif /* XLB_SCHED_H */

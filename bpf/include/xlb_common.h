@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Structures and constants shared by the XDP program and userspace.
+ * Everything here is fixed-width and padded explicitly, so the two sides
+ * agree byte for byte and hash keys carry no uninitialised padding.
+ */
+#ifndef XLB_COMMON_H
+#define XLB_COMMON_H
+
+#include <linux/types.h>
+
+#define XLB_MAX_VIPS		512
+/* Two ring slots per VIP: a ring of a new size is built beside the old one. */
+#define XLB_MAX_RINGS		(2 * XLB_MAX_VIPS)
+#define XLB_MAX_BACKENDS	4096
+#define XLB_RING_MIN		251
+#define XLB_RING_MAX		131071
+#define XLB_RING_DEFAULT	65537
+#define XLB_CONN_DEFAULT	(1u << 20)
+#define XLB_NO_BACKEND		0xffffffffu
+
+/* Address families as stored in keys (the kernel's AF_INET and AF_INET6). */
+#define XLB_AF_INET		2
+#define XLB_AF_INET6		10
+
+/* An IPv4 address sits in addr[0]; addr[1..3] are zero. */
+struct xlb_vip_key {
+	__be32 addr[4];
+	__be16 port;		/* 0: every port of the address */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP; 0 marks "this address has VIPs" */
+	__u8 family;
+};
+_Static_assert(sizeof(struct xlb_vip_key) == 20, "xlb_vip_key layout");
+
+enum xlb_fwd_mode {
+	XLB_FWD_DSR = 0,	/* rewrite MACs only: L2 direct server return */
+	XLB_FWD_IPIP = 1,	/* encapsulate in IPv4 or IPv6 toward the backend */
+};
+
+/* Hash only the client's address: every connection of a client lands on one backend. */
+#define XLB_VIP_F_HASH_SRC	(1u << 0)
+
+struct xlb_vip_meta {
+	__u32 vip_id;		/* index into vip_stats */
+	__u32 ring_id;		/* index into ring_map */
+	__u32 ring_size;	/* prime size of that ring */
+	__u8 fwd_mode;		/* enum xlb_fwd_mode */
+	__u8 flags;		/* XLB_VIP_F_* */
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xlb_vip_meta) == 16, "xlb_vip_meta layout");
+
+/* A zeroed slot has no UP flag, so an unconfigured id is never chosen. */
+#define XLB_BACKEND_F_UP	(1u << 0)
+
+struct xlb_backend {
+	__be32 addr[4];		/* IPv4 in addr[0] */
+	__u8 mac[6];		/* next-hop MAC toward the backend (its own when on-link) */
+	__u8 family;		/* XLB_AF_INET or XLB_AF_INET6 */
+	__u8 flags;		/* XLB_BACKEND_F_* */
+};
+_Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend layout");
+
+/* Key of the connection table: the client's view of the flow. */
+struct xlb_flow_key {
+	__be32 src[4];
+	__be32 dst[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
+
+struct xlb_conn {
+	__u32 backend_id;
+};
+
+/* Settings that userspace may change while the program runs: config_map[0]. */
+struct xlb_config {
+	__be32 ipip_src4;		/* outer IPv4 source for IPIP */
+	__be32 ipip_src4_entropy;	/* bits of ipip_src4 replaced by the flow hash */
+	__be32 ipip_src6[4];		/* outer IPv6 source */
+	__be32 ipip_src6_entropy;	/* bits of ipip_src6[3] replaced by the flow hash */
+	__u16 mtu;			/* L3 MTU of the egress link; 0 means 1500 */
+	__u8 ttl;			/* outer TTL / hop limit; 0 means 64 */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct xlb_config) == 32, "xlb_config layout");
+
+struct xlb_traffic {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+};
+
+/* Global per-CPU counters: one named slot per verdict and reason. */
+enum xlb_stat {
+	XLB_STAT_RX = 0,		/* every frame the program saw */
+	XLB_STAT_PASS_NON_IP,		/* not IPv4/IPv6 (ARP, LLDP, two VLAN tags...) */
+	XLB_STAT_PASS_NOT_VIP,		/* IP, but no VIP matches */
+	XLB_STAT_PASS_OTHER_L4,		/* protocol other than TCP, UDP, ICMP */
+	XLB_STAT_PASS_ICMP,		/* ICMP that is not an error about a VIP flow */
+	XLB_STAT_DROP_TRUNCATED,	/* a header runs past the end of the frame */
+	XLB_STAT_DROP_BAD_IP,		/* IPv4 IHL < 5, bad total length, wrong version */
+	XLB_STAT_DROP_IP_OPTIONS,	/* IPv4 options on a packet to a VIP */
+	XLB_STAT_DROP_FRAGMENT,		/* fragment to a VIP address */
+	XLB_STAT_DROP_NO_BACKEND,	/* the VIP has no backend that is up */
+	XLB_STAT_DROP_TOO_BIG,		/* too big to encapsulate and DF clear */
+	XLB_STAT_DROP_NO_ROOM,		/* the driver refused to grow or shrink the frame */
+	XLB_STAT_CONN_HIT,		/* connection table hit */
+	XLB_STAT_CONN_MISS,		/* new flow: picked through Maglev */
+	XLB_STAT_CONN_REPICK,		/* remembered backend is down: picked again */
+	XLB_STAT_TX_DSR,		/* sent by MAC rewrite */
+	XLB_STAT_TX_IPIP,		/* sent encapsulated */
+	XLB_STAT_ICMP_TOO_BIG_SENT,	/* we answered "fragmentation needed" / "packet too big" */
+	XLB_STAT_ICMP_ERR_FORWARDED,	/* ICMP error about a flow sent to the flow's backend */
+	XLB_STAT_MAX,
+};
+
+#endif /* XLB_COMMON_H */

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xlb: the packet flow. Parse, find the VIP, find the flow's backend,
+ * forward. Every decision is counted; see README.md "Verdicts".
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xlb_common.h"
+#include "maps.h"
+#include "stats.h"
+#include "parse.h"
+#include "sched.h"
+#include "encap.h"
+
+static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_pkt *pkt,
+				       const struct xlb_vip_meta *vip,
+				       const struct xlb_backend *be, const __u32 l3_off)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	if (vip->fwd_mode == XLB_FWD_DSR)
+		return xlb_forward_dsr(data, data_end, be);
+	return xlb_forward_ipip(ctx, pkt, be, xlb_hash_flow(&pkt->flow), l3_off);
+}
+
+SEC("xdp")
+int xlb_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	struct xlb_pkt pkt = {};
+	struct xlb_vip_meta *vip;
+	struct xlb_backend *be;
+	__u32 backend_id = 0;
+	int act, new_flow = 0;
+
+	xlb_count(XLB_STAT_RX);
+	act = xlb_parse_l3(data, data_end, &pkt);
+	if (act != XLB_CONTINUE)
+		return act;
+	/* Without ports we cannot tell a VIP; a VIP's address is enough to keep these away from the kernel. */
+	if (pkt.fragment || pkt.options) {
+		if (!xlb_is_vip_address(&pkt.flow))
+			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_NOT_VIP);
+		return xlb_verdict(XDP_DROP, pkt.fragment ? XLB_STAT_DROP_FRAGMENT
+							  : XLB_STAT_DROP_IP_OPTIONS);
+	}
+	act = xlb_parse_l4(data, data_end, &pkt);
+	if (act != XLB_CONTINUE)
+		return act;
+
+	vip = xlb_vip_lookup(&pkt.flow);
+	if (!vip)
+		return xlb_verdict(XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
+	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow);
+	if (!be)
+		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_BACKEND);
+	if (pkt.icmp_err)
+		xlb_count(XLB_STAT_ICMP_ERR_FORWARDED);
+	xlb_account(&vip_stats, vip->vip_id, bytes, new_flow);
+	xlb_account(&backend_stats, backend_id, bytes, new_flow);
+
+	/* A constant L2 length on each branch keeps offsets simple for the verifier. */
+	if (pkt.l3_off == sizeof(struct ethhdr))
+		return xlb_forward(ctx, &pkt, vip, be, sizeof(struct ethhdr));
+	return xlb_forward(ctx, &pkt, vip, be, sizeof(struct ethhdr) + sizeof(struct xlb_vlan_hdr));
+}
+
+char LICENSE[] SEC("license") = "GPL";

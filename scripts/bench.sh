@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# make bench: figures for BENCHMARKS.md. Not a test: nothing here asserts a speed.
+set -euo pipefail
+build=${1:-build}
+echo "== machine"
+grep -m1 'model name' /proc/cpuinfo || true
+echo "cores: $(nproc), kernel: $(uname -r)"
+echo "== Maglev table build"
+"$build/bench_maglev"
+if ((EUID == 0)); then
+	echo "== per-packet cost through BPF_PROG_TEST_RUN"
+	"$build/bench_prog"
+else
+	echo "skip per-packet cost: BPF_PROG_TEST_RUN needs root"
+fi

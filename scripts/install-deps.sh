@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xlb needs to build and test, only those missing.
+set -euo pipefail
+
+# command-or-file  package
+needs=(
+	"clang clang"
+	"gcc gcc"
+	"make make"
+	"pkg-config pkg-config"
+	"bpftool bpftool"
+	"/usr/include/bpf/libbpf.h libbpf-dev"
+	"/usr/include/gelf.h libelf-dev"
+	"/usr/include/zlib.h zlib1g-dev"
+	"/usr/include/xdp/libxdp.h libxdp-dev"
+	"/usr/include/libmnl/libmnl.h libmnl-dev"
+	"ethtool ethtool"
+	"ping iputils-ping"
+	"tcpdump tcpdump"
+	"curl curl"
+	"python3 python3"
+	"ip iproute2"
+)
+
+missing=()
+for n in "${needs[@]}"; do
+	what=${n% *} pkg=${n#* }
+	if [[ $what == /* ]]; then
+		[[ -e $what ]] || missing+=("$pkg")
+	else
+		command -v "$what" >/dev/null 2>&1 || missing+=("$pkg")
+	fi
+done
+
+if ((${#missing[@]})); then
+	if ((EUID != 0)); then
+		echo "xlb: missing packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "xlb: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# BPF_PROG_TEST_RUN needs no bpffs, but lbd and the test bed pin maps there.
+if ! mountpoint -q /sys/fs/bpf 2>/dev/null && ((EUID == 0)); then
+	mount -t bpf bpf /sys/fs/bpf || true
+fi

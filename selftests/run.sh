@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test binary and adds up their RESULT lines into the closing
+# "N passed, N failed, N skipped" line. Exit status 1 when anything failed.
+set -uo pipefail
+
+build=${1:-build}
+passed=0 failed=0 skipped=0
+
+run() {
+	local name=$1
+	shift
+	echo "== $name"
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | grep -v '^RESULT '
+	local line
+	line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -n 1)
+	if [[ -z $line ]]; then
+		echo "FAIL $name: exited $rc without a RESULT line"
+		failed=$((failed + 1))
+		return
+	fi
+	local p f s
+	p=$(sed -n 's/.*passed=\([0-9]*\).*/\1/p' <<<"$line")
+	f=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$line")
+	s=$(sed -n 's/.*skipped=\([0-9]*\).*/\1/p' <<<"$line")
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	if ((rc != 0 && f == 0)); then
+		echo "FAIL $name: exited $rc"
+		failed=$((failed + 1))
+	fi
+}
+
+run maglev "$build/test_maglev"
+if ((EUID == 0)); then
+	run xdp "$build/test_xdp"
+	run fuzz "$build/test_fuzz"
+else
+	echo "skip xdp, fuzz: BPF_PROG_TEST_RUN needs root (run make check as root)"
+	skipped=$((skipped + 2))
+fi
+
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))

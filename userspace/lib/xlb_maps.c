@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "xlb_maps.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const stat_names[XLB_STAT_MAX] = {
+	[XLB_STAT_RX] = "rx",
+	[XLB_STAT_PASS_NON_IP] = "pass_non_ip",
+	[XLB_STAT_PASS_NOT_VIP] = "pass_not_vip",
+	[XLB_STAT_PASS_OTHER_L4] = "pass_other_l4",
+	[XLB_STAT_PASS_ICMP] = "pass_icmp",
+	[XLB_STAT_DROP_TRUNCATED] = "drop_truncated",
+	[XLB_STAT_DROP_BAD_IP] = "drop_bad_ip",
+	[XLB_STAT_DROP_IP_OPTIONS] = "drop_ip_options",
+	[XLB_STAT_DROP_FRAGMENT] = "drop_fragment",
+	[XLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",
+	[XLB_STAT_DROP_TOO_BIG] = "drop_too_big",
+	[XLB_STAT_DROP_NO_ROOM] = "drop_no_room",
+	[XLB_STAT_CONN_HIT] = "conn_hit",
+	[XLB_STAT_CONN_MISS] = "conn_miss",
+	[XLB_STAT_CONN_REPICK] = "conn_repick",
+	[XLB_STAT_TX_DSR] = "tx_dsr",
+	[XLB_STAT_TX_IPIP] = "tx_ipip",
+	[XLB_STAT_ICMP_TOO_BIG_SENT] = "icmp_too_big_sent",
+	[XLB_STAT_ICMP_ERR_FORWARDED] = "icmp_err_forwarded",
+};
+
+const char *xlb_stat_name(enum xlb_stat stat)
+{
+	return stat < XLB_STAT_MAX && stat_names[stat] ? stat_names[stat] : "unknown";
+}
+
+static int map_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+	int fd = map ? bpf_map__fd(map) : -1;
+
+	return fd >= 0 ? fd : -ENOENT;
+}
+
+int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
+{
+	struct {
+		const char *name;
+		int *fd;
+	} maps[] = {
+		{ "vip_map", &fds->vip },	  { "ring_map", &fds->ring },
+		{ "backend_map", &fds->backend }, { "conn_map", &fds->conn },
+		{ "config_map", &fds->config },	  { "stats_map", &fds->stats },
+		{ "vip_stats", &fds->vip_stats }, { "backend_stats", &fds->backend_stats },
+	};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		*maps[i].fd = map_fd(obj, maps[i].name);
+		if (*maps[i].fd < 0)
+			return *maps[i].fd;
+	}
+	return 0;
+}
+
+static int errno_of(int ret)
+{
+	return ret < 0 ? -errno : 0;
+}
+
+int xlb_vip_set(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
+		const struct xlb_vip_meta *meta)
+{
+	return errno_of(bpf_map_update_elem(fds->vip, key, meta, BPF_ANY));
+}
+
+int xlb_vip_del(const struct xlb_map_fds *fds, const struct xlb_vip_key *key)
+{
+	return errno_of(bpf_map_delete_elem(fds->vip, key));
+}
+
+int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __be32 addr[4],
+			 bool present)
+{
+	struct xlb_vip_key key = { .family = family };
+	struct xlb_vip_meta none = { 0 };
+	int ret;
+
+	memcpy(key.addr, addr, sizeof(key.addr));
+	if (present)
+		return errno_of(bpf_map_update_elem(fds->vip, &key, &none, BPF_ANY));
+	ret = errno_of(bpf_map_delete_elem(fds->vip, &key));
+	return ret == -ENOENT ? 0 : ret;
+}
+
+int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb_backend *be)
+{
+	if (id >= XLB_MAX_BACKENDS)
+		return -EINVAL;
+	return errno_of(bpf_map_update_elem(fds->backend, &id, be, BPF_ANY));
+}
+
+static int ring_fill(int fd, const uint32_t *table, uint32_t size)
+{
+	uint32_t *keys = malloc(sizeof(*keys) * size), count = size;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int ret;
+
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < size; i++)
+		keys[i] = i;
+	ret = errno_of(bpf_map_update_batch(fd, keys, table, &count, &opts));
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+		/* A kernel without batch updates on arrays: one slot at a time. */
+		ret = 0;
+		for (uint32_t i = 0; i < size && !ret; i++)
+			ret = errno_of(bpf_map_update_elem(fd, &keys[i], &table[i], BPF_ANY));
+	}
+	free(keys);
+	return ret;
+}
+
+int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
+		     uint32_t size)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP);
+	int fd, ret;
+
+	if (ring_id >= XLB_MAX_RINGS || size < XLB_RING_MIN || size > XLB_RING_MAX)
+		return -EINVAL;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32), sizeof(__u32), size,
+			    &opts);
+	if (fd < 0)
+		return -errno;
+	ret = ring_fill(fd, table, size);
+	if (!ret)
+		ret = errno_of(bpf_map_update_elem(fds->ring, &ring_id, &fd, BPF_ANY));
+	/* The outer map holds its own reference; ours is no longer needed. */
+	close(fd);
+	return ret;
+}
+
+int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg)
+{
+	uint32_t key = 0;
+
+	return errno_of(bpf_map_update_elem(fds->config, &key, cfg, BPF_ANY));
+}
+
+int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *percpu;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	for (uint32_t s = 0; s < XLB_STAT_MAX; s++) {
+		out[s] = 0;
+		if (bpf_map_lookup_elem(fds->stats, &s, percpu)) {
+			free(percpu);
+			return -errno;
+		}
+		for (int c = 0; c < ncpu; c++)
+			out[s] += percpu[c];
+	}
+	free(percpu);
+	return 0;
+}
+
+int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *value)
+{
+	uint64_t all[XLB_STAT_MAX];
+	int ret = xlb_stats_read_all(fds, all);
+
+	if (!ret)
+		*value = all[stat];
+	return ret;
+}
+
+int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xlb_traffic *percpu;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(fd, &id, percpu)) {
+		free(percpu);
+		return -errno;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		out->packets += percpu[c].packets;
+		out->bytes += percpu[c].bytes;
+		out->new_flows += percpu[c].new_flows;
+	}
+	free(percpu);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Writing the data plane's maps from userspace: VIPs, backends, Maglev rings
+ * (swapped in atomically), settings, and reading the per-CPU counters.
+ * Functions return 0 or -errno and never exit.
+ */
+#ifndef XLB_MAPS_USER_H
+#define XLB_MAPS_USER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "xlb_common.h"
+
+struct xlb_map_fds {
+	int vip;
+	int ring;
+	int backend;
+	int conn;
+	int config;
+	int stats;
+	int vip_stats;
+	int backend_stats;
+};
+
+struct bpf_object;
+/* Fills fds from a loaded object (the skeleton's obj). */
+int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds);
+
+int xlb_vip_set(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
+		const struct xlb_vip_meta *meta);
+int xlb_vip_del(const struct xlb_map_fds *fds, const struct xlb_vip_key *key);
+/* The "this address has VIPs" marker that keeps fragments and IP options away from the kernel. */
+int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __be32 addr[4],
+			 bool present);
+
+int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb_backend *be);
+
+/*
+ * Builds a new inner array of `size` slots from table and swaps it into
+ * ring_map[ring_id] with a single update: packets see the old ring or the
+ * new one, never a mix.
+ */
+int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
+		     uint32_t size);
+
+int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg);
+
+/* Per-CPU counters summed over the possible CPUs. */
+int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *value);
+int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX]);
+int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out);
+
+/* Names of the global counters, as printed and in JSON. */
+const char *xlb_stat_name(enum xlb_stat stat);
+
+#endif
