@@ -16,9 +16,10 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Ibpf/include -I/usr/include/$(MULTIARCH)
 CFLAGS     ?= -O2 -g
-CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include -Iuserspace/lib -I$(BUILD) \
-	$(shell pkg-config --cflags libbpf 2>/dev/null)
+CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include \
+	-Iuserspace/lib -Iuserspace/lbd -I$(BUILD) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS     := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LBD_LIBS   := $(shell pkg-config --libs libxdp libmnl 2>/dev/null || echo -lxdp -lmnl) $(LDLIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -31,16 +32,18 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all check demo bench deps clean help
 
-BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o
+BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o
 SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h
 LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
-TESTS     := $(BUILD)/test_maglev $(BUILD)/test_xdp $(BUILD)/test_fuzz
+LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
+PROGS     := $(BUILD)/lbd $(BUILD)/lbctl
+TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
 BPF_HDRS  := $(wildcard bpf/include/*.h)
 
-all: $(BPF_OBJS) $(SKELS) $(TESTS) $(BENCHES)
+all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TESTS) $(BENCHES)
 
 help:
 	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,8p'
@@ -74,6 +77,19 @@ $(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h selftests/lib/*.h) $(
 	$(Q)$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
 
 $(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/lib/maglev.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ -o $@
+
+$(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ $(LBD_LIBS) -o $@
+
+$(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ -o $@
+
+$(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o \
+		$(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $^ -o $@
 

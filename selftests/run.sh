@@ -33,6 +33,7 @@ run() {
 }
 
 run maglev "$build/test_maglev"
+run config "$build/test_config"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"

@@ -16,17 +16,28 @@
 struct maglev_backend {
 	uint32_t id;			/* value written into the table (a backend-map index) */
 	uint32_t weight;		/* 0: owns no slot */
-	uint8_t key[MAGLEV_KEY_LEN];	/* identity, e.g. family + address: the table depends on keys and weights only */
+	uint8_t key[MAGLEV_KEY_LEN];	/* identity: the caller fills e.g. family + address; the table depends on keys and weights only */
 };
 
 bool maglev_is_prime(uint32_t m);
 
 /*
- * Fills table[0..m-1] with backend ids. m must be prime, within
- * [XLB_RING_MIN, XLB_RING_MAX]. Returns 0, -EINVAL (bad m, two backends with
- * one key, NULL backends with n > 0) or -ENOMEM. With no backend of weight
- * > 0 every slot is XLB_NO_BACKEND.
+ * Fills table[0..m-1] with backend ids. m must be prime and within
+ * [XLB_RING_MIN, XLB_RING_MAX]. Returns 0, or -EINVAL (bad m, table NULL,
+ * two backends with the same key, n > 0 with backends == NULL, a backend of
+ * weight > 0 whose id is XLB_NO_BACKEND), -ENOMEM. With no backend of
+ * weight > 0 (or n == 0) every slot is XLB_NO_BACKEND.
+ * The input array is not modified.
  */
 int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *table, uint32_t m);
 
-#endif
+/*
+ * The preference list of a key in a table of m slots: its j-th choice is
+ * (offset + j * skip) % m, with offset in [0, m) and skip in [1, m). For a
+ * prime m that visits every slot once. Exposed so tests and tools can
+ * recompute what maglev_build does. Returns 0, or -EINVAL when m < 2.
+ */
+int maglev_permutation(const uint8_t key[MAGLEV_KEY_LEN], uint32_t m, uint32_t *offset,
+		       uint32_t *skip);
+
+#endif /* XLB_MAGLEV_H */

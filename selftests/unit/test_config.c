@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/* lbd's configuration grammar: the file, lbctl's words, errors that name the line and the fix. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "xt.h"
+
+XT_DEFINE_STATE;
+
+static const char good[] =
+	"# a comment\n"
+	"conn-table-size 65536\n"
+	"ipip-source 198.18.0.2 entropy-bits 8\n"
+	"attach veth0 xdp-mode native\n"
+	"\n"
+	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537\n"
+	"  backend 198.18.0.101 weight 1\n"
+	"  backend 198.18.0.102 weight 3 drain\n"
+	"vip [2001:db8:1::1]:0/udp forward ipip sched maglev-src ring-size 251   # all ports\n"
+	"  backend 2001:db8::101\n";
+
+static int parse_text(const char *text, struct lbd_config *cfg, char *err)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int ret = lbd_config_parse(f, "t.conf", cfg, err, LBD_ERR_LEN);
+
+	fclose(f);
+	return ret;
+}
+
+static void parses_a_full_file(void)
+{
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN] = "";
+
+	if (!XT_EQ(parse_text(good, &cfg, err), 0)) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	XT_EQ(cfg.conn_table_size, 65536);
+	XT_EQ(cfg.entropy4, 8);
+	XT_EQ(cfg.n_ifaces, 1);
+	XT_TRUE(!strcmp(cfg.ifaces[0].name, "veth0"), "interface name");
+	XT_EQ(cfg.n_vips, 2);
+	XT_EQ(cfg.vips[0].port, 80);
+	XT_EQ(cfg.vips[0].n_backends, 2);
+	XT_EQ(cfg.vips[0].backends[1].weight, 3);
+	XT_TRUE(cfg.vips[0].backends[1].drain, "drain flag");
+	XT_EQ(cfg.vips[1].addr.family, XLB_AF_INET6);
+	XT_EQ(cfg.vips[1].proto, IPPROTO_UDP);
+	XT_EQ(cfg.vips[1].fwd, XLB_FWD_IPIP);
+	XT_EQ(cfg.vips[1].sched, LBD_SCHED_MAGLEV_SRC);
+	XT_EQ(cfg.vips[1].ring_size, 251);
+	XT_EQ(cfg.vips[1].backends[0].weight, 1);
+	lbd_config_free(&cfg);
+}
+
+/* What lbd writes, it reads back as the same configuration. */
+static void write_then_read_is_identity(void)
+{
+	struct lbd_config a, b;
+	char err[LBD_ERR_LEN], *text = NULL, *text2 = NULL;
+	size_t len = 0, len2 = 0;
+	FILE *f;
+
+	if (!XT_EQ(parse_text(good, &a, err), 0))
+		return;
+	f = open_memstream(&text, &len);
+	lbd_config_write(f, &a);
+	fclose(f);
+	if (XT_EQ(parse_text(text, &b, err), 0)) {
+		f = open_memstream(&text2, &len2);
+		lbd_config_write(f, &b);
+		fclose(f);
+		XT_TRUE(len == len2 && !memcmp(text, text2, len), "second write differs:\n%s\n---\n%s", text, text2);
+		lbd_config_free(&b);
+	}
+	free(text);
+	free(text2);
+	lbd_config_free(&a);
+}
+
+static void bad_file_names_the_line(void)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "vip 198.18.1.1:80/tcp\nbackend 198.18.0.1 weight x\n", "t.conf:2: weight 'x' is not a number" },
+		{ "backend 198.18.0.1\n", "t.conf:1: backend before any vip" },
+		{ "vip 198.18.1.1:80/sctp\n", "t.conf:1: VIP '198.18.1.1:80/sctp': protocol 'sctp' is not tcp or udp" },
+		{ "\n\nvip 198.18.1.1:80/tcp ring-size 1000\n", "t.conf:3: ring-size 1000 is not prime: try 1009" },
+		{ "vip 2001:db8::1:80/tcp\n", "t.conf:1: VIP '2001:db8::1:80/tcp' has no port" },
+		{ "vip 198.18.1.1:80/tcp\nvip 198.18.1.1:80/tcp\n", "t.conf:2: VIP 198.18.1.1:80/tcp exists already" },
+		{ "vip 198.18.1.1:80/tcp\n backend 198.18.0.1\n backend 198.18.0.1\n", "t.conf:3: backend 198.18.0.1 is already in VIP" },
+		{ "frobnicate 1\n", "t.conf:1: unknown keyword 'frobnicate'" },
+		{ "vip 198.18.1.1:80/tcp forward\n", "t.conf:1: 'forward' needs a value: dsr|ipip" },
+		{ "conn-table-size 12\n", "t.conf:1: conn-table-size takes one number from 1024" },
+		{ "vip 198.18.1.1:70000/tcp\n", "t.conf:1: VIP '198.18.1.1:70000/tcp': port '70000' is not a number" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lbd_config cfg;
+		char err[LBD_ERR_LEN] = "";
+
+		XT_EQ(parse_text(bad[i].text, &cfg, err), -EINVAL);
+		XT_TRUE(!strncmp(err, bad[i].want, strlen(bad[i].want)), "error '%s', expected it to start '%s'",
+			err, bad[i].want);
+		XT_EQ(cfg.n_vips, 0);
+	}
+}
+
+static int cmd(struct lbd_config *cfg, const char *line, char *err)
+{
+	char buf[256], *argv[16];
+	int argc = 0;
+	struct lbd_cmd c;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *t = strtok(buf, " "); t; t = strtok(NULL, " "))
+		argv[argc++] = t;
+	int ret = lbd_cmd_parse(argc, argv, &c, err, LBD_ERR_LEN);
+
+	return ret ? ret : lbd_cmd_apply(cfg, &c, err, LBD_ERR_LEN);
+}
+
+static void commands_change_the_model(void)
+{
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN] = "";
+
+	lbd_config_init(&cfg);
+	XT_EQ(cmd(&cfg, "vip add [2001:db8:1::1]:443/tcp --forward ipip --ring-size 251", err), 0);
+	XT_EQ(cmd(&cfg, "backend add [2001:db8:1::1]:443/tcp 2001:db8::7 --weight 5", err), 0);
+	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --drain", err), 0);
+	XT_TRUE(cfg.n_vips == 1 && cfg.vips[0].n_backends == 1 && cfg.vips[0].backends[0].drain &&
+		cfg.vips[0].backends[0].weight == 5, "model after three commands");
+	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --enable", err), 0);
+	XT_TRUE(!cfg.vips[0].backends[0].drain, "enable clears drain");
+	XT_EQ(cmd(&cfg, "backend del [2001:db8:1::1]:443/tcp 2001:db8::7", err), 0);
+	XT_EQ(cfg.vips[0].n_backends, 0);
+	XT_EQ(cmd(&cfg, "vip del [2001:db8:1::1]:443/tcp", err), 0);
+	XT_EQ(cfg.n_vips, 0);
+	lbd_config_free(&cfg);
+}
+
+static void wrong_commands_change_nothing(void)
+{
+	static const struct {
+		const char *line, *want;
+	} bad[] = {
+		{ "backend del 198.18.1.1:80/tcp 198.18.2.7", "backend 198.18.2.7 is not in VIP 198.18.1.1:80/tcp" },
+		{ "backend add 198.18.1.9:80/tcp 198.18.2.7", "VIP 198.18.1.9:80/tcp does not exist: lbctl vip add" },
+		{ "vip add 198.18.1.1:80/tcp --forward gre", "forward 'gre' is not dsr or ipip" },
+		{ "vip add 198.18.1.1:80/tcp forward dsr", "unexpected 'forward': options start with --" },
+		{ "vip add 198.18.1.2:80", "VIP '198.18.1.2:80' has no protocol" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1", "backend set needs exactly one of" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --drain --enable", "backend set needs exactly one of" },
+		{ "backend add 198.18.1.1:80/tcp not-an-address", "backend 'not-an-address' is not an IPv4 or IPv6" },
+		{ "vip frob", "unknown 'vip frob'" },
+		{ "attach", "attach needs an interface" },
+		{ "attach veth0 --xdp-mode turbo", "xdp-mode 'turbo' is not native or generic" },
+		{ "detach veth9", "veth9 is not attached" },
+		{ "vip add 198.18.1.1:80/tcp --ring-size 65536", "ring-size 65536 is not prime: try 65537" },
+		{ "vip add 198.18.1.1:80/tcp", "VIP 198.18.1.1:80/tcp exists already" },
+		{ "launch", "unknown command 'launch'" },
+	};
+	struct lbd_config cfg, before;
+	char err[LBD_ERR_LEN], a[4096], b[4096];
+	FILE *f;
+
+	lbd_config_init(&cfg);
+	cmd(&cfg, "vip add 198.18.1.1:80/tcp", err);
+	cmd(&cfg, "backend add 198.18.1.1:80/tcp 198.18.0.1", err);
+	lbd_config_copy(&before, &cfg);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = 0;
+		XT_NE(cmd(&cfg, bad[i].line, err), 0);
+		XT_TRUE(strstr(err, bad[i].want) != NULL, "'%s': error '%s' lacks '%s'", bad[i].line, err,
+			bad[i].want);
+	}
+	f = fmemopen(a, sizeof(a), "w");
+	lbd_config_write(f, &cfg);
+	fclose(f);
+	f = fmemopen(b, sizeof(b), "w");
+	lbd_config_write(f, &before);
+	fclose(f);
+	XT_TRUE(!strcmp(a, b), "a failed command changed the configuration");
+	lbd_config_free(&cfg);
+	lbd_config_free(&before);
+}
+
+int main(void)
+{
+	static const struct xt_case cases[] = {
+		XT_CASE(parses_a_full_file),	   XT_CASE(write_then_read_is_identity),
+		XT_CASE(bad_file_names_the_line), XT_CASE(commands_change_the_model),
+		XT_CASE(wrong_commands_change_nothing),
+	};
+
+	return xt_run("config", cases, sizeof(cases) / sizeof(cases[0]));
+}

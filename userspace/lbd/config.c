@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maglev.h"
+
+#define MAX_WORDS		16
+#define MAX_WEIGHT		10000
+#define CONN_MIN		1024
+#define CONN_MAX		(1u << 26)
+
+static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+void lbd_config_init(struct lbd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->conn_table_size = XLB_CONN_DEFAULT;
+}
+
+void lbd_config_free(struct lbd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		free(cfg->vips[i].backends);
+	free(cfg->vips);
+	lbd_config_init(cfg);
+}
+
+int lbd_config_copy(struct lbd_config *dst, const struct lbd_config *src)
+{
+	*dst = *src;
+	dst->vips = calloc(src->n_vips + 1, sizeof(*dst->vips));
+	if (!dst->vips)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->n_vips; i++) {
+		const struct lbd_vip_cfg *v = &src->vips[i];
+
+		dst->vips[i] = *v;
+		dst->vips[i].backends = calloc(v->n_backends + 1, sizeof(*v->backends));
+		if (!dst->vips[i].backends) {
+			dst->n_vips = i;
+			lbd_config_free(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->vips[i].backends, v->backends, v->n_backends * sizeof(*v->backends));
+	}
+	return 0;
+}
+
+/* ---- addresses ---- */
+
+int lbd_addr_parse(const char *text, struct lbd_addr *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	if (inet_pton(AF_INET, text, addr->a) == 1) {
+		addr->family = XLB_AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, text, addr->a) == 1) {
+		addr->family = XLB_AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void lbd_addr_format(const struct lbd_addr *addr, char *buf, size_t len)
+{
+	if (!inet_ntop(addr->family == XLB_AF_INET ? AF_INET : AF_INET6, addr->a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+bool lbd_addr_eq(const struct lbd_addr *a, const struct lbd_addr *b)
+{
+	return a->family == b->family && !memcmp(a->a, b->a, sizeof(a->a));
+}
+
+static const char *proto_name(uint8_t proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : "udp";
+}
+
+int lbd_vip_parse(const char *text, struct lbd_vip_cfg *vip, char *err, size_t err_len)
+{
+	char buf[INET6_ADDRSTRLEN + 16], *host = buf, *port, *proto, *end;
+	long p;
+
+	if (strlen(text) >= sizeof(buf))
+		return fail(err, err_len, "'%s' is too long for a VIP: write ADDR:PORT/tcp|udp", text);
+	strcpy(buf, text);
+	proto = strrchr(buf, '/');
+	if (!proto)
+		return fail(err, err_len, "VIP '%s' has no protocol: write ADDR:PORT/tcp or ADDR:PORT/udp", text);
+	*proto++ = 0;
+	if (buf[0] == '[') {
+		host = buf + 1;
+		end = strchr(host, ']');
+		if (!end || end[1] != ':')
+			return fail(err, err_len, "VIP '%s': write an IPv6 VIP as [ADDR]:PORT/PROTO", text);
+		*end = 0;
+		port = end + 2;
+	} else {
+		port = strrchr(buf, ':');
+		if (!port || strchr(buf, ':') != port)
+			return fail(err, err_len,
+				    "VIP '%s' has no port: write ADDR:PORT/PROTO (IPv6 in brackets, port 0 for all)",
+				    text);
+		*port++ = 0;
+	}
+	memset(vip, 0, sizeof(*vip));
+	if (lbd_addr_parse(host, &vip->addr))
+		return fail(err, err_len, "VIP '%s': '%s' is not an IPv4 or IPv6 address", text, host);
+	if (vip->addr.family == XLB_AF_INET6 && buf[0] != '[')
+		return fail(err, err_len, "VIP '%s': write an IPv6 VIP in brackets: [%s]:PORT/PROTO", text, host);
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (!*port || *end || p < 0 || p > 65535 || errno)
+		return fail(err, err_len, "VIP '%s': port '%s' is not a number from 0 to 65535", text, port);
+	vip->port = (uint16_t)p;
+	if (!strcmp(proto, "tcp"))
+		vip->proto = IPPROTO_TCP;
+	else if (!strcmp(proto, "udp"))
+		vip->proto = IPPROTO_UDP;
+	else
+		return fail(err, err_len, "VIP '%s': protocol '%s' is not tcp or udp", text, proto);
+	vip->fwd = XLB_FWD_DSR;
+	vip->sched = LBD_SCHED_MAGLEV;
+	vip->ring_size = XLB_RING_DEFAULT;
+	return 0;
+}
+
+void lbd_vip_format(const struct lbd_vip_cfg *vip, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	lbd_addr_format(&vip->addr, a, sizeof(a));
+	if (vip->addr.family == XLB_AF_INET6)
+		snprintf(buf, len, "[%s]:%u/%s", a, vip->port, proto_name(vip->proto));
+	else
+		snprintf(buf, len, "%s:%u/%s", a, vip->port, proto_name(vip->proto));
+}
+
+static bool vip_same_key(const struct lbd_vip_cfg *a, const struct lbd_vip_cfg *b)
+{
+	return lbd_addr_eq(&a->addr, &b->addr) && a->port == b->port && a->proto == b->proto;
+}
+
+struct lbd_vip_cfg *lbd_vip_find(const struct lbd_config *cfg, const struct lbd_vip_cfg *key)
+{
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		if (vip_same_key(&cfg->vips[i], key))
+			return &cfg->vips[i];
+	return NULL;
+}
+
+struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const struct lbd_addr *addr)
+{
+	for (size_t i = 0; i < vip->n_backends; i++)
+		if (lbd_addr_eq(&vip->backends[i].addr, addr))
+			return &vip->backends[i];
+	return NULL;
+}
+
+/* ---- options: "--name value" on the command line, "name value" in the file ---- */
+
+enum opt_bit {
+	OPT_XDP_MODE = 1 << 0, OPT_FORWARD = 1 << 1, OPT_SCHED = 1 << 2, OPT_RING_SIZE = 1 << 3,
+	OPT_WEIGHT = 1 << 4, OPT_DRAIN = 1 << 5, OPT_ENABLE = 1 << 6, OPT_ENTROPY = 1 << 7,
+};
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+	bool has_value;
+	const char *hint;
+} opts[] = {
+	{ "xdp-mode", OPT_XDP_MODE, true, "native|generic" },
+	{ "forward", OPT_FORWARD, true, "dsr|ipip" },
+	{ "sched", OPT_SCHED, true, "maglev|maglev-src" },
+	{ "ring-size", OPT_RING_SIZE, true, "a prime from 251 to 131071" },
+	{ "weight", OPT_WEIGHT, true, "0 to 10000" },
+	{ "drain", OPT_DRAIN, false, NULL },
+	{ "enable", OPT_ENABLE, false, NULL },
+	{ "entropy-bits", OPT_ENTROPY, true, "0 to 16" },
+};
+
+struct opt_values {
+	unsigned int seen;
+	uint8_t xdp_mode, fwd, sched, entropy;
+	uint32_t ring_size, weight;
+};
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max || *s == '-')
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static uint32_t next_prime(uint32_t n)
+{
+	while (n < XLB_RING_MAX && !maglev_is_prime(n))
+		n++;
+	return n;
+}
+
+static int opt_value(unsigned int bit, const char *v, struct opt_values *o, char *err, size_t len)
+{
+	uint32_t n;
+
+	switch (bit) {
+	case OPT_XDP_MODE:
+		if (!strcmp(v, "native") || !strcmp(v, "generic")) {
+			o->xdp_mode = !strcmp(v, "native") ? LBD_XDP_NATIVE : LBD_XDP_GENERIC;
+			return 0;
+		}
+		return fail(err, len, "xdp-mode '%s' is not native or generic", v);
+	case OPT_FORWARD:
+		if (!strcmp(v, "dsr") || !strcmp(v, "ipip")) {
+			o->fwd = !strcmp(v, "dsr") ? XLB_FWD_DSR : XLB_FWD_IPIP;
+			return 0;
+		}
+		return fail(err, len, "forward '%s' is not dsr or ipip", v);
+	case OPT_SCHED:
+		if (!strcmp(v, "maglev") || !strcmp(v, "maglev-src")) {
+			o->sched = !strcmp(v, "maglev") ? LBD_SCHED_MAGLEV : LBD_SCHED_MAGLEV_SRC;
+			return 0;
+		}
+		return fail(err, len, "sched '%s' is not maglev or maglev-src", v);
+	case OPT_RING_SIZE:
+		if (parse_uint(v, XLB_RING_MIN, XLB_RING_MAX, &n))
+			return fail(err, len, "ring-size '%s' is not a number from %u to %u", v,
+				    XLB_RING_MIN, XLB_RING_MAX);
+		if (!maglev_is_prime(n))
+			return fail(err, len, "ring-size %u is not prime: try %u", n, next_prime(n));
+		o->ring_size = n;
+		return 0;
+	case OPT_WEIGHT:
+		if (parse_uint(v, 0, MAX_WEIGHT, &o->weight))
+			return fail(err, len, "weight '%s' is not a number from 0 to %u", v, MAX_WEIGHT);
+		return 0;
+	case OPT_ENTROPY:
+		if (parse_uint(v, 0, 16, &n))
+			return fail(err, len, "entropy-bits '%s' is not a number from 0 to 16", v);
+		o->entropy = (uint8_t)n;
+		return 0;
+	}
+	return 0;
+}
+
+/* Options after the positional words; cli: names must start with "--". */
+static int parse_opts(int argc, char **argv, unsigned int allowed, bool cli, struct opt_values *o,
+		      char *err, size_t len)
+{
+	memset(o, 0, sizeof(*o));
+	for (int i = 0; i < argc; i++) {
+		const char *name = argv[i];
+		size_t k, n = sizeof(opts) / sizeof(opts[0]);
+
+		if (cli && strncmp(name, "--", 2))
+			return fail(err, len, "unexpected '%s': options start with --", name);
+		if (!strncmp(name, "--", 2))
+			name += 2;
+		for (k = 0; k < n; k++)
+			if (!strcmp(name, opts[k].name))
+				break;
+		if (k == n || !(opts[k].bit & allowed))
+			return fail(err, len, "'%s' is not an option here", argv[i]);
+		if (o->seen & opts[k].bit)
+			return fail(err, len, "'%s' is given twice", argv[i]);
+		o->seen |= opts[k].bit;
+		if (!opts[k].has_value)
+			continue;
+		if (i + 1 >= argc)
+			return fail(err, len, "'%s' needs a value: %s", argv[i], opts[k].hint);
+		if (opt_value(opts[k].bit, argv[++i], o, err, len))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void vip_apply_opts(struct lbd_vip_cfg *vip, const struct opt_values *o)
+{
+	if (o->seen & OPT_FORWARD)
+		vip->fwd = o->fwd;
+	if (o->seen & OPT_SCHED)
+		vip->sched = o->sched;
+	if (o->seen & OPT_RING_SIZE)
+		vip->ring_size = o->ring_size;
+}
+
+static int parse_backend_addr(const char *text, struct lbd_backend_cfg *be, char *err, size_t len)
+{
+	memset(be, 0, sizeof(*be));
+	be->weight = 1;
+	if (lbd_addr_parse(text, &be->addr))
+		return fail(err, len, "backend '%s' is not an IPv4 or IPv6 address", text);
+	return 0;
+}
+
+static int parse_ifname(const char *text, struct lbd_iface_cfg *iface, char *err, size_t len)
+{
+	if (!*text || strlen(text) >= IF_NAMESIZE || strchr(text, '/') || strchr(text, ' '))
+		return fail(err, len, "'%s' is not an interface name", text);
+	memset(iface, 0, sizeof(*iface));
+	strcpy(iface->name, text);
+	return 0;
+}
+
+/* ---- lbctl commands ---- */
+
+#define USAGE_VIP "ADDR:PORT/tcp|udp"
+
+int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t len)
+{
+	const char *obj = argc > 0 ? argv[0] : "", *verb = argc > 1 ? argv[1] : "";
+	struct opt_values o;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (!argc)
+		return fail(err, len, "no command: try 'lbctl help'");
+	if (!strcmp(obj, "attach") || !strcmp(obj, "detach")) {
+		cmd->kind = !strcmp(obj, "attach") ? CMD_ATTACH : CMD_DETACH;
+		if (argc < 2)
+			return fail(err, len, "%s needs an interface: lbctl %s DEV", obj, obj);
+		if (parse_ifname(argv[1], &cmd->iface, err, len) ||
+		    parse_opts(argc - 2, argv + 2, cmd->kind == CMD_ATTACH ? OPT_XDP_MODE : 0, true, &o, err, len))
+			return -EINVAL;
+		cmd->iface.mode = o.xdp_mode;
+		return 0;
+	}
+	if (!strcmp(obj, "vip")) {
+		if (!strcmp(verb, "list")) {
+			cmd->kind = CMD_VIP_LIST;
+			return argc == 2 ? 0 : fail(err, len, "vip list takes no arguments");
+		}
+		if (strcmp(verb, "add") && strcmp(verb, "del"))
+			return fail(err, len, "unknown 'vip %s': use vip add|del|list", verb);
+		cmd->kind = !strcmp(verb, "add") ? CMD_VIP_ADD : CMD_VIP_DEL;
+		if (argc < 3)
+			return fail(err, len, "vip %s needs a VIP: lbctl vip %s " USAGE_VIP, verb, verb);
+		if (lbd_vip_parse(argv[2], &cmd->vip, err, len) ||
+		    parse_opts(argc - 3, argv + 3,
+			       cmd->kind == CMD_VIP_ADD ? OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE : 0, true,
+			       &o, err, len))
+			return -EINVAL;
+		vip_apply_opts(&cmd->vip, &o);
+		return 0;
+	}
+	if (!strcmp(obj, "backend")) {
+		static const char *const verbs[] = { "add", "set", "del", "list" };
+		static const enum lbd_cmd_kind kinds[] = { CMD_BACKEND_ADD, CMD_BACKEND_SET,
+							   CMD_BACKEND_DEL, CMD_BACKEND_LIST };
+		static const unsigned int allowed[] = { OPT_WEIGHT, OPT_WEIGHT | OPT_DRAIN | OPT_ENABLE, 0, 0 };
+		size_t k;
+
+		for (k = 0; k < 4 && strcmp(verb, verbs[k]); k++)
+			;
+		if (k == 4)
+			return fail(err, len, "unknown 'backend %s': use backend add|set|del|list", verb);
+		cmd->kind = kinds[k];
+		if (argc < 3 || (cmd->kind != CMD_BACKEND_LIST && argc < 4))
+			return fail(err, len, "backend %s needs %s: lbctl backend %s " USAGE_VIP "%s", verb,
+				    cmd->kind == CMD_BACKEND_LIST ? "a VIP" : "a VIP and a backend address",
+				    verb, cmd->kind == CMD_BACKEND_LIST ? "" : " BACKEND_ADDR");
+		if (lbd_vip_parse(argv[2], &cmd->vip, err, len))
+			return -EINVAL;
+		if (cmd->kind == CMD_BACKEND_LIST)
+			return argc == 3 ? 0 : fail(err, len, "backend list takes only a VIP");
+		if (parse_backend_addr(argv[3], &cmd->backend, err, len) ||
+		    parse_opts(argc - 4, argv + 4, allowed[k], true, &o, err, len))
+			return -EINVAL;
+		if (o.seen & OPT_WEIGHT)
+			cmd->backend.weight = o.weight;
+		cmd->set_weight = o.seen & OPT_WEIGHT;
+		cmd->set_drain = o.seen & OPT_DRAIN;
+		cmd->set_enable = o.seen & OPT_ENABLE;
+		if (cmd->kind == CMD_BACKEND_SET) {
+			int n = cmd->set_weight + cmd->set_drain + cmd->set_enable;
+
+			if (n != 1)
+				return fail(err, len, "backend set needs exactly one of --weight W, --drain, --enable");
+		}
+		return 0;
+	}
+	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
+		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
+		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments", obj);
+	}
+	if (!strcmp(obj, "config")) {
+		if (argc == 2 && !strcmp(verb, "show"))
+			cmd->kind = CMD_CONFIG_SHOW;
+		else if (argc == 2 && !strcmp(verb, "reload"))
+			cmd->kind = CMD_CONFIG_RELOAD;
+		else
+			return fail(err, len, "use: lbctl config show|reload");
+		return 0;
+	}
+	return fail(err, len, "unknown command '%s': try 'lbctl help'", obj);
+}
+
+static int vip_append(struct lbd_config *cfg, const struct lbd_vip_cfg *vip)
+{
+	struct lbd_vip_cfg *v = realloc(cfg->vips, (cfg->n_vips + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	cfg->vips = v;
+	v[cfg->n_vips] = *vip;
+	v[cfg->n_vips].backends = NULL;
+	v[cfg->n_vips].n_backends = 0;
+	cfg->n_vips++;
+	return 0;
+}
+
+static int backend_append(struct lbd_vip_cfg *vip, const struct lbd_backend_cfg *be)
+{
+	struct lbd_backend_cfg *b = realloc(vip->backends, (vip->n_backends + 1) * sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	vip->backends = b;
+	b[vip->n_backends++] = *be;
+	return 0;
+}
+
+int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, size_t len)
+{
+	char vs[80], bs[INET6_ADDRSTRLEN];
+	struct lbd_vip_cfg *vip = NULL;
+	struct lbd_backend_cfg *be = NULL;
+
+	lbd_vip_format(&cmd->vip, vs, sizeof(vs));
+	lbd_addr_format(&cmd->backend.addr, bs, sizeof(bs));
+	if (cmd->kind >= CMD_VIP_ADD && cmd->kind <= CMD_BACKEND_LIST && cmd->kind != CMD_VIP_LIST)
+		vip = lbd_vip_find(cfg, &cmd->vip);
+	if (vip && cmd->kind >= CMD_BACKEND_ADD && cmd->kind <= CMD_BACKEND_DEL)
+		be = lbd_backend_find(vip, &cmd->backend.addr);
+
+	switch (cmd->kind) {
+	case CMD_ATTACH:
+		for (size_t i = 0; i < cfg->n_ifaces; i++)
+			if (!strcmp(cfg->ifaces[i].name, cmd->iface.name))
+				return fail(err, len, "%s is already attached: lbctl detach %s first to change it",
+					    cmd->iface.name, cmd->iface.name);
+		if (cfg->n_ifaces == LBD_MAX_IFACES)
+			return fail(err, len, "already attached to %d interfaces, the most lbd handles",
+				    LBD_MAX_IFACES);
+		cfg->ifaces[cfg->n_ifaces++] = cmd->iface;
+		return 0;
+	case CMD_DETACH:
+		for (size_t i = 0; i < cfg->n_ifaces; i++)
+			if (!strcmp(cfg->ifaces[i].name, cmd->iface.name)) {
+				cfg->ifaces[i] = cfg->ifaces[--cfg->n_ifaces];
+				return 0;
+			}
+		return fail(err, len, "%s is not attached: see 'lbctl show'", cmd->iface.name);
+	case CMD_VIP_ADD:
+		if (vip)
+			return fail(err, len, "VIP %s exists already: lbctl vip del %s first to change it", vs, vs);
+		if (cfg->n_vips == XLB_MAX_VIPS)
+			return fail(err, len, "already %d VIPs, the most xlb handles", XLB_MAX_VIPS);
+		return vip_append(cfg, &cmd->vip);
+	case CMD_VIP_DEL:
+		if (!vip)
+			return fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
+		free(vip->backends);
+		*vip = cfg->vips[--cfg->n_vips];
+		return 0;
+	case CMD_BACKEND_ADD:
+		if (!vip)
+			return fail(err, len, "VIP %s does not exist: lbctl vip add %s first", vs, vs);
+		if (be)
+			return fail(err, len, "backend %s is already in VIP %s: use lbctl backend set", bs, vs);
+		return backend_append(vip, &cmd->backend);
+	case CMD_BACKEND_SET:
+	case CMD_BACKEND_DEL:
+		if (!vip)
+			return fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
+		if (!be)
+			return fail(err, len, "backend %s is not in VIP %s: see 'lbctl backend list %s'", bs, vs, vs);
+		if (cmd->kind == CMD_BACKEND_DEL) {
+			*be = vip->backends[--vip->n_backends];
+			return 0;
+		}
+		if (cmd->set_weight)
+			be->weight = cmd->backend.weight;
+		if (cmd->set_drain || cmd->set_enable)
+			be->drain = cmd->set_drain;
+		return 0;
+	case CMD_BACKEND_LIST:
+		return vip ? 0 : fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
+	default:
+		return 0;
+	}
+}
+
+/* ---- the file ---- */
+
+static int split(char *line, char **words)
+{
+	int n = 0;
+	char *hash = strchr(line, '#');
+
+	if (hash)
+		*hash = 0;
+	for (char *tok = strtok(line, " \t\r\n"); tok; tok = strtok(NULL, " \t\r\n")) {
+		if (n == MAX_WORDS)
+			return -1;
+		words[n++] = tok;
+	}
+	return n;
+}
+
+static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t len)
+{
+	struct opt_values o;
+	uint32_t v;
+
+	if (!strcmp(w[0], "conn-table-size") || !strcmp(w[0], "mtu")) {
+		bool conn = w[0][0] == 'c';
+
+		if (n != 2 || parse_uint(w[1], conn ? CONN_MIN : 576, conn ? CONN_MAX : 9216, &v))
+			return fail(err, len, "%s takes one number from %u to %u", w[0],
+				    conn ? CONN_MIN : 576, conn ? CONN_MAX : 9216);
+		if (conn)
+			cfg->conn_table_size = v;
+		else
+			cfg->mtu = (uint16_t)v;
+		return 0;
+	}
+	if (!strcmp(w[0], "ipip-source")) {
+		struct lbd_addr a;
+
+		if (n < 2 || lbd_addr_parse(w[1], &a))
+			return fail(err, len, "ipip-source takes an address: ipip-source ADDR [entropy-bits N]");
+		if (parse_opts(n - 2, w + 2, OPT_ENTROPY, false, &o, err, len))
+			return -EINVAL;
+		if (a.family == XLB_AF_INET) {
+			cfg->ipip_src4 = a;
+			cfg->entropy4 = o.entropy;
+		} else {
+			cfg->ipip_src6 = a;
+			cfg->entropy6 = o.entropy;
+		}
+		return 0;
+	}
+	if (!strcmp(w[0], "attach")) {
+		struct lbd_cmd cmd = { .kind = CMD_ATTACH };
+
+		if (n < 2 || parse_ifname(w[1], &cmd.iface, err, len) ||
+		    parse_opts(n - 2, w + 2, OPT_XDP_MODE, false, &o, err, len))
+			return n < 2 ? fail(err, len, "attach needs an interface: attach DEV") : -EINVAL;
+		cmd.iface.mode = o.xdp_mode;
+		return lbd_cmd_apply(cfg, &cmd, err, len);
+	}
+	if (!strcmp(w[0], "vip")) {
+		struct lbd_cmd cmd = { .kind = CMD_VIP_ADD };
+
+		if (n < 2)
+			return fail(err, len, "vip needs an address: vip " USAGE_VIP " [forward dsr|ipip] ...");
+		if (lbd_vip_parse(w[1], &cmd.vip, err, len) ||
+		    parse_opts(n - 2, w + 2, OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE, false, &o, err, len))
+			return -EINVAL;
+		vip_apply_opts(&cmd.vip, &o);
+		return lbd_cmd_apply(cfg, &cmd, err, len);
+	}
+	if (!strcmp(w[0], "backend")) {
+		struct lbd_cmd cmd = { .kind = CMD_BACKEND_ADD };
+
+		if (!cfg->n_vips)
+			return fail(err, len, "backend before any vip: put backends under their 'vip' line");
+		if (n < 2 || parse_backend_addr(w[1], &cmd.backend, err, len) ||
+		    parse_opts(n - 2, w + 2, OPT_WEIGHT | OPT_DRAIN, false, &o, err, len))
+			return n < 2 ? fail(err, len, "backend needs an address: backend ADDR [weight W] [drain]") : -EINVAL;
+		if (o.seen & OPT_WEIGHT)
+			cmd.backend.weight = o.weight;
+		cmd.backend.drain = o.seen & OPT_DRAIN;
+		cmd.vip = cfg->vips[cfg->n_vips - 1];
+		return lbd_cmd_apply(cfg, &cmd, err, len);
+	}
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, ipip-source, mtu or conn-table-size)",
+		    w[0]);
+}
+
+int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
+{
+	char line[1024], *words[MAX_WORDS], why[LBD_ERR_LEN];
+	int lineno = 0, n;
+
+	lbd_config_init(cfg);
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(why, sizeof(why), "line longer than %zu characters", sizeof(line) - 2);
+			goto bad;
+		}
+		n = split(line, words);
+		if (n < 0) {
+			snprintf(why, sizeof(why), "more than %d words on one line", MAX_WORDS);
+			goto bad;
+		}
+		if (n && parse_line(cfg, n, words, why, sizeof(why)))
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, err_len, "%s:%d: %s", name, lineno, why);
+	lbd_config_free(cfg);
+	return -EINVAL;
+}
+
+int lbd_config_load(const char *path, struct lbd_config *cfg, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	int ret;
+
+	if (!f) {
+		ret = -errno;
+		if (ret == -ENOENT) {
+			lbd_config_init(cfg);
+			return 0;	/* a first start: nothing configured yet */
+		}
+		snprintf(err, err_len, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = lbd_config_parse(f, path, cfg, err, err_len);
+	fclose(f);
+	return ret;
+}
+
+void lbd_config_write(FILE *f, const struct lbd_config *cfg)
+{
+	char a[INET6_ADDRSTRLEN], v[80];
+
+	fprintf(f, "# xlb configuration. lbd writes this file after every lbctl change;\n"
+		   "# edit it by hand and run 'lbctl config reload'. See lbd.conf(5).\n");
+	if (cfg->conn_table_size != XLB_CONN_DEFAULT)
+		fprintf(f, "conn-table-size %u\n", cfg->conn_table_size);
+	if (cfg->mtu)
+		fprintf(f, "mtu %u\n", cfg->mtu);
+	if (cfg->ipip_src4.family) {
+		lbd_addr_format(&cfg->ipip_src4, a, sizeof(a));
+		fprintf(f, "ipip-source %s entropy-bits %u\n", a, cfg->entropy4);
+	}
+	if (cfg->ipip_src6.family) {
+		lbd_addr_format(&cfg->ipip_src6, a, sizeof(a));
+		fprintf(f, "ipip-source %s entropy-bits %u\n", a, cfg->entropy6);
+	}
+	for (size_t i = 0; i < cfg->n_ifaces; i++)
+		fprintf(f, "attach %s xdp-mode %s\n", cfg->ifaces[i].name,
+			cfg->ifaces[i].mode == LBD_XDP_GENERIC ? "generic" : "native");
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		const struct lbd_vip_cfg *vip = &cfg->vips[i];
+
+		lbd_vip_format(vip, v, sizeof(v));
+		fprintf(f, "\nvip %s forward %s sched %s ring-size %u\n", v,
+			vip->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
+			vip->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", vip->ring_size);
+		for (size_t j = 0; j < vip->n_backends; j++) {
+			lbd_addr_format(&vip->backends[j].addr, a, sizeof(a));
+			fprintf(f, "  backend %s weight %u%s\n", a, vip->backends[j].weight,
+				vip->backends[j].drain ? " drain" : "");
+		}
+	}
+}
+
+int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len)
+{
+	char tmp[4096];
+	FILE *f;
+	int fd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return fail(err, err_len, "config path too long: %s", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		ret = -errno;
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(-ret));
+		return ret;
+	}
+	lbd_config_write(f, cfg);
+	if (fflush(f) || fsync(fd))
+		ret = -errno;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret) {
+		unlink(tmp);
+		snprintf(err, err_len, "cannot write %s: %s", path, strerror(-ret));
+	}
+	return ret;
+}

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lbd's configuration: the model, the file format, and the commands that
+ * change it. One grammar serves the file and lbctl: a file line and a
+ * command take the same words, with or without "--" before option names.
+ */
+#ifndef LBD_CONFIG_H
+#define LBD_CONFIG_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "xlb_common.h"
+
+#define LBD_MAX_IFACES		8
+#define LBD_ERR_LEN		256
+
+struct lbd_addr {
+	uint8_t family;		/* XLB_AF_INET or XLB_AF_INET6; 0: unset */
+	uint8_t pad[3];
+	__be32 a[4];
+};
+
+enum lbd_sched { LBD_SCHED_MAGLEV, LBD_SCHED_MAGLEV_SRC };
+enum lbd_xdp_mode { LBD_XDP_NATIVE, LBD_XDP_GENERIC };
+
+struct lbd_backend_cfg {
+	struct lbd_addr addr;
+	uint32_t weight;
+	bool drain;		/* weight 0 for new flows; existing flows stay */
+};
+
+struct lbd_vip_cfg {
+	struct lbd_addr addr;
+	uint16_t port;		/* host order; 0 = every port */
+	uint8_t proto;		/* IPPROTO_TCP / IPPROTO_UDP */
+	uint8_t fwd;		/* XLB_FWD_* */
+	uint8_t sched;		/* enum lbd_sched */
+	uint32_t ring_size;
+	struct lbd_backend_cfg *backends;
+	size_t n_backends;
+};
+
+struct lbd_iface_cfg {
+	char name[IF_NAMESIZE];
+	uint8_t mode;		/* enum lbd_xdp_mode */
+};
+
+struct lbd_config {
+	struct lbd_iface_cfg ifaces[LBD_MAX_IFACES];
+	size_t n_ifaces;
+	struct lbd_vip_cfg *vips;
+	size_t n_vips;
+	struct lbd_addr ipip_src4, ipip_src6;	/* unset: the interface's own address */
+	uint8_t entropy4, entropy6;		/* low bits of the outer source set per flow */
+	uint32_t conn_table_size;
+	uint16_t mtu;				/* 0: the interface's MTU */
+};
+
+enum lbd_cmd_kind {
+	CMD_ATTACH, CMD_DETACH,
+	CMD_VIP_ADD, CMD_VIP_DEL, CMD_VIP_LIST,
+	CMD_BACKEND_ADD, CMD_BACKEND_SET, CMD_BACKEND_DEL, CMD_BACKEND_LIST,
+	CMD_SHOW, CMD_STATS, CMD_CONFIG_SHOW, CMD_CONFIG_RELOAD,
+};
+
+struct lbd_cmd {
+	enum lbd_cmd_kind kind;
+	struct lbd_iface_cfg iface;
+	struct lbd_vip_cfg vip;		/* key fields, and settings for vip add */
+	struct lbd_backend_cfg backend;
+	bool set_weight, set_drain, set_enable;
+};
+
+void lbd_config_init(struct lbd_config *cfg);
+void lbd_config_free(struct lbd_config *cfg);
+int lbd_config_copy(struct lbd_config *dst, const struct lbd_config *src);
+
+/* Parses a whole file; on error fills err with "FILE:LINE: reason" and leaves cfg empty. */
+int lbd_config_load(const char *path, struct lbd_config *cfg, char *err, size_t err_len);
+int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len);
+/* Writes the file atomically: a temporary file beside it, fsync, rename. */
+int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len);
+void lbd_config_write(FILE *f, const struct lbd_config *cfg);
+
+/* lbctl's argv, without the program name and global options. */
+int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t err_len);
+/* Applies a changing command to cfg; on error cfg is unchanged and err says why. */
+int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, size_t err_len);
+
+struct lbd_vip_cfg *lbd_vip_find(const struct lbd_config *cfg, const struct lbd_vip_cfg *key);
+struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const struct lbd_addr *addr);
+
+/* "198.18.1.1:80/tcp", "[2001:db8::1]:80/udp" */
+int lbd_vip_parse(const char *text, struct lbd_vip_cfg *vip, char *err, size_t err_len);
+void lbd_vip_format(const struct lbd_vip_cfg *vip, char *buf, size_t len);
+int lbd_addr_parse(const char *text, struct lbd_addr *addr);
+void lbd_addr_format(const struct lbd_addr *addr, char *buf, size_t len);
+bool lbd_addr_eq(const struct lbd_addr *a, const struct lbd_addr *b);
+
+#endif

@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "dataplane.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/if_link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include "log.h"
+#include "maglev.h"
+#include "xlb.skel.h"
+
+static int fail(char *err, size_t len, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+/* A map pinned by an earlier lbd keeps its size; sizing ours the same lets libbpf reuse it. */
+static void match_pinned_size(struct bpf_map *map, const char *path)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t info_len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &info_len) && info.max_entries != bpf_map__max_entries(map)) {
+		if (!strcmp(bpf_map__name(map), "conn_map"))
+			lbd_warn("conn-table-size %u differs from the pinned connection table's %u: keeping "
+				 "the pinned one (and its flows); remove %s to resize",
+				 bpf_map__max_entries(map), info.max_entries, path);
+		bpf_map__set_max_entries(map, info.max_entries);
+	}
+	close(fd);
+}
+
+static void adopt_maps(struct lbd_dp *dp)
+{
+	struct xlb_vip_key key, next, *prev = NULL;
+	struct xlb_vip_meta meta;
+	struct xlb_backend be;
+
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+		if (bpf_map_lookup_elem(dp->fds.backend, &id, &be) || !be.family)
+			continue;
+		dp->backends[id].addr.family = be.family;
+		memcpy(dp->backends[id].addr.a, be.addr, sizeof(be.addr));
+		/* A restart must not stop traffic while neighbours are looked up again. */
+		memcpy(dp->backends[id].mac, be.mac, 6);
+		dp->backends[id].have_mac = be.flags & XLB_BACKEND_F_UP;
+	}
+	while (!bpf_map_get_next_key(dp->fds.vip, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!key.proto || bpf_map_lookup_elem(dp->fds.vip, &key, &meta) || meta.vip_id >= XLB_MAX_VIPS)
+			continue;
+		struct lbd_vip_rt *v = &dp->vips[meta.vip_id];
+
+		v->used = true;
+		v->key.addr.family = key.family;
+		memcpy(v->key.addr.a, key.addr, sizeof(key.addr));
+		v->key.port = ntohs(key.port);
+		v->key.proto = key.proto;
+		v->ring_id = meta.ring_id;
+		v->ring_size = meta.ring_size;
+	}
+}
+
+int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size, char *err, size_t len)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int ret;
+
+	memset(dp, 0, sizeof(*dp));
+	if (mkdir(pin_dir, 0700) && errno != EEXIST)
+		return fail(err, len, -errno, "cannot create pin dir %s: %s (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)",
+			    pin_dir, strerror(errno));
+	dp->skel = xlb__open();
+	if (!dp->skel)
+		return fail(err, len, -errno, "cannot open the BPF object: %s", strerror(errno));
+	bpf_map__set_max_entries(dp->skel->maps.conn_map, conn_table_size);
+	bpf_object__for_each_map(map, dp->skel->obj) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
+		match_pinned_size(map, path);
+		bpf_map__set_pin_path(map, path);
+	}
+	ret = xlb__load(dp->skel);
+	if (ret) {
+		xlb__destroy(dp->skel);
+		dp->skel = NULL;
+		return fail(err, len, ret, "cannot load the XDP program: %s (maps pinned in %s from an "
+			    "incompatible version? remove them to start afresh)", strerror(-ret), pin_dir);
+	}
+	dp->conn_table_size = bpf_map__max_entries(dp->skel->maps.conn_map);
+	ret = xlb_map_fds_from_obj(dp->skel->obj, &dp->fds);
+	if (!ret)
+		ret = nl_open(&dp->nl);
+	if (ret) {
+		lbd_dp_close(dp);
+		return fail(err, len, ret, "cannot set up maps or netlink: %s", strerror(-ret));
+	}
+	adopt_maps(dp);
+	return 0;
+}
+
+void lbd_dp_close(struct lbd_dp *dp)
+{
+	for (int i = 0; i < XLB_MAX_VIPS; i++)
+		free(dp->vips[i].table);
+	if (dp->nl)
+		nl_close(dp->nl);
+	/* Maps stay pinned and the program attached: forwarding outlives lbd. */
+	if (dp->skel)
+		xlb__destroy(dp->skel);
+	memset(dp, 0, sizeof(*dp));
+}
+
+/* ---- attachment ---- */
+
+static uint32_t prog_id_of_fd(int fd)
+{
+	struct bpf_prog_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, struct lbd_iface_rt *rt,
+			char *err, size_t len)
+{
+	int prog_fd = bpf_program__fd(dp->skel->progs.xlb_xdp), old_fd, ret;
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = { 0 };
+	uint32_t info_len = sizeof(info);
+	struct xdp_program *xp;
+	struct nl_link link;
+	enum xdp_attach_mode mode;
+
+	ret = nl_link_get(dp->nl, cfg->name, &link);
+	if (ret)
+		return fail(err, len, ret, "no interface %s here: check 'ip link'", cfg->name);
+	memset(rt, 0, sizeof(*rt));
+	strcpy(rt->name, cfg->name);
+	rt->ifindex = link.ifindex;
+	rt->mode = cfg->mode;
+
+	ret = bpf_xdp_query(link.ifindex, 0, &q);
+	if (ret)
+		return fail(err, len, ret, "cannot query XDP on %s: %s", cfg->name, strerror(-ret));
+	if (q.prog_id) {
+		old_fd = bpf_prog_get_fd_by_id(q.prog_id);
+		if (old_fd < 0 || bpf_obj_get_info_by_fd(old_fd, &info, &info_len)) {
+			if (old_fd >= 0)
+				close(old_fd);
+			return fail(err, len, -EBUSY, "%s runs XDP program id %u that lbd cannot inspect",
+				    cfg->name, q.prog_id);
+		}
+		if (strcmp(info.name, "xlb_xdp")) {
+			close(old_fd);
+			return fail(err, len, -EBUSY, "%s already runs XDP program '%s' (id %u): remove it "
+				    "first (ip link set dev %s xdp off)", cfg->name, info.name, q.prog_id, cfg->name);
+		}
+		/* An earlier lbd's program: replace it in one step, so no packet goes unhandled. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
+		__u32 flags = XDP_FLAGS_REPLACE |
+			      (q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+		ret = bpf_xdp_attach(link.ifindex, prog_fd, flags, &opts);
+		close(old_fd);
+		if (ret)
+			return fail(err, len, ret, "cannot replace the XDP program on %s: %s", cfg->name,
+				    strerror(-ret));
+		rt->generic_fallback = q.attach_mode == XDP_ATTACHED_SKB && cfg->mode == LBD_XDP_NATIVE;
+		rt->prog_id = prog_id_of_fd(prog_fd);
+		lbd_info("%s: took over from XDP program id %u", cfg->name, q.prog_id);
+		return 0;
+	}
+
+	mode = cfg->mode == LBD_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	xp = xdp_program__from_fd(dup(prog_fd));
+	if (libxdp_get_error(xp))
+		return fail(err, len, -EINVAL, "libxdp cannot use the program");
+	ret = xdp_program__attach(xp, link.ifindex, mode, 0);
+	if (ret && mode == XDP_MODE_NATIVE) {
+		lbd_warn("%s: native XDP failed (%s); falling back to generic mode, which is much slower",
+			 cfg->name, strerror(-ret));
+		ret = xdp_program__attach(xp, link.ifindex, XDP_MODE_SKB, 0);
+		rt->generic_fallback = !ret;
+	}
+	xdp_program__close(xp);
+	if (ret)
+		return fail(err, len, ret, "cannot attach to %s: %s", cfg->name, strerror(-ret));
+	rt->prog_id = prog_id_of_fd(prog_fd);
+	lbd_info("%s: attached in %s mode", cfg->name,
+		 mode == XDP_MODE_SKB || rt->generic_fallback ? "generic" : "native");
+	return 0;
+}
+
+int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len)
+{
+	for (size_t i = 0; i < dp->n_ifaces; i++) {
+		struct lbd_iface_rt *rt = &dp->ifaces[i];
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (strcmp(rt->name, dev))
+			continue;
+		if (!bpf_xdp_query(rt->ifindex, 0, &q) && q.prog_id) {
+			__u32 flags = q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+			int ret = bpf_xdp_detach(rt->ifindex, flags, NULL);
+
+			if (ret)
+				return fail(err, len, ret, "cannot detach from %s: %s", dev, strerror(-ret));
+		}
+		lbd_info("%s: detached", dev);
+		dp->ifaces[i] = dp->ifaces[--dp->n_ifaces];
+		return 0;
+	}
+	return 0;
+}
+
+static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	int ret;
+
+	for (size_t i = 0; i < dp->n_ifaces;) {
+		bool wanted = false;
+
+		for (size_t j = 0; j < cfg->n_ifaces; j++)
+			wanted |= !strcmp(cfg->ifaces[j].name, dp->ifaces[i].name);
+		if (wanted) {
+			i++;
+			continue;
+		}
+		ret = lbd_dp_detach(dp, dp->ifaces[i].name, err, len);
+		if (ret)
+			return ret;
+	}
+	for (size_t j = 0; j < cfg->n_ifaces; j++) {
+		bool have = false;
+
+		for (size_t i = 0; i < dp->n_ifaces; i++)
+			have |= !strcmp(cfg->ifaces[j].name, dp->ifaces[i].name);
+		if (have)
+			continue;
+		ret = attach_iface(dp, &cfg->ifaces[j], &dp->ifaces[dp->n_ifaces], err, len);
+		if (ret)
+			return ret;
+		dp->n_ifaces++;
+	}
+	return 0;
+}
+
+/* ---- backends ---- */
+
+uint32_t lbd_dp_backend_id(const struct lbd_dp *dp, const struct lbd_addr *addr)
+{
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
+		if (lbd_addr_eq(&dp->backends[id].addr, addr))
+			return id;
+	return 0;
+}
+
+/* New ids go round the table, so an id freed now is not given to another address soon. */
+static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
+{
+	static uint32_t cursor;
+
+	for (uint32_t n = 0; n < XLB_MAX_BACKENDS - 1; n++) {
+		uint32_t id = 1 + (cursor + n) % (XLB_MAX_BACKENDS - 1);
+
+		if (!dp->backends[id].addr.family) {
+			memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
+			dp->backends[id].addr = *addr;
+			cursor = id;
+			return id;
+		}
+	}
+	return 0;
+}
+
+static void resolve_backend(struct lbd_dp *dp, struct lbd_backend_rt *b)
+{
+	char a[INET6_ADDRSTRLEN];
+	uint8_t mac[6];
+	int ret;
+
+	if (!dp->n_ifaces) {
+		b->state = BE_PENDING;
+		snprintf(b->why, sizeof(b->why), "not attached to any interface: lbctl attach DEV");
+		return;
+	}
+	ret = nl_resolve(dp->nl, b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, b->addr.a,
+			 dp->ifaces[0].ifindex, mac, b->why, sizeof(b->why));
+	if (ret < 0) {
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		b->state = BE_PENDING;
+		snprintf(b->why, sizeof(b->why), "netlink error resolving %s: %s", a, strerror(-ret));
+		return;
+	}
+	b->state = ret == NL_RESOLVED ? BE_RESOLVED : ret == NL_PENDING ? BE_PENDING : BE_UNREACHABLE;
+	if (b->state == BE_RESOLVED) {
+		memcpy(b->mac, mac, 6);
+		b->have_mac = true;
+		b->why[0] = 0;
+	} else if (b->state == BE_PENDING && b->have_mac) {
+		/* XDP traffic does not refresh the kernel's neighbour entry: an expired
+		 * entry says nothing about the backend, so keep the MAC that worked. */
+		b->state = BE_RESOLVED;
+	}
+}
+
+static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
+		dp->backends[id].referenced = false;
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		for (size_t j = 0; j < cfg->vips[i].n_backends; j++) {
+			const struct lbd_addr *addr = &cfg->vips[i].backends[j].addr;
+			uint32_t id = lbd_dp_backend_id(dp, addr);
+
+			if (!id)
+				id = alloc_backend_id(dp, addr);
+			if (!id)
+				return fail(err, len, -ENOSPC, "no free backend id: xlb handles %d backends",
+					    XLB_MAX_BACKENDS - 1);
+			dp->backends[id].referenced = true;
+		}
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+		struct lbd_backend_rt *b = &dp->backends[id];
+		struct xlb_backend be = { 0 };
+		enum lbd_be_state before = b->state;
+
+		if (!b->addr.family)
+			continue;
+		if (b->referenced) {
+			resolve_backend(dp, b);
+			memcpy(be.addr, b->addr.a, sizeof(be.addr));
+			be.family = b->addr.family;
+			memcpy(be.mac, b->mac, 6);
+			be.flags = b->state == BE_RESOLVED ? XLB_BACKEND_F_UP : 0;
+			if (b->state != before) {
+				lbd_addr_format(&b->addr, a, sizeof(a));
+				if (b->state == BE_RESOLVED)
+					lbd_info("backend %s: next hop %02x:%02x:%02x:%02x:%02x:%02x", a, b->mac[0],
+						 b->mac[1], b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
+				else
+					lbd_info("backend %s: out of the tables: %s", a, b->why);
+			}
+		} else {
+			memset(b, 0, sizeof(*b));	/* frees the id */
+		}
+		int ret = xlb_backend_set(&dp->fds, id, &be);
+
+		if (ret)
+			return fail(err, len, ret, "cannot write backend %u: %s", id, strerror(-ret));
+	}
+	return 0;
+}
+
+/* ---- VIPs and rings ---- */
+
+static bool vip_key_eq(const struct lbd_vip_cfg *a, const struct lbd_vip_cfg *b)
+{
+	return lbd_addr_eq(&a->addr, &b->addr) && a->port == b->port && a->proto == b->proto;
+}
+
+const struct lbd_vip_rt *lbd_dp_vip(const struct lbd_dp *dp, const struct lbd_vip_cfg *key, uint32_t *vip_id)
+{
+	for (uint32_t i = 0; i < XLB_MAX_VIPS; i++)
+		if (dp->vips[i].used && vip_key_eq(&dp->vips[i].key, key)) {
+			if (vip_id)
+				*vip_id = i;
+			return &dp->vips[i];
+		}
+	return NULL;
+}
+
+uint32_t lbd_dp_ring_share(const struct lbd_vip_rt *vip, uint32_t id)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; vip->table && i < vip->ring_size; i++)
+		n += vip->table[i] == id;
+	return n;
+}
+
+static struct xlb_vip_key map_key(const struct lbd_vip_cfg *v)
+{
+	struct xlb_vip_key key = { .port = htons(v->port), .proto = v->proto, .family = v->addr.family };
+
+	memcpy(key.addr, v->addr.a, sizeof(key.addr));
+	return key;
+}
+
+static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, uint32_t *table)
+{
+	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
+	size_t n = 0;
+	int ret;
+
+	if (!mb)
+		return -ENOMEM;
+	for (size_t j = 0; j < v->n_backends; j++) {
+		const struct lbd_backend_cfg *b = &v->backends[j];
+		uint32_t id = lbd_dp_backend_id(dp, &b->addr);
+
+		if (!id || b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
+			continue;
+		mb[n].id = id;
+		mb[n].weight = b->weight;
+		mb[n].key[0] = b->addr.family;
+		memcpy(&mb[n].key[4], b->addr.a, 16);
+		n++;
+	}
+	ret = maglev_build(mb, n, table, v->ring_size);
+	free(mb);
+	return ret;
+}
+
+static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
+{
+	struct lbd_vip_rt *rt = &dp->vips[vip_id];
+	uint32_t *table = calloc(v->ring_size, sizeof(*table));
+	struct xlb_vip_key key = map_key(v);
+	struct xlb_vip_meta meta = {
+		.vip_id = vip_id,
+		.fwd_mode = v->fwd,
+		.flags = v->sched == LBD_SCHED_MAGLEV_SRC ? XLB_VIP_F_HASH_SRC : 0,
+	};
+	bool resize = !rt->table || rt->ring_size != v->ring_size;
+	int ret;
+
+	if (!table)
+		return -ENOMEM;
+	ret = build_ring(dp, v, table);
+	if (ret) {
+		free(table);
+		return fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));
+	}
+	if (!resize && !memcmp(table, rt->table, v->ring_size * sizeof(*table))) {
+		free(table);
+		table = rt->table;
+	} else {
+		/* A new size goes to the VIP's other ring slot; the vip_map update below switches both. */
+		uint32_t ring_id = resize ? vip_id * 2 + ((rt->ring_id & 1) ^ (rt->ring_size != 0))
+					  : rt->ring_id;
+
+		ret = xlb_ring_publish(&dp->fds, ring_id, table, v->ring_size);
+		if (ret) {
+			free(table);
+			return fail(err, len, ret, "cannot publish the Maglev table: %s", strerror(-ret));
+		}
+		if (rt->table != table)
+			free(rt->table);
+		rt->ring_id = ring_id;
+	}
+	rt->table = table;
+	rt->ring_size = v->ring_size;
+	rt->key = *v;
+	rt->key.backends = NULL;
+	rt->key.n_backends = 0;
+	rt->used = rt->referenced = true;
+	meta.ring_id = rt->ring_id;
+	meta.ring_size = rt->ring_size;
+	ret = xlb_vip_set(&dp->fds, &key, &meta);
+	if (!ret)
+		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
+	return ret ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+}
+
+static bool address_in_config(const struct lbd_config *cfg, const struct lbd_addr *a)
+{
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		if (lbd_addr_eq(&cfg->vips[i].addr, a))
+			return true;
+	return false;
+}
+
+static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	int ret;
+
+	for (uint32_t i = 0; i < XLB_MAX_VIPS; i++)
+		dp->vips[i].referenced = false;
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		uint32_t id;
+
+		if (!lbd_dp_vip(dp, &cfg->vips[i], &id)) {
+			for (id = 0; id < XLB_MAX_VIPS && dp->vips[id].used; id++)
+				;
+			if (id == XLB_MAX_VIPS)
+				return fail(err, len, -ENOSPC, "no free VIP id: xlb handles %d VIPs", XLB_MAX_VIPS);
+			memset(&dp->vips[id], 0, sizeof(dp->vips[id]));
+		}
+		ret = publish_vip(dp, id, &cfg->vips[i], err, len);
+		if (ret)
+			return ret;
+	}
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+		struct xlb_vip_key key;
+
+		if (!rt->used || rt->referenced)
+			continue;
+		key = map_key(&rt->key);
+		xlb_vip_del(&dp->fds, &key);
+		if (!address_in_config(cfg, &rt->key.addr))
+			xlb_vip_address_mark(&dp->fds, key.family, key.addr, false);
+		free(rt->table);
+		memset(rt, 0, sizeof(*rt));
+	}
+	return 0;
+}
+
+static __be32 entropy_mask(uint8_t bits)
+{
+	return htonl(bits ? (1u << bits) - 1 : 0);
+}
+
+static int sync_settings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	struct xlb_config xc = { .ttl = 64 };
+	struct nl_link link = { .mtu = 1500 };
+
+	if (dp->n_ifaces) {
+		nl_link_get(dp->nl, dp->ifaces[0].name, &link);
+		if (cfg->ipip_src4.family)
+			xc.ipip_src4 = cfg->ipip_src4.a[0];
+		else
+			nl_link_addr(dp->nl, dp->ifaces[0].ifindex, AF_INET, &xc.ipip_src4);
+		if (cfg->ipip_src6.family)
+			memcpy(xc.ipip_src6, cfg->ipip_src6.a, 16);
+		else
+			nl_link_addr(dp->nl, dp->ifaces[0].ifindex, AF_INET6, xc.ipip_src6);
+	}
+	xc.ipip_src4_entropy = entropy_mask(cfg->entropy4);
+	xc.ipip_src6_entropy = entropy_mask(cfg->entropy6);
+	xc.mtu = (uint16_t)(cfg->mtu ? cfg->mtu : link.mtu);
+	int ret = xlb_config_set(&dp->fds, &xc);
+
+	return ret ? fail(err, len, ret, "cannot write settings: %s", strerror(-ret)) : 0;
+}
+
+int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	int ret = sync_ifaces(dp, cfg, err, len);
+
+	if (!ret)
+		ret = sync_settings(dp, cfg, err, len);
+	if (!ret)
+		ret = sync_backends(dp, cfg, err, len);
+	if (!ret)
+		ret = sync_vips(dp, cfg, err, len);
+	return ret;
+}

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lbd: the xlb control daemon. It loads and attaches the XDP program, owns
+ * the configuration, keeps the maps in step with it and with the network
+ * (netlink), and answers lbctl on a Unix socket.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "dataplane.h"
+#include "log.h"
+#include "out.h"
+
+#define DEFAULT_CONFIG	"/etc/xlb/lbd.conf"
+#define DEFAULT_PIN_DIR	"/sys/fs/bpf/xlb"
+#define TICK_SECONDS	1
+
+struct rate {
+	uint64_t last, pps;
+};
+
+struct lbd {
+	const char *config_path, *socket_path, *pin_dir;
+	struct lbd_config cfg;
+	struct lbd_dp dp;
+	int epfd, listen_fd, timer_fd, signal_fd, lock_fd;
+	bool stop;
+	bool pending;			/* some backend waits for its MAC */
+	struct rate vip_rate[XLB_MAX_VIPS], be_rate[XLB_MAX_BACKENDS];
+};
+
+/* ---- commands ---- */
+
+static const char *state_name(enum lbd_be_state s, bool drain, uint32_t weight)
+{
+	if (s != BE_RESOLVED)
+		return s == BE_UNREACHABLE ? "unreachable" : "resolving";
+	if (drain)
+		return "draining";
+	return weight ? "active" : "weight-0";
+}
+
+/* Live flows per backend id, from the connection table. */
+static void count_flows(struct lbd *d, uint64_t *flows)
+{
+	struct xlb_flow_key key, next, *prev = NULL;
+	struct xlb_conn conn;
+
+	while (!bpf_map_get_next_key(d->dp.fds.conn, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(d->dp.fds.conn, &key, &conn) && conn.backend_id < XLB_MAX_BACKENDS)
+			flows[conn.backend_id]++;
+	}
+}
+
+static void print_vip_head(struct out *o, const struct lbd_vip_cfg *v)
+{
+	char vs[80], a[INET6_ADDRSTRLEN];
+
+	lbd_vip_format(v, vs, sizeof(vs));
+	lbd_addr_format(&v->addr, a, sizeof(a));
+	out_str(o, "vip", vs);
+	out_str(o, "address", a);
+	out_u64(o, "port", v->port);
+	out_str(o, "protocol", v->proto == IPPROTO_TCP ? "tcp" : "udp");
+	out_str(o, "forward", v->fwd == XLB_FWD_DSR ? "dsr" : "ipip");
+	out_str(o, "sched", v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src");
+	out_u64(o, "ring_size", v->ring_size);
+}
+
+static void cmd_vip_list(struct lbd *d, struct out *o)
+{
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "vips");
+	out_text(o, "%-30s %-7s %-11s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "BACKENDS");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		char vs[80];
+
+		lbd_vip_format(v, vs, sizeof(vs));
+		out_obj_begin(o, NULL);
+		print_vip_head(o, v);
+		out_u64(o, "backends", v->n_backends);
+		out_obj_end(o);
+		out_text(o, "%-30s %-7s %-11s %-8u %zu\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
+			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, v->n_backends);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+}
+
+static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cfg *v, const uint64_t *flows)
+{
+	const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
+
+	out_arr_begin(o, "backends");
+	out_text(o, "  %-28s %-6s %-11s %-8s %-10s %s\n", "BACKEND", "WEIGHT", "STATE", "SHARE",
+		 flows ? "FLOWS" : "", "REASON");
+	for (size_t j = 0; j < v->n_backends; j++) {
+		const struct lbd_backend_cfg *b = &v->backends[j];
+		uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
+		const struct lbd_backend_rt *brt = id ? &d->dp.backends[id] : NULL;
+		enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
+		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
+		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
+		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
+		char a[INET6_ADDRSTRLEN], fl[24] = "";
+
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		if (flows)
+			snprintf(fl, sizeof(fl), "%llu", (unsigned long long)flows[id]);
+		out_obj_begin(o, NULL);
+		out_str(o, "address", a);
+		out_u64(o, "weight", b->weight);
+		out_str(o, "state", state_name(st, b->drain, b->weight));
+		out_str(o, "reason", why);
+		out_u64(o, "slots", slots);
+		out_double(o, "share", share);
+		if (flows)
+			out_u64(o, "flows", flows[id]);
+		out_obj_end(o);
+		out_text(o, "  %-28s %-6u %-11s %6.2f%%  %-10s %s\n", a, b->weight,
+			 state_name(st, b->drain, b->weight), share, fl, why);
+	}
+	out_arr_end(o);
+}
+
+static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_cfg *key)
+{
+	const struct lbd_vip_cfg *v = lbd_vip_find(&d->cfg, key);
+
+	out_obj_begin(o, NULL);
+	print_backends(d, o, v, NULL);
+	out_obj_end(o);
+}
+
+static void cmd_show(struct lbd *d, struct out *o)
+{
+	uint64_t *flows = calloc(XLB_MAX_BACKENDS, sizeof(*flows));
+
+	if (flows)
+		count_flows(d, flows);
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "interfaces");
+	for (size_t i = 0; i < d->dp.n_ifaces; i++) {
+		const struct lbd_iface_rt *rt = &d->dp.ifaces[i];
+		const char *mode = rt->mode == LBD_XDP_GENERIC || rt->generic_fallback ? "generic" : "native";
+
+		out_obj_begin(o, NULL);
+		out_str(o, "name", rt->name);
+		out_u64(o, "ifindex", (uint64_t)rt->ifindex);
+		out_str(o, "xdp_mode", mode);
+		out_u64(o, "prog_id", rt->prog_id);
+		out_obj_end(o);
+		out_text(o, "interface %s: xdp %s, program id %u%s\n", rt->name, mode, rt->prog_id,
+			 rt->generic_fallback ? " (native refused: fell back to generic)" : "");
+	}
+	if (!d->dp.n_ifaces)
+		out_text(o, "not attached to any interface: lbctl attach DEV\n");
+	out_arr_end(o);
+	out_u64(o, "conn_table_size", d->dp.conn_table_size);
+	out_arr_begin(o, "vips");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		char vs[80];
+
+		lbd_vip_format(v, vs, sizeof(vs));
+		out_obj_begin(o, NULL);
+		print_vip_head(o, v);
+		out_text(o, "\nvip %s forward %s sched %s ring-size %u\n", vs,
+			 v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
+			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size);
+		print_backends(d, o, v, flows);
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+	free(flows);
+}
+
+
+/* One line of `lbctl stats`: a VIP or a backend and its traffic. */
+static void traffic_row(struct out *o, const char *key, const char *name,
+			const struct xlb_traffic *t, uint64_t pps)
+{
+	out_obj_begin(o, NULL);
+	out_str(o, key, name);
+	out_u64(o, "packets", t->packets);
+	out_u64(o, "bytes", t->bytes);
+	out_u64(o, "pps", pps);
+	out_u64(o, "new_flows", t->new_flows);
+	out_obj_end(o);
+	out_text(o, "%-30s %-12llu %-14llu %-10llu %llu\n", name, (unsigned long long)t->packets,
+		 (unsigned long long)t->bytes, (unsigned long long)pps,
+		 (unsigned long long)t->new_flows);
+}
+
+static void cmd_stats(struct lbd *d, struct out *o)
+{
+	uint64_t all[XLB_STAT_MAX] = { 0 };
+
+	xlb_stats_read_all(&d->dp.fds, all);
+	out_obj_begin(o, NULL);
+	out_obj_begin(o, "counters");
+	out_text(o, "%-22s %s\n", "COUNTER", "VALUE");
+	for (int s = 0; s < XLB_STAT_MAX; s++) {
+		out_u64(o, xlb_stat_name(s), all[s]);
+		if (all[s])
+			out_text(o, "%-22s %llu\n", xlb_stat_name(s), (unsigned long long)all[s]);
+	}
+	out_obj_end(o);
+	out_arr_begin(o, "vips");
+	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		struct xlb_traffic t = { 0 };
+		uint32_t id;
+		char vs[80];
+
+		if (!lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id))
+			continue;
+		xlb_traffic_read(d->dp.fds.vip_stats, id, &t);
+		lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
+		traffic_row(o, "vip", vs, &t, d->vip_rate[id].pps);
+	}
+	out_arr_end(o);
+	out_arr_begin(o, "backends");
+	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "BACKEND", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+		const struct lbd_backend_rt *b = &d->dp.backends[id];
+		struct xlb_traffic t = { 0 };
+		char a[INET6_ADDRSTRLEN];
+
+		if (!b->referenced)
+			continue;
+		xlb_traffic_read(d->dp.fds.backend_stats, id, &t);
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		traffic_row(o, "address", a, &t, d->be_rate[id].pps);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+}
+
+static void update_pending(struct lbd *d)
+{
+	d->pending = false;
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
+		d->pending |= d->dp.backends[id].referenced && d->dp.backends[id].state != BE_RESOLVED;
+}
+
+/* Makes next the running configuration, or leaves the running one in force. */
+static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, size_t len)
+{
+	char ignored[LBD_ERR_LEN];
+	int ret = lbd_dp_sync(&d->dp, next, err, len);
+
+	if (!ret && save)
+		ret = lbd_config_save(d->config_path, next, err, len);
+	if (ret) {
+		/* Put the maps back as the running configuration says. */
+		lbd_dp_sync(&d->dp, &d->cfg, ignored, sizeof(ignored));
+		lbd_config_free(next);
+		return ret;
+	}
+	lbd_config_free(&d->cfg);
+	d->cfg = *next;
+	update_pending(d);
+	return 0;
+}
+
+static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char *err, size_t len)
+{
+	struct lbd_config next;
+	struct lbd_cmd cmd;
+	int ret;
+
+	ret = lbd_cmd_parse(argc, argv, &cmd, err, len);
+	if (ret)
+		return ret;
+	switch (cmd.kind) {
+	case CMD_VIP_LIST:
+		cmd_vip_list(d, o);
+		return 0;
+	case CMD_SHOW:
+		cmd_show(d, o);
+		return 0;
+	case CMD_STATS:
+		cmd_stats(d, o);
+		return 0;
+	case CMD_CONFIG_SHOW:
+		if (o->json)
+			return snprintf(err, len, "config show has no JSON form: it prints the file"), -EINVAL;
+		lbd_config_write(o->f, &d->cfg);
+		return 0;
+	case CMD_CONFIG_RELOAD:
+		ret = lbd_config_load(d->config_path, &next, err, len);
+		if (!ret)
+			ret = commit(d, &next, false, err, len);
+		if (!ret)
+			lbd_info("configuration reloaded from %s", d->config_path);
+		return ret;
+	case CMD_BACKEND_LIST:
+		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
+		if (!ret)
+			cmd_backend_list(d, o, &cmd.vip);
+		return ret;
+	default:
+		break;
+	}
+	ret = lbd_config_copy(&next, &d->cfg);
+	if (ret)
+		return snprintf(err, len, "out of memory"), ret;
+	ret = lbd_cmd_apply(&next, &cmd, err, len);
+	if (ret) {
+		lbd_config_free(&next);
+		return ret;
+	}
+	ret = commit(d, &next, true, err, len);
+	if (!ret) {
+		char line[512] = "";
+
+		for (int i = 0; i < argc; i++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s", argv[i]);
+		lbd_info("applied:%s", line);
+	}
+	return ret;
+}
+
+/* ---- the control socket ---- */
+
+static bool peer_is_root(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.uid == 0;
+}
+
+static void reply(int fd, const char *status, const char *text)
+{
+	size_t n = strlen(status) + strlen(text) + 3;
+	char *buf = malloc(n);
+
+	if (!buf)
+		return;
+	snprintf(buf, n, "%s%s%s\n", status, *text ? " " : "", text);
+	for (size_t off = 0; off < n - 1;) {
+		ssize_t w = write(fd, buf + off, n - 1 - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(buf);
+}
+
+static void handle_client(struct lbd *d, int fd)
+{
+	char req[CTL_MAX_REQUEST + 1], *argv[CTL_MAX_ARGS], err[LBD_ERR_LEN] = "", *body = NULL;
+	size_t got = 0, body_len = 0;
+	struct timeval tv = { .tv_sec = 2 };
+	struct out o;
+	int argc = 0;
+	FILE *mem;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (!peer_is_root(fd)) {
+		reply(fd, "error", "permission denied: lbctl must run as root");
+		return;
+	}
+	while (got < CTL_MAX_REQUEST) {
+		ssize_t r = read(fd, req + got, CTL_MAX_REQUEST - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	req[got] = 0;
+	if (!got || !strchr(req, '\n')) {
+		reply(fd, "error", "request too long or cut short");
+		return;
+	}
+	*strchr(req, '\n') = 0;
+	for (char *p = req, *sep; p && argc < CTL_MAX_ARGS; p = sep ? sep + 1 : NULL) {
+		sep = strchr(p, CTL_SEP);
+		if (sep)
+			*sep = 0;
+		argv[argc++] = p;
+	}
+	if (argc < 1) {
+		reply(fd, "error", "empty request");
+		return;
+	}
+	mem = open_memstream(&body, &body_len);
+	if (!mem) {
+		reply(fd, "error", "out of memory");
+		return;
+	}
+	out_init(&o, mem, !strcmp(argv[0], "j"));
+	int ret = run_command(d, argc - 1, argv + 1, &o, err, sizeof(err));
+
+	fclose(mem);
+	for (char *line = body, *nl; ret == 0 && line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = 0;
+		reply(fd, "row", line);
+	}
+	free(body);
+	reply(fd, ret ? "error" : "done", ret ? err : "");
+}
+
+static int open_socket(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[PATH_MAX];
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		lbd_err("socket path %s is too long (at most %zu characters)", path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	mkdir(dirname(dir), 0755);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file nobody answers on is left from a dead lbd: replace it. */
+	if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		lbd_err("another lbd answers on %s: stop it, or give this one --socket PATH", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0177);	/* mode 0600: only root talks to lbd */
+	int ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+
+	umask(old);
+	if (ret || listen(fd, 16)) {
+		ret = -errno;
+		lbd_err("cannot listen on %s: %s", path, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* ---- the loop ---- */
+
+static void sample_rates(struct lbd *d)
+{
+	struct xlb_traffic t;
+
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		if (!d->dp.vips[id].used || xlb_traffic_read(d->dp.fds.vip_stats, id, &t))
+			continue;
+		d->vip_rate[id].pps = (t.packets - d->vip_rate[id].last) / TICK_SECONDS;
+		d->vip_rate[id].last = t.packets;
+	}
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+		if (!d->dp.backends[id].referenced || xlb_traffic_read(d->dp.fds.backend_stats, id, &t))
+			continue;
+		d->be_rate[id].pps = (t.packets - d->be_rate[id].last) / TICK_SECONDS;
+		d->be_rate[id].last = t.packets;
+	}
+}
+
+static void resync(struct lbd *d, const char *why)
+{
+	char err[LBD_ERR_LEN];
+
+	if (lbd_dp_sync(&d->dp, &d->cfg, err, sizeof(err)))
+		lbd_warn("re-sync after %s: %s", why, err);
+	update_pending(d);
+}
+
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+static int setup_loop(struct lbd *d)
+{
+	struct itimerspec its = { .it_interval = { TICK_SECONDS, 0 }, .it_value = { TICK_SECONDS, 0 } };
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->signal_fd < 0 || d->timer_fd < 0 || d->epfd < 0 || timerfd_settime(d->timer_fd, 0, &its, NULL))
+		return -errno;
+	if (epoll_add(d->epfd, d->listen_fd) || epoll_add(d->epfd, d->signal_fd) ||
+	    epoll_add(d->epfd, d->timer_fd) || epoll_add(d->epfd, nl_event_fd(d->dp.nl)))
+		return -errno;
+	return 0;
+}
+
+static void on_signal(struct lbd *d)
+{
+	struct signalfd_siginfo si;
+	char err[LBD_ERR_LEN];
+
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			char *argv[] = { "config", "reload" };
+			struct out o;
+
+			out_init(&o, stderr, false);
+			if (run_command(d, 2, argv, &o, err, sizeof(err)))
+				lbd_err("reload on SIGHUP: %s (the running configuration stays)", err);
+			continue;
+		}
+		lbd_info("signal %u: stopping; the program stays attached and the maps pinned", si.ssi_signo);
+		d->stop = true;
+	}
+}
+
+static void loop(struct lbd *d)
+{
+	struct epoll_event evs[8];
+	int ticks = 0;
+
+	while (!d->stop) {
+		int n = epoll_wait(d->epfd, evs, 8, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == d->listen_fd) {
+				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+				if (c >= 0) {
+					handle_client(d, c);
+					close(c);
+				}
+			} else if (fd == d->signal_fd) {
+				on_signal(d);
+			} else if (fd == d->timer_fd) {
+				uint64_t expirations;
+
+				if (read(fd, &expirations, sizeof(expirations)) < 0)
+					continue;
+				sample_rates(d);
+				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
+				if (d->pending && ++ticks % 2 == 0)
+					resync(d, "timer");
+			} else {
+				if (nl_drain_events(d->dp.nl) > 0)
+					resync(d, "a network change");
+			}
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lbd [--config FILE] [--socket PATH] [--pin-dir DIR] [--foreground] "
+		   "[--log-level error|warn|info|debug]\n"
+		   "defaults: --config %s --socket %s --pin-dir %s\n",
+		DEFAULT_CONFIG, CTL_DEFAULT_SOCKET, DEFAULT_PIN_DIR);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (lbd_log_level < LBD_LOG_DEBUG && level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int lock_pin_dir(struct lbd *d)
+{
+	if (mkdir(d->pin_dir, 0700) && errno != EEXIST) {
+		lbd_err("cannot create pin dir %s: %s (is bpffs mounted? mount -t bpf bpf /sys/fs/bpf)",
+			d->pin_dir, strerror(errno));
+		return -1;
+	}
+	d->lock_fd = open(d->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
+		lbd_err("another lbd is using pin dir %s: stop it first, or give this one --pin-dir DIR",
+			d->pin_dir);
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct lbd d = { .config_path = DEFAULT_CONFIG, .socket_path = CTL_DEFAULT_SOCKET,
+				.pin_dir = DEFAULT_PIN_DIR, .listen_fd = -1 };
+	char err[LBD_ERR_LEN];
+	bool foreground = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:s:p:fl:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': d.config_path = optarg; break;
+		case 's': d.socket_path = optarg; break;
+		case 'p': d.pin_dir = optarg; break;
+		case 'f': foreground = true; break;
+		case 'l':
+			if (!strcmp(optarg, "error")) lbd_log_level = LBD_LOG_ERROR;
+			else if (!strcmp(optarg, "warn")) lbd_log_level = LBD_LOG_WARN;
+			else if (!strcmp(optarg, "info")) lbd_log_level = LBD_LOG_INFO;
+			else if (!strcmp(optarg, "debug")) lbd_log_level = LBD_LOG_DEBUG;
+			else {
+				fprintf(stderr, "lbd: log level '%s' is not error, warn, info or debug\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "lbd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	libbpf_set_print(libbpf_print);
+	libxdp_set_print((libxdp_print_fn_t)libbpf_print);
+
+	if (lbd_config_load(d.config_path, &d.cfg, err, sizeof(err))) {
+		lbd_err("%s", err);
+		return 1;
+	}
+	if (lock_pin_dir(&d))
+		return 1;
+	if (lbd_dp_open(&d.dp, d.pin_dir, d.cfg.conn_table_size, err, sizeof(err))) {
+		lbd_err("%s", err);
+		return 1;
+	}
+	d.listen_fd = open_socket(d.socket_path);
+	if (d.listen_fd < 0)
+		return 1;
+	if (lbd_dp_sync(&d.dp, &d.cfg, err, sizeof(err)))
+		lbd_err("%s (the configuration is kept; fix the cause and run lbctl config reload)", err);
+	update_pending(&d);
+	if (setup_loop(&d)) {
+		lbd_err("cannot set up the event loop: %s", strerror(errno));
+		return 1;
+	}
+	if (!foreground && daemon(0, 1)) {
+		lbd_err("cannot go to the background: %s", strerror(errno));
+		return 1;
+	}
+	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
+	loop(&d);
+	unlink(d.socket_path);
+	lbd_dp_close(&d.dp);
+	lbd_config_free(&d.cfg);
+	return 0;
+}

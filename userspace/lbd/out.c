@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "out.h"
+
+#include <stdarg.h>
+
+void out_init(struct out *o, FILE *f, bool json)
+{
+	o->f = f;
+	o->json = json;
+	o->depth = 0;
+	o->first[0] = true;
+}
+
+static void key_prefix(struct out *o, const char *key)
+{
+	if (!o->first[o->depth])
+		fputc(',', o->f);
+	o->first[o->depth] = false;
+	if (key)
+		fprintf(o->f, "\"%s\":", key);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void open_scope(struct out *o, const char *key, char c)
+{
+	if (!o->json)
+		return;
+	key_prefix(o, key);
+	fputc(c, o->f);
+	if (o->depth + 1 < OUT_MAX_DEPTH)
+		o->depth++;
+	o->first[o->depth] = true;
+}
+
+static void close_scope(struct out *o, char c)
+{
+	if (!o->json)
+		return;
+	if (o->depth > 0)
+		o->depth--;
+	fputc(c, o->f);
+}
+
+void out_obj_begin(struct out *o, const char *key) { open_scope(o, key, '{'); }
+void out_obj_end(struct out *o) { close_scope(o, '}'); }
+void out_arr_begin(struct out *o, const char *key) { open_scope(o, key, '['); }
+void out_arr_end(struct out *o) { close_scope(o, ']'); }
+
+void out_str(struct out *o, const char *key, const char *value)
+{
+	if (!o->json)
+		return;
+	key_prefix(o, key);
+	json_string(o->f, value);
+}
+
+void out_u64(struct out *o, const char *key, uint64_t value)
+{
+	if (!o->json)
+		return;
+	key_prefix(o, key);
+	fprintf(o->f, "%llu", (unsigned long long)value);
+}
+
+void out_double(struct out *o, const char *key, double value)
+{
+	if (!o->json)
+		return;
+	key_prefix(o, key);
+	fprintf(o->f, "%.1f", value);
+}
+
+void out_text(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(o->f, fmt, ap);
+	va_end(ap);
+}
