@@ -35,7 +35,8 @@ static const char usage_text[] =
 static int request(const char *socket_path, bool json, int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[CTL_MAX_REQUEST + 2], line[65536];
+	char buf[CTL_MAX_REQUEST + 2], *line = NULL;
+	size_t line_cap = 0;
 	size_t len = 0;
 	int fd, status = 1;
 	FILE *in;
@@ -70,7 +71,8 @@ static int request(const char *socket_path, bool json, int argc, char **argv)
 		return 1;
 	}
 	in = fdopen(fd, "r");
-	while (in && fgets(line, sizeof(line), in)) {
+	/* getline: one JSON reply is a single line of any length. */
+	while (in && getline(&line, &line_cap, in) > 0) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "row ", 4) || !strcmp(line, "row")) {
 			puts(line[3] ? line + 4 : "");
@@ -82,6 +84,7 @@ static int request(const char *socket_path, bool json, int argc, char **argv)
 			break;
 		}
 	}
+	free(line);
 	if (in)
 		fclose(in);
 	else

@@ -368,9 +368,10 @@ static void reply(int fd, const char *status, const char *text)
 
 	if (!buf)
 		return;
-	snprintf(buf, n, "%s%s%s\n", status, *text ? " " : "", text);
-	for (size_t off = 0; off < n - 1;) {
-		ssize_t w = write(fd, buf + off, n - 1 - off);
+	size_t len = (size_t)snprintf(buf, n, "%s%s%s\n", status, *text ? " " : "", text);
+
+	for (size_t off = 0; off < len;) {
+		ssize_t w = write(fd, buf + off, len - off);
 
 		if (w <= 0)
 			break;
@@ -428,7 +429,8 @@ static void handle_client(struct lbd *d, int fd)
 	int ret = run_command(d, argc - 1, argv + 1, &o, err, sizeof(err));
 
 	fclose(mem);
-	for (char *line = body, *nl; ret == 0 && line && *line; line = nl ? nl + 1 : NULL) {
+	/* Empty lines separate tables: send them too, up to the end of the body. */
+	for (char *line = body, *nl; ret == 0 && line && line < body + body_len; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		if (nl)
 			*nl = 0;

@@ -113,6 +113,9 @@ static int talk(struct nl_ctx *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data
 	int ret;
 
 	nlh->nlmsg_seq = ++nl->seq;
+	/* A dump ends with NLMSG_DONE; a single get only with an ack, so ask for one. */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
+		nlh->nlmsg_flags |= NLM_F_ACK;
 	if (mnl_socket_sendto(nl->req, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {

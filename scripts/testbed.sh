@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The xlb test bed: clients, a balancer and backends in network namespaces
+# on one bridge. Source it for the tb_* functions, or run it:
+#   scripts/testbed.sh up PREFIX [BACKENDS]   build it and start lbd
+#   scripts/testbed.sh down PREFIX            stop lbd, remove everything
+#
+# Address plan (TESTBED.md): one /24 and one /64 on the bridge
+#   client  PREFIX-cli   198.18.0.10    2001:db8::10
+#   lb      PREFIX-lb    198.18.0.2     2001:db8::2      (lbd, XDP on eth0)
+#   backend PREFIX-beN   198.18.0.10N   2001:db8::10N    (VIPs on lo, decap XDP)
+#   VIPs                 198.18.1.1     2001:db8:1::1    (routed via the lb)
+# No default routes: nothing leaves the machine.
+#
+# The veth traps are handled here: the bridge-side peer of the lb's veth
+# runs an XDP_PASS program (else XDP_TX frames are dropped), and clients
+# send with transmit checksum offload off (else XDP strips the
+# checksum-partial mark and the SYN arrives with a bad checksum).
+
+TB_BUILD=${TB_BUILD:-build}
+TB_VIP4=198.18.1.1
+TB_VIP6=2001:db8:1::1
+TB_LB4=198.18.0.2
+TB_LB6=2001:db8::2
+TB_CLI4=198.18.0.10
+TB_CLI6=2001:db8::10
+
+tb_log() { [[ -n ${TB_QUIET:-} ]] || echo "testbed: $*" >&2; }
+
+tb_ns() { ip netns exec "$@"; }
+
+# A namespace's port on the bridge: veth eth0 inside, PREFIX-sw/NAME outside.
+tb_port() {
+	local p=$1 ns=$2 side=$3
+	ip -n "$p-sw" link add "$side" type veth peer name eth0 netns "$ns"
+	ip -n "$p-sw" link set "$side" master br0 up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set eth0 up
+}
+
+tb_addr() {
+	local ns=$1 v4=$2 v6=$3
+	ip -n "$ns" addr add "$v4/24" dev eth0
+	ip -n "$ns" addr add "$v6/64" dev eth0 nodad
+}
+
+# tb_backend_addr N FAMILY: the address of backend N (1-based).
+tb_backend_addr() {
+	if [[ $2 == 6 ]]; then echo "2001:db8::10$1"; else echo "198.18.0.10$1"; fi
+}
+
+tb_up() {
+	local p=$1 n=${2:-3} dir
+	dir=$(tb_dir "$p")
+	mkdir -p "$dir"
+	ip netns add "$p-sw"
+	ip -n "$p-sw" link add br0 type bridge
+	ip -n "$p-sw" link set br0 up
+	ip -n "$p-sw" link set lo up
+
+	ip netns add "$p-cli"
+	tb_port "$p" "$p-cli" cli
+	tb_addr "$p-cli" $TB_CLI4 $TB_CLI6
+	ip -n "$p-cli" route add $TB_VIP4/32 via $TB_LB4
+	ip -n "$p-cli" -6 route add $TB_VIP6/128 via $TB_LB6
+	tb_ns "$p-cli" ethtool -K eth0 tx off >/dev/null
+
+	ip netns add "$p-lb"
+	tb_port "$p" "$p-lb" lb
+	tb_addr "$p-lb" $TB_LB4 $TB_LB6
+	ip -n "$p-sw" link set lb xdp obj "$TB_BUILD/xdp_pass.bpf.o" sec xdp
+
+	local i
+	for ((i = 1; i <= n; i++)); do
+		tb_backend_up "$p" "$i"
+	done
+	tb_log "$p: client, lb and $n backends up"
+}
+
+tb_backend_up() {
+	local p=$1 i=$2 ns="$1-be$2"
+	ip netns add "$ns"
+	tb_port "$p" "$ns" "be$i"
+	tb_addr "$ns" "$(tb_backend_addr "$i" 4)" "$(tb_backend_addr "$i" 6)"
+	ip -n "$ns" addr add $TB_VIP4/32 dev lo
+	ip -n "$ns" addr add $TB_VIP6/128 dev lo nodad
+	# The VIP is on lo: never answer ARP for it, never source ARP from it.
+	tb_ns "$ns" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+	# The decapsulated packet arrives on eth0 for an address on lo.
+	tb_ns "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+	tb_ns "$ns" ethtool -K eth0 tx off >/dev/null
+	ip -n "$ns" link set eth0 xdp obj "$TB_BUILD/decap.bpf.o" sec xdp
+	ip netns exec "$ns" python3 "$(dirname "${BASH_SOURCE[0]}")/xlb-backend.py" --name "be$i" \
+		--udp $TB_VIP4 --udp $TB_VIP6 >"$(tb_dir "$p")/be$i.log" 2>&1 &
+	echo $! >"$(tb_dir "$p")/be$i.pid"
+}
+
+tb_dir() { echo "${TB_DIR:-/tmp/xlb-tb}/$1"; }
+
+# tb_lbd_start PREFIX [lbd args...]: lbd in the lb namespace, host mounts kept
+# (nsenter, not ip netns exec, so its bpffs pins outlive it).
+tb_lbd_start() {
+	local p=$1 dir
+	shift
+	dir=$(tb_dir "$p")
+	[[ -e $dir/lbd.conf ]] || : >"$dir/lbd.conf"
+	nsenter --net="/run/netns/$p-lb" "$TB_BUILD/lbd" --foreground --config "$dir/lbd.conf" \
+		--socket "$dir/lbd.sock" --pin-dir "/sys/fs/bpf/$p" --log-level info "$@" \
+		>>"$dir/lbd.log" 2>&1 &
+	echo $! >"$dir/lbd.pid"
+	local t
+	for ((t = 0; t < 100; t++)); do
+		[[ -S $dir/lbd.sock ]] && tb_lbctl "$p" vip list >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$dir/lbd.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "testbed: lbd did not come up; its log:" >&2
+	cat "$dir/lbd.log" >&2
+	return 1
+}
+
+# Stops lbd the way an operator's restart does (SIGTERM): XDP stays attached.
+tb_lbd_stop() {
+	local dir pid t
+	dir=$(tb_dir "$1")
+	[[ -e $dir/lbd.pid ]] || return 0
+	pid=$(cat "$dir/lbd.pid")
+	kill "$pid" 2>/dev/null
+	for ((t = 0; t < 50; t++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	rm -f "$dir/lbd.pid"
+}
+
+tb_lbctl() {
+	local p=$1
+	shift
+	"$TB_BUILD/lbctl" -s "$(tb_dir "$p")/lbd.sock" "$@"
+}
+
+# tb_curl PREFIX URL-HOST [curl args]: one request from the client; prints the body.
+tb_curl() {
+	local p=$1 host=$2
+	shift 2
+	tb_ns "$p-cli" curl -sS -g --max-time 5 "$@" "http://$host/"
+}
+
+tb_wait_http() {
+	local p=$1 i=$2 t
+	for ((t = 0; t < 50; t++)); do
+		tb_ns "$p-be$i" curl -s -o /dev/null --max-time 1 "http://127.0.0.1/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+tb_down() {
+	local p=$1 dir f
+	dir=$(tb_dir "$p")
+	tb_lbd_stop "$p"
+	for f in "$dir"/*.pid; do
+		[[ -e $f ]] || continue
+		kill "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$p-(sw|cli|lb|be[0-9]+)$"); do
+		ip netns del "$ns"
+	done
+	rm -rf "/sys/fs/bpf/$p"
+	rm -rf "$dir"
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	set -euo pipefail
+	case ${1:-} in
+	up) tb_up "$2" "${3:-3}" && tb_lbd_start "$2" ;;
+	down) tb_down "$2" ;;
+	*) echo "usage: $0 up PREFIX [BACKENDS] | down PREFIX" >&2; exit 2 ;;
+	esac
+fi
