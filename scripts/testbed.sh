@@ -124,12 +124,12 @@ tb_lbd_stop() {
 	dir=$(tb_dir "$1")
 	[[ -e $dir/lbd.pid ]] || return 0
 	pid=$(cat "$dir/lbd.pid")
-	kill "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null || true
 	for ((t = 0; t < 50; t++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -9 "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null || true
 	rm -f "$dir/lbd.pid"
 }
 
@@ -161,7 +161,7 @@ tb_down() {
 	tb_lbd_stop "$p"
 	for f in "$dir"/*.pid; do
 		[[ -e $f ]] || continue
-		kill "$(cat "$f")" 2>/dev/null
+		kill "$(cat "$f")" 2>/dev/null || true
 		rm -f "$f"
 	done
 	local ns

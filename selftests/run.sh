@@ -37,9 +37,16 @@ run config "$build/test_config"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"
+	# The end-to-end tests build namespaces and attach XDP: machine-wide, so one at a time.
+	export TB_BUILD
+	TB_BUILD=$(cd "$build" && pwd)
+	for t in "$(dirname "$0")"/e2e/test_*.sh; do
+		name=$(basename "$t" .sh)
+		run "e2e ${name#test_}" bash "$t"
+	done
 else
-	echo "skip xdp, fuzz: BPF_PROG_TEST_RUN needs root (run make check as root)"
-	skipped=$((skipped + 2))
+	echo "skip xdp, fuzz, e2e: BPF_PROG_TEST_RUN and namespaces need root (run make check as root)"
+	skipped=$((skipped + 2 + $(ls "$(dirname "$0")"/e2e/test_*.sh | wc -l)))
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"

@@ -93,7 +93,7 @@ static void bad_file_names_the_line(void)
 		{ "backend 198.18.0.1\n", "t.conf:1: backend before any vip" },
 		{ "vip 198.18.1.1:80/sctp\n", "t.conf:1: VIP '198.18.1.1:80/sctp': protocol 'sctp' is not tcp or udp" },
 		{ "\n\nvip 198.18.1.1:80/tcp ring-size 1000\n", "t.conf:3: ring-size 1000 is not prime: try 1009" },
-		{ "vip 2001:db8::1:80/tcp\n", "t.conf:1: VIP '2001:db8::1:80/tcp' has no port" },
+		{ "vip 2001:db8::1:80/tcp\n", "t.conf:1: VIP '2001:db8::1:80/tcp': an IPv6 address needs brackets, as in [2001:db8::1]:PORT/tcp" },
 		{ "vip 198.18.1.1:80/tcp\nvip 198.18.1.1:80/tcp\n", "t.conf:2: VIP 198.18.1.1:80/tcp exists already" },
 		{ "vip 198.18.1.1:80/tcp\n backend 198.18.0.1\n backend 198.18.0.1\n", "t.conf:3: backend 198.18.0.1 is already in VIP" },
 		{ "frobnicate 1\n", "t.conf:1: unknown keyword 'frobnicate'" },

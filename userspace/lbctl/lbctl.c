@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,25 +66,33 @@ static int request(const char *socket_path, bool json, int argc, char **argv)
 			close(fd);
 		return 1;
 	}
-	if (write(fd, buf, len) != (ssize_t)len) {
+	/* lbd may refuse (not root) before reading: its reason is still there to read. */
+	if (write(fd, buf, len) != (ssize_t)len && errno != EPIPE) {
 		fprintf(stderr, "lbctl: cannot send to lbd: %s\n", strerror(errno));
 		close(fd);
 		return 1;
 	}
 	in = fdopen(fd, "r");
 	/* getline: one JSON reply is a single line of any length. */
+	bool answered = false;
+
 	while (in && getline(&line, &line_cap, in) > 0) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "row ", 4) || !strcmp(line, "row")) {
 			puts(line[3] ? line + 4 : "");
 		} else if (!strcmp(line, "done")) {
 			status = 0;
+			answered = true;
 			break;
 		} else if (!strncmp(line, "error ", 6)) {
 			fprintf(stderr, "lbctl: %s\n", line + 6);
+			answered = true;
 			break;
 		}
 	}
+	if (!answered)
+		fprintf(stderr, "lbctl: lbd at %s closed the connection without an answer: see its log\n",
+			socket_path);
 	free(line);
 	if (in)
 		fclose(in);
@@ -116,9 +125,14 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (i == argc || !strcmp(argv[i], "help")) {
-		fputs(usage_text, i == argc ? stderr : stdout);
-		return i == argc ? 2 : 0;
+	signal(SIGPIPE, SIG_IGN);
+	if (i == argc) {
+		fprintf(stderr, "lbctl: no command given: see lbctl help\n");
+		return 2;
+	}
+	if (!strcmp(argv[i], "help")) {
+		fputs(usage_text, stdout);
+		return 0;
 	}
 	/* stats --watch SECS is the client's loop: the daemon answers one snapshot at a time. */
 	if (!strcmp(argv[i], "stats") && i + 1 < argc && !strcmp(argv[i + 1], "--watch")) {

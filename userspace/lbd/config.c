@@ -116,7 +116,10 @@ int lbd_vip_parse(const char *text, struct lbd_vip_cfg *vip, char *err, size_t e
 		port = end + 2;
 	} else {
 		port = strrchr(buf, ':');
-		if (!port || strchr(buf, ':') != port)
+		if (port && strchr(buf, ':') != port)
+			return fail(err, err_len, "VIP '%s': an IPv6 address needs brackets, as in [%.*s]:PORT/%s",
+				    text, (int)(port - buf), buf, proto);
+		if (!port)
 			return fail(err, err_len,
 				    "VIP '%s' has no port: write ADDR:PORT/PROTO (IPv6 in brackets, port 0 for all)",
 				    text);

@@ -141,6 +141,32 @@ static uint32_t prog_id_of_fd(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/*
+ * True when old_fd is the very program we would attach, working on our
+ * pinned maps: same instructions (the tag ignores map fds) and our
+ * connection table among its maps. A restarted lbd then keeps it as is.
+ */
+static bool is_our_program(int old_fd, const struct bpf_prog_info *old, int new_fd, int conn_fd)
+{
+	struct bpf_prog_info mine = { 0 }, maps = { 0 };
+	struct bpf_map_info conn = { 0 };
+	uint32_t len = sizeof(mine), mlen = sizeof(conn), ids[64];
+
+	if (bpf_obj_get_info_by_fd(new_fd, &mine, &len) || memcmp(mine.tag, old->tag, sizeof(mine.tag)))
+		return false;
+	if (bpf_obj_get_info_by_fd(conn_fd, &conn, &mlen))
+		return false;
+	maps.nr_map_ids = old->nr_map_ids < 64 ? old->nr_map_ids : 64;
+	maps.map_ids = (uint64_t)(uintptr_t)ids;
+	len = sizeof(maps);
+	if (bpf_obj_get_info_by_fd(old_fd, &maps, &len))
+		return false;
+	for (uint32_t i = 0; i < maps.nr_map_ids && i < 64; i++)
+		if (ids[i] == conn.id)
+			return true;
+	return false;
+}
+
 static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, struct lbd_iface_rt *rt,
 			char *err, size_t len)
 {
@@ -176,7 +202,14 @@ static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, stru
 			return fail(err, len, -EBUSY, "%s already runs XDP program '%s' (id %u): remove it "
 				    "first (ip link set dev %s xdp off)", cfg->name, info.name, q.prog_id, cfg->name);
 		}
-		/* An earlier lbd's program: replace it in one step, so no packet goes unhandled. */
+		if (is_our_program(old_fd, &info, prog_fd, dp->fds.conn)) {
+			close(old_fd);
+			rt->generic_fallback = q.attach_mode == XDP_ATTACHED_SKB && cfg->mode == LBD_XDP_NATIVE;
+			rt->prog_id = q.prog_id;
+			lbd_info("%s: adopted the attached XDP program id %u", cfg->name, q.prog_id);
+			return 0;
+		}
+		/* An earlier lbd's program (an upgrade): replace it in one step, so no packet goes unhandled. */
 		LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_fd);
 		__u32 flags = XDP_FLAGS_REPLACE |
 			      (q.attach_mode == XDP_ATTACHED_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);

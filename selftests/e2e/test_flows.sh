@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Established flows stay put: a long-lived TCP connection keeps its backend
+# while backends are added, removed and reweighted; a drained backend keeps
+# its connections and gets no new ones.
+E2E_PREFIX=xe-flows E2E_SUITE=flows
+source "$(dirname "$0")/lib.sh"
+e2e_start 4
+KEY="$TB_VIP4:80/tcp"
+lbctl attach eth0 >/dev/null
+lbctl vip add "$KEY" >/dev/null
+for i in 1 2 3; do lbctl backend add "$KEY" "$(tb_backend_addr "$i" 4)" >/dev/null; done
+
+# stream_start NAME SECONDS: a streaming GET in the background (not in a subshell: we wait for it).
+stream_start() {
+	ip netns exec "$E2E_PREFIX-cli" curl -sS -N --max-time 30 \
+		"http://$TB_VIP4/stream?seconds=$2&interval=0.05" >"$TB_DIR/$1.out" 2>"$TB_DIR/$1.err" &
+	echo $! >"$TB_DIR/$1.pid"
+}
+
+# stream_owner NAME: the backend that answered the stream's first line.
+stream_owner() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		[[ -s $TB_DIR/$1.out ]] && break
+		sleep 0.1
+	done
+	awk 'NR == 1 { print $1 }' "$TB_DIR/$1.out"
+}
+
+# stream_intact NAME OWNER: the stream ended cleanly, every line from OWNER, none missing.
+stream_intact() {
+	local pid rc
+	pid=$(cat "$TB_DIR/$1.pid")
+	wait "$pid"
+	rc=$?
+	((rc == 0)) || { echo "     curl exited $rc: $(cat "$TB_DIR/$1.err")"; return 1; }
+	awk -v owner="$2" '$1 != owner || $2 != NR - 1 { bad = 1 } END { exit bad || NR < 20 }' \
+		"$TB_DIR/$1.out"
+}
+
+stream_start keep 5
+owner=$(stream_owner keep)
+if [[ -z $owner ]]; then
+	fail long_lived_keeps_backend "the stream did not start"
+else
+	other=1
+	[[ $owner == be1 ]] && other=2
+	lbctl backend add "$KEY" "$(tb_backend_addr 4 4)" >/dev/null
+	curl_many "$TB_VIP4" 30 >"$TB_DIR/after_add.names"
+	lbctl backend del "$KEY" "$(tb_backend_addr $other 4)" >/dev/null
+	curl_many "$TB_VIP4" 30 >>"$TB_DIR/after_add.names"
+	lbctl backend set "$KEY" "$(tb_backend_addr 4 4)" --weight 3 >/dev/null
+	lbctl backend add "$KEY" "$(tb_backend_addr $other 4)" >/dev/null
+	curl_many "$TB_VIP4" 30 >>"$TB_DIR/after_add.names"
+	expect long_lived_keeps_backend "the stream on $owner broke or moved" stream_intact keep "$owner"
+	expect added_backend_takes_new_flows "be4 got none of 90 new flows" \
+		grep -qx be4 "$TB_DIR/after_add.names"
+	expect changes_fail_no_request "some of 90 requests failed during the changes" \
+		test "$(wc -l <"$TB_DIR/after_add.names")" -eq 90
+fi
+
+stream_start drain 4
+owner=$(stream_owner drain)
+if [[ -z $owner ]]; then
+	fail drained_backend_keeps_flows "the stream did not start"
+else
+	idx=${owner#be}
+	lbctl backend set "$KEY" "$(tb_backend_addr "$idx" 4)" --drain >/dev/null
+	state=$(lbctl backend list "$KEY" | awk -v a="$(tb_backend_addr "$idx" 4)" '$1 == a { print $3 }')
+	expect drain_state_shown "backend list shows '$state', not draining" test "$state" = draining
+	curl_many "$TB_VIP4" 90 >"$TB_DIR/drain.names"
+	expect drained_backend_gets_no_new_flows "$(grep -cx "$owner" "$TB_DIR/drain.names") of 90 new flows went to drained $owner" \
+		bash -c "! grep -qx '$owner' '$TB_DIR/drain.names' && test \$(wc -l <'$TB_DIR/drain.names') -eq 90"
+	expect drained_backend_keeps_flows "the stream on drained $owner broke or moved" \
+		stream_intact drain "$owner"
+	lbctl backend set "$KEY" "$(tb_backend_addr "$idx" 4)" --enable >/dev/null
+	curl_many "$TB_VIP4" 60 >"$TB_DIR/enable.names"
+	expect enabled_backend_takes_flows_again "$owner got none of 60 flows after --enable" \
+		grep -qx "$owner" "$TB_DIR/enable.names"
+fi

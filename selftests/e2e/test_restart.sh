@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Restarting lbd does not stop forwarding: while a UDP flow and a TCP
+# stream run through the VIP, lbd is stopped, left down, and started again.
+# Every datagram must be answered, the TCP stream must end intact on its
+# backend, and the new lbd must adopt the same attached program and state.
+E2E_PREFIX=xe-restart E2E_SUITE=restart
+source "$(dirname "$0")/lib.sh"
+e2e_start 3
+UDP_KEY="$TB_VIP4:7000/udp" TCP_KEY="$TB_VIP4:80/tcp"
+lbctl attach eth0 >/dev/null
+for key in "$UDP_KEY" "$TCP_KEY"; do
+	lbctl vip add "$key" >/dev/null
+	for i in 1 2 3; do lbctl backend add "$key" "$(tb_backend_addr "$i" 4)" >/dev/null; done
+done
+prog_id() { lbctl -j show | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["prog_id"])'; }
+before_id=$(prog_id)
+before_show=$(lbctl show | grep -v '^ *[0-9.]* *[0-9]* *active' )
+
+ip netns exec "$E2E_PREFIX-cli" python3 "$E2E_ROOT/selftests/e2e/udp_stream.py" --dst "$TB_VIP4" \
+	--count 1500 --rate 300 --ready "$TB_DIR/udp.ready" >"$TB_DIR/udp.out" 2>&1 &
+udp_pid=$!
+ip netns exec "$E2E_PREFIX-cli" curl -sS -N --max-time 30 \
+	"http://$TB_VIP4/stream?seconds=5&interval=0.05" >"$TB_DIR/tcp.out" 2>"$TB_DIR/tcp.err" &
+tcp_pid=$!
+for ((t = 0; t < 50; t++)); do
+	[[ -e $TB_DIR/udp.ready && -s $TB_DIR/tcp.out ]] && break
+	sleep 0.1
+done
+sleep 0.5
+tb_lbd_stop "$E2E_PREFIX"
+attached=$(ip -n "$E2E_PREFIX-lb" link show eth0 | grep -c 'prog/xdp')
+expect program_stays_attached_without_lbd "eth0 lost its XDP program when lbd stopped" test "$attached" -eq 1
+sleep 1
+tb_lbd_start "$E2E_PREFIX" || fail lbd_restarts "the second lbd did not start"
+
+wait $udp_pid
+read -r _ sent _ answered _ backends <"$TB_DIR/udp.out"
+expect udp_flow_loses_no_packet "$(cat "$TB_DIR/udp.out")" \
+	test "$sent" = 1500 -a "$answered" = 1500 -a "${backends//,/}" = "$backends"
+wait $tcp_pid
+tcp_rc=$?
+owner=$(awk 'NR == 1 { print $1 }' "$TB_DIR/tcp.out")
+expect tcp_stream_survives_restart "curl exited $tcp_rc ($(cat "$TB_DIR/tcp.err")) or lines missing/moved" \
+	awk -v rc=$tcp_rc -v owner="$owner" \
+	'$1 != owner || $2 != NR - 1 { bad = 1 } END { exit rc || bad || NR < 50 }' "$TB_DIR/tcp.out"
+
+expect new_lbd_adopts_program "program id $before_id before, $(prog_id) after" test "$(prog_id)" = "$before_id"
+after_show=$(lbctl show | grep -v '^ *[0-9.]* *[0-9]* *active' )
+expect new_lbd_keeps_config "lbctl show differs after restart" test "$before_show" = "$after_show"
+curl_many "$TB_VIP4" 30 >"$TB_DIR/after.names"
+expect new_lbd_serves_new_flows "$(wc -l <"$TB_DIR/after.names") of 30 requests answered" \
+	test "$(wc -l <"$TB_DIR/after.names")" -eq 30
