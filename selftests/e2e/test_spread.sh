@@ -48,3 +48,13 @@ fi
 curl_many "$TB_VIP4" 60 >"$TB_DIR/unresolved.names"
 expect unresolved_backend_gets_no_traffic "all 60 requests answered by be1/be2" \
 	test "$(grep -cxE 'be1|be2' "$TB_DIR/unresolved.names")" -eq 60
+
+# Generic (skb) mode when asked: the same traffic still gets through.
+lbctl detach eth0 >/dev/null
+attached=$(ip -n "$E2E_PREFIX-lb" link show eth0 | grep -c 'prog/xdp')
+expect detach_removes_program "eth0 still has an XDP program after lbctl detach" test "$attached" -eq 0
+lbctl attach eth0 --xdp-mode generic >/dev/null
+mode=$(lbctl -j show | python3 -c 'import json,sys; print(json.load(sys.stdin)["interfaces"][0]["xdp_mode"])')
+curl_many "$TB_VIP4" 60 >"$TB_DIR/generic.names"
+expect generic_mode_forwards "mode $mode; $(wc -l <"$TB_DIR/generic.names") of 60 answered" \
+	test "$mode" = generic -a "$(grep -cxE 'be1|be2' "$TB_DIR/generic.names")" -eq 60

@@ -4,10 +4,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "maglev.h"
@@ -691,12 +693,19 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 
 int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len)
 {
-	char tmp[4096];
+	char tmp[4096], dir[4096];
 	FILE *f;
 	int fd, ret = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return fail(err, err_len, "config path too long: %s", path);
+	/* The first save on a fresh host: /etc/xlb may not exist yet. */
+	strcpy(dir, path);
+	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(-ret));
+		return ret;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		ret = -errno;

@@ -320,6 +320,7 @@ static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
 		if (!dp->backends[id].addr.family) {
 			memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
 			dp->backends[id].addr = *addr;
+			xlb_traffic_clear(dp->fds.backend_stats, id);
 			cursor = id;
 			return id;
 		}
@@ -542,6 +543,7 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 			if (id == XLB_MAX_VIPS)
 				return fail(err, len, -ENOSPC, "no free VIP id: xlb handles %d VIPs", XLB_MAX_VIPS);
 			memset(&dp->vips[id], 0, sizeof(dp->vips[id]));
+			xlb_traffic_clear(dp->fds.vip_stats, id);
 		}
 		ret = publish_vip(dp, id, &cfg->vips[i], err, len);
 		if (ret)

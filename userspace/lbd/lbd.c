@@ -626,6 +626,18 @@ static int lock_pin_dir(struct lbd *d)
 	return 0;
 }
 
+static int absolute(const char **path)
+{
+	char cwd[PATH_MAX], *abs;
+
+	if ((*path)[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, *path) < 0)
+		return -1;
+	*path = abs;	/* lives as long as lbd */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -667,6 +679,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lbd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
+	}
+	/* daemon() moves to /: every path must stay valid after it. */
+	if (absolute(&d.config_path) || absolute(&d.socket_path) || absolute(&d.pin_dir)) {
+		fprintf(stderr, "lbd: cannot resolve relative paths: %s\n", strerror(errno));
+		return 1;
 	}
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print((libxdp_print_fn_t)libbpf_print);

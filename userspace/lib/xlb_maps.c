@@ -181,6 +181,21 @@ int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *v
 	return ret;
 }
 
+int xlb_traffic_clear(int fd, uint32_t id)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret;
+	struct xlb_traffic *percpu;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	ret = bpf_map_update_elem(fd, &id, percpu, BPF_ANY) ? -errno : 0;
+	free(percpu);
+	return ret;
+}
+
 int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
