@@ -71,7 +71,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h selftests/lib/*.h) $(SKELS)
+$(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h selftests/lib/*.h) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
@@ -88,7 +88,7 @@ $(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $^ -o $@
 
-$(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o \
+$(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o $(BUILD)/userspace/lbd/check.o \
 		$(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $^ -o $@

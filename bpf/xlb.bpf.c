@@ -10,7 +10,7 @@
 #include "maps.h"
 #include "stats.h"
 #include "parse.h"
-#include "sched.h"
+#include "xlb_sched.h"
 #include "encap.h"
 
 static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_pkt *pkt,

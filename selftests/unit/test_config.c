@@ -21,7 +21,11 @@ static const char good[] =
 	"  backend 198.18.0.101 weight 1\n"
 	"  backend 198.18.0.102 weight 3 drain\n"
 	"vip [2001:db8:1::1]:0/udp forward ipip sched maglev-src ring-size 251   # all ports\n"
-	"  backend 2001:db8::101\n";
+	"  backend 2001:db8::101\n"
+	"vip 198.18.1.2:80/tcp all-down drop check http:/health expect 200-299 host www.example "
+	"interval 2s timeout 750ms rise 3 fall 4 slow-start 30s\n"
+	"  backend 198.18.0.103 admin down check \"exec:/usr/local/bin/probe --deep\" timeout 1s\n"
+	"  backend 198.18.0.104 check none slow-start 0s\n";
 
 static int parse_text(const char *text, struct lbd_config *cfg, char *err)
 {
@@ -34,6 +38,7 @@ static int parse_text(const char *text, struct lbd_config *cfg, char *err)
 
 static void parses_a_full_file(void)
 {
+	struct lbd_check c;
 	struct lbd_config cfg;
 	char err[LBD_ERR_LEN] = "";
 
@@ -45,7 +50,7 @@ static void parses_a_full_file(void)
 	XT_EQ(cfg.entropy4, 8);
 	XT_EQ(cfg.n_ifaces, 1);
 	XT_TRUE(!strcmp(cfg.ifaces[0].name, "veth0"), "interface name");
-	XT_EQ(cfg.n_vips, 2);
+	XT_EQ(cfg.n_vips, 3);
 	XT_EQ(cfg.vips[0].port, 80);
 	XT_EQ(cfg.vips[0].n_backends, 2);
 	XT_EQ(cfg.vips[0].backends[1].weight, 3);
@@ -56,6 +61,22 @@ static void parses_a_full_file(void)
 	XT_EQ(cfg.vips[1].sched, LBD_SCHED_MAGLEV_SRC);
 	XT_EQ(cfg.vips[1].ring_size, 251);
 	XT_EQ(cfg.vips[1].backends[0].weight, 1);
+	check_merge(&cfg.vips[2].check, &cfg.vips[2].backends[0].check, IPPROTO_TCP, 80, &c);
+	XT_TRUE(c.type == CHECK_EXEC && !strcmp(c.arg, "/usr/local/bin/probe --deep"), "exec command: '%s'", c.arg);
+	XT_TRUE(c.interval_ms == 2000 && c.timeout_ms == 1000 && c.rise == 3 && c.fall == 4 &&
+		c.slow_start_ms == 30000, "backend inherits the VIP's settings it does not override");
+	XT_EQ(cfg.vips[2].backends[0].admin, LBD_ADMIN_DOWN);
+	XT_TRUE(cfg.vips[2].all_down_drop, "all-down drop");
+	check_merge(&cfg.vips[2].check, &cfg.vips[2].backends[1].check, IPPROTO_TCP, 80, &c);
+	XT_TRUE(c.type == CHECK_NONE && c.slow_start_ms == 0, "slow-start 0s overrides the VIP's 30s");
+	check_merge(&cfg.vips[2].check, &(struct lbd_check_cfg){ 0 }, IPPROTO_TCP, 80, &c);
+	XT_TRUE(c.type == CHECK_HTTP && !strcmp(c.arg, "/health") && c.expect_lo == 200 && c.expect_hi == 299 &&
+		!strcmp(c.host, "www.example"), "http settings");
+	check_merge(&cfg.vips[0].check, &cfg.vips[0].backends[0].check, IPPROTO_TCP, 80, &c);
+	XT_TRUE(c.type == CHECK_TCP && c.interval_ms == 1000 && c.timeout_ms == 500 && c.rise == 2 &&
+		c.fall == 3 && c.slow_start_ms == 0, "defaults for a TCP VIP");
+	check_merge(&cfg.vips[1].check, &cfg.vips[1].backends[0].check, IPPROTO_UDP, 0, &c);
+	XT_EQ(c.type, CHECK_NONE);
 	lbd_config_free(&cfg);
 }
 
@@ -140,6 +161,13 @@ static void commands_change_the_model(void)
 		cfg.vips[0].backends[0].weight == 5, "model after three commands");
 	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --enable", err), 0);
 	XT_TRUE(!cfg.vips[0].backends[0].drain, "enable clears drain");
+	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --down", err), 0);
+	XT_EQ(cfg.vips[0].backends[0].admin, LBD_ADMIN_DOWN);
+	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --check udp:hello --rise 5", err), 0);
+	XT_TRUE(cfg.vips[0].backends[0].check.type == CHECK_UDP && cfg.vips[0].backends[0].check.rise == 5 &&
+		!strcmp(cfg.vips[0].backends[0].check.arg, "hello"), "check override set");
+	XT_EQ(cmd(&cfg, "backend set [2001:db8:1::1]:443/tcp 2001:db8::7 --auto", err), 0);
+	XT_EQ(cfg.vips[0].backends[0].admin, LBD_ADMIN_AUTO);
 	XT_EQ(cmd(&cfg, "backend del [2001:db8:1::1]:443/tcp 2001:db8::7", err), 0);
 	XT_EQ(cfg.vips[0].n_backends, 0);
 	XT_EQ(cmd(&cfg, "vip del [2001:db8:1::1]:443/tcp", err), 0);
@@ -157,8 +185,8 @@ static void wrong_commands_change_nothing(void)
 		{ "vip add 198.18.1.1:80/tcp --forward gre", "forward 'gre' is not dsr or ipip" },
 		{ "vip add 198.18.1.1:80/tcp forward dsr", "unexpected 'forward': options start with --" },
 		{ "vip add 198.18.1.2:80", "VIP '198.18.1.2:80' has no protocol" },
-		{ "backend set 198.18.1.1:80/tcp 198.18.0.1", "backend set needs exactly one of" },
-		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --drain --enable", "backend set needs exactly one of" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1", "backend set needs a change" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --drain --enable", "exclude each other" },
 		{ "backend add 198.18.1.1:80/tcp not-an-address", "backend 'not-an-address' is not an IPv4 or IPv6" },
 		{ "vip frob", "unknown 'vip frob'" },
 		{ "attach", "attach needs an interface" },
@@ -167,6 +195,17 @@ static void wrong_commands_change_nothing(void)
 		{ "vip add 198.18.1.1:80/tcp --ring-size 65536", "ring-size 65536 is not prime: try 65537" },
 		{ "vip add 198.18.1.1:80/tcp", "VIP 198.18.1.1:80/tcp exists already" },
 		{ "launch", "unknown command 'launch'" },
+		{ "vip add 198.18.1.3:80/tcp --check ping", "check 'ping' is not tcp, http:/PATH" },
+		{ "vip add 198.18.1.3:80/tcp --check http:health", "the path must start with /" },
+		{ "vip add 198.18.1.3:80/tcp --interval 1", "interval '1' is not a duration" },
+		{ "vip add 198.18.1.3:80/tcp --interval 1s --timeout 2s", "timeout 2s is longer than interval 1s" },
+		{ "vip add 198.18.1.3:80/tcp --rise 0", "rise '0' is not a number from 1 to 100" },
+		{ "vip add 198.18.1.3:80/tcp --check http --expect 99", "expect '99' is not an HTTP status" },
+		{ "vip add 198.18.1.3:0/tcp --check tcp", "port 0" },
+		{ "vip add 198.18.1.3:80/tcp --all-down maybe", "all-down 'maybe' is not open or drop" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --up --down", "exclude each other" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --timeout 5s", "timeout 5s is longer than interval 1s" },
+		{ "backend add 198.18.1.1:80/tcp 198.18.0.9 --drain", "'--drain' is not an option here" },
 	};
 	struct lbd_config cfg, before;
 	char err[LBD_ERR_LEN], a[4096], b[4096];

@@ -14,7 +14,7 @@
 
 #include "maglev.h"
 
-#define MAX_WORDS		16
+#define MAX_WORDS		40
 #define MAX_WEIGHT		10000
 #define CONN_MIN		1024
 #define CONN_MAX		(1u << 26)
@@ -186,7 +186,15 @@ struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const st
 enum opt_bit {
 	OPT_XDP_MODE = 1 << 0, OPT_FORWARD = 1 << 1, OPT_SCHED = 1 << 2, OPT_RING_SIZE = 1 << 3,
 	OPT_WEIGHT = 1 << 4, OPT_DRAIN = 1 << 5, OPT_ENABLE = 1 << 6, OPT_ENTROPY = 1 << 7,
+	OPT_CHECK = 1 << 8, OPT_INTERVAL = 1 << 9, OPT_TIMEOUT = 1 << 10, OPT_RISE = 1 << 11,
+	OPT_FALL = 1 << 12, OPT_SLOW_START = 1 << 13, OPT_EXPECT = 1 << 14, OPT_HOST = 1 << 15,
+	OPT_ALL_DOWN = 1 << 16, OPT_ADMIN = 1 << 17, OPT_UP = 1 << 18, OPT_DOWN = 1 << 19,
+	OPT_AUTO = 1 << 20,
 };
+
+#define OPT_CHECKS (OPT_CHECK | OPT_INTERVAL | OPT_TIMEOUT | OPT_RISE | OPT_FALL | OPT_SLOW_START | \
+		    OPT_EXPECT | OPT_HOST)
+#define OPT_VIP_ADD (OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE | OPT_ALL_DOWN | OPT_CHECKS)
 
 static const struct {
 	const char *name;
@@ -202,12 +210,27 @@ static const struct {
 	{ "drain", OPT_DRAIN, false, NULL },
 	{ "enable", OPT_ENABLE, false, NULL },
 	{ "entropy-bits", OPT_ENTROPY, true, "0 to 16" },
+	{ "check", OPT_CHECK, true, "tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none" },
+	{ "interval", OPT_INTERVAL, true, "a duration from 100ms to 1h, e.g. 1s" },
+	{ "timeout", OPT_TIMEOUT, true, "a duration from 10ms to 1h, e.g. 500ms" },
+	{ "rise", OPT_RISE, true, "1 to 100" },
+	{ "fall", OPT_FALL, true, "1 to 100" },
+	{ "slow-start", OPT_SLOW_START, true, "a duration up to 1h, 0s for none" },
+	{ "expect", OPT_EXPECT, true, "an HTTP status or range, e.g. 200 or 200-399" },
+	{ "host", OPT_HOST, true, "the HTTP Host header" },
+	{ "all-down", OPT_ALL_DOWN, true, "open|drop" },
+	{ "admin", OPT_ADMIN, true, "up|down" },
+	{ "up", OPT_UP, false, NULL },
+	{ "down", OPT_DOWN, false, NULL },
+	{ "auto", OPT_AUTO, false, NULL },
 };
 
 struct opt_values {
 	unsigned int seen;
-	uint8_t xdp_mode, fwd, sched, entropy;
+	uint8_t xdp_mode, fwd, sched, entropy, admin;
 	uint32_t ring_size, weight;
+	bool all_down_drop;
+	struct lbd_check_cfg check;
 };
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, uint32_t *out)
@@ -270,8 +293,76 @@ static int opt_value(unsigned int bit, const char *v, struct opt_values *o, char
 			return fail(err, len, "entropy-bits '%s' is not a number from 0 to 16", v);
 		o->entropy = (uint8_t)n;
 		return 0;
+	case OPT_CHECK:
+		return check_spec_parse(v, &o->check, err, len);
+	case OPT_INTERVAL:
+		if (check_duration_parse(v, 100, 3600000, &o->check.interval_ms))
+			return fail(err, len, "interval '%s' is not a duration from 100ms to 1h (e.g. 1s, 500ms)", v);
+		return 0;
+	case OPT_TIMEOUT:
+		if (check_duration_parse(v, 10, 3600000, &o->check.timeout_ms))
+			return fail(err, len, "timeout '%s' is not a duration from 10ms to 1h (e.g. 500ms)", v);
+		return 0;
+	case OPT_RISE:
+	case OPT_FALL:
+		if (parse_uint(v, 1, 100, &n))
+			return fail(err, len, "%s '%s' is not a number from 1 to 100",
+				    bit == OPT_RISE ? "rise" : "fall", v);
+		*(bit == OPT_RISE ? &o->check.rise : &o->check.fall) = (uint8_t)n;
+		return 0;
+	case OPT_SLOW_START:
+		if (check_duration_parse(v, 0, 3600000, &o->check.slow_start_ms))
+			return fail(err, len, "slow-start '%s' is not a duration up to 1h (e.g. 30s, 0s for none)", v);
+		o->check.slow_start_set = true;
+		return 0;
+	case OPT_EXPECT:
+		if (check_expect_parse(v, &o->check.expect_lo, &o->check.expect_hi))
+			return fail(err, len, "expect '%s' is not an HTTP status or range from 100 to 599 (e.g. 200-399)", v);
+		return 0;
+	case OPT_HOST:
+		if (strlen(v) >= CHECK_HOST_LEN || strpbrk(v, " \t\r\n\"#"))
+			return fail(err, len, "host '%s' is not a host name", v);
+		strcpy(o->check.host, v);
+		return 0;
+	case OPT_ALL_DOWN:
+		if (strcmp(v, "open") && strcmp(v, "drop"))
+			return fail(err, len, "all-down '%s' is not open or drop", v);
+		o->all_down_drop = !strcmp(v, "drop");
+		return 0;
+	case OPT_ADMIN:
+		if (strcmp(v, "up") && strcmp(v, "down"))
+			return fail(err, len, "admin '%s' is not up or down", v);
+		o->admin = !strcmp(v, "up") ? LBD_ADMIN_UP : LBD_ADMIN_DOWN;
+		return 0;
 	}
 	return 0;
+}
+
+/* Copies the check settings given in o over c, field by field. */
+static void check_apply_opts(struct lbd_check_cfg *c, const struct opt_values *o)
+{
+	if (o->seen & OPT_CHECK) {
+		c->type = o->check.type;
+		strcpy(c->arg, o->check.arg);
+	}
+	if (o->seen & OPT_INTERVAL)
+		c->interval_ms = o->check.interval_ms;
+	if (o->seen & OPT_TIMEOUT)
+		c->timeout_ms = o->check.timeout_ms;
+	if (o->seen & OPT_RISE)
+		c->rise = o->check.rise;
+	if (o->seen & OPT_FALL)
+		c->fall = o->check.fall;
+	if (o->seen & OPT_SLOW_START) {
+		c->slow_start_ms = o->check.slow_start_ms;
+		c->slow_start_set = true;
+	}
+	if (o->seen & OPT_EXPECT) {
+		c->expect_lo = o->check.expect_lo;
+		c->expect_hi = o->check.expect_hi;
+	}
+	if (o->seen & OPT_HOST)
+		strcpy(c->host, o->check.host);
 }
 
 /* Options after the positional words; cli: names must start with "--". */
@@ -313,6 +404,19 @@ static void vip_apply_opts(struct lbd_vip_cfg *vip, const struct opt_values *o)
 		vip->sched = o->sched;
 	if (o->seen & OPT_RING_SIZE)
 		vip->ring_size = o->ring_size;
+	if (o->seen & OPT_ALL_DOWN)
+		vip->all_down_drop = o->all_down_drop;
+	check_apply_opts(&vip->check, o);
+}
+
+static void backend_apply_opts(struct lbd_backend_cfg *be, const struct opt_values *o)
+{
+	if (o->seen & OPT_WEIGHT)
+		be->weight = o->weight;
+	be->drain = o->seen & OPT_DRAIN;
+	if (o->seen & OPT_ADMIN)
+		be->admin = o->admin;
+	check_apply_opts(&be->check, o);
 }
 
 static int parse_backend_addr(const char *text, struct lbd_backend_cfg *be, char *err, size_t len)
@@ -367,7 +471,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 			return fail(err, len, "vip %s needs a VIP: lbctl vip %s " USAGE_VIP, verb, verb);
 		if (lbd_vip_parse(argv[2], &cmd->vip, err, len) ||
 		    parse_opts(argc - 3, argv + 3,
-			       cmd->kind == CMD_VIP_ADD ? OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE : 0, true,
+			       cmd->kind == CMD_VIP_ADD ? OPT_VIP_ADD : 0, true,
 			       &o, err, len))
 			return -EINVAL;
 		vip_apply_opts(&cmd->vip, &o);
@@ -377,7 +481,10 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		static const char *const verbs[] = { "add", "set", "del", "list" };
 		static const enum lbd_cmd_kind kinds[] = { CMD_BACKEND_ADD, CMD_BACKEND_SET,
 							   CMD_BACKEND_DEL, CMD_BACKEND_LIST };
-		static const unsigned int allowed[] = { OPT_WEIGHT, OPT_WEIGHT | OPT_DRAIN | OPT_ENABLE, 0, 0 };
+		static const unsigned int allowed[] = {
+			OPT_WEIGHT | OPT_CHECKS,
+			OPT_WEIGHT | OPT_DRAIN | OPT_ENABLE | OPT_UP | OPT_DOWN | OPT_AUTO | OPT_CHECKS, 0, 0,
+		};
 		size_t k;
 
 		for (k = 0; k < 4 && strcmp(verb, verbs[k]); k++)
@@ -398,14 +505,25 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 			return -EINVAL;
 		if (o.seen & OPT_WEIGHT)
 			cmd->backend.weight = o.weight;
+		check_apply_opts(&cmd->backend.check, &o);
 		cmd->set_weight = o.seen & OPT_WEIGHT;
 		cmd->set_drain = o.seen & OPT_DRAIN;
 		cmd->set_enable = o.seen & OPT_ENABLE;
+		cmd->set_check = o.seen & OPT_CHECKS;
+		cmd->set_admin = o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO);
+		cmd->backend.admin = o.seen & OPT_UP ? LBD_ADMIN_UP : o.seen & OPT_DOWN ? LBD_ADMIN_DOWN
+							: LBD_ADMIN_AUTO;
 		if (cmd->kind == CMD_BACKEND_SET) {
-			int n = cmd->set_weight + cmd->set_drain + cmd->set_enable;
+			int n = !!cmd->set_weight + !!cmd->set_drain + !!cmd->set_enable + !!cmd->set_check +
+				__builtin_popcount(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO));
 
-			if (n != 1)
-				return fail(err, len, "backend set needs exactly one of --weight W, --drain, --enable");
+			if (!n)
+				return fail(err, len, "backend set needs a change: --weight W, --drain, --enable, "
+					    "--up, --down, --auto or check options (--check, --interval, ...)");
+			if (!!cmd->set_drain + !!cmd->set_enable > 1 ||
+			    __builtin_popcount(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO)) > 1)
+				return fail(err, len, "backend set: --drain and --enable, or --up, --down and "
+					    "--auto, exclude each other");
 		}
 		return 0;
 	}
@@ -450,6 +568,16 @@ static int backend_append(struct lbd_vip_cfg *vip, const struct lbd_backend_cfg 
 	return 0;
 }
 
+/* The check this backend would run under this VIP must make sense. */
+static int validate_backend(const struct lbd_vip_cfg *vip, const struct lbd_backend_cfg *be, char *err,
+			    size_t len)
+{
+	struct lbd_check c;
+
+	check_merge(&vip->check, &be->check, vip->proto, vip->port, &c);
+	return check_validate(&c, vip->port, err, len);
+}
+
 int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, size_t len)
 {
 	char vs[80], bs[INET6_ADDRSTRLEN];
@@ -486,6 +614,8 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			return fail(err, len, "VIP %s exists already: lbctl vip del %s first to change it", vs, vs);
 		if (cfg->n_vips == XLB_MAX_VIPS)
 			return fail(err, len, "already %d VIPs, the most xlb handles", XLB_MAX_VIPS);
+		if (validate_backend(&cmd->vip, &(struct lbd_backend_cfg){ 0 }, err, len))
+			return -EINVAL;
 		return vip_append(cfg, &cmd->vip);
 	case CMD_VIP_DEL:
 		if (!vip)
@@ -498,6 +628,8 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			return fail(err, len, "VIP %s does not exist: lbctl vip add %s first", vs, vs);
 		if (be)
 			return fail(err, len, "backend %s is already in VIP %s: use lbctl backend set", bs, vs);
+		if (validate_backend(vip, &cmd->backend, err, len))
+			return -EINVAL;
 		return backend_append(vip, &cmd->backend);
 	case CMD_BACKEND_SET:
 	case CMD_BACKEND_DEL:
@@ -509,10 +641,21 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			*be = vip->backends[--vip->n_backends];
 			return 0;
 		}
+		if (cmd->set_check) {
+			struct opt_values o = { .seen = cmd->set_check, .check = cmd->backend.check };
+			struct lbd_backend_cfg trial = *be;
+
+			check_apply_opts(&trial.check, &o);
+			if (validate_backend(vip, &trial, err, len))
+				return -EINVAL;
+			be->check = trial.check;
+		}
 		if (cmd->set_weight)
 			be->weight = cmd->backend.weight;
 		if (cmd->set_drain || cmd->set_enable)
 			be->drain = cmd->set_drain;
+		if (cmd->set_admin)
+			be->admin = cmd->backend.admin;
 		return 0;
 	case CMD_BACKEND_LIST:
 		return vip ? 0 : fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
@@ -523,19 +666,43 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 
 /* ---- the file ---- */
 
+/*
+ * Words separated by blanks; "double quotes" keep blanks inside one word
+ * (an exec check's command). # starts a comment outside quotes.
+ * Returns the count, -1 for too many words, -2 for an unclosed quote.
+ */
 static int split(char *line, char **words)
 {
 	int n = 0;
-	char *hash = strchr(line, '#');
+	char *p = line;
 
-	if (hash)
-		*hash = 0;
-	for (char *tok = strtok(line, " \t\r\n"); tok; tok = strtok(NULL, " \t\r\n")) {
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p || *p == '#')
+			return n;
 		if (n == MAX_WORDS)
 			return -1;
-		words[n++] = tok;
+		if (*p == '"') {
+			char *end = strchr(++p, '"');
+
+			if (!end)
+				return -2;
+			words[n++] = p;
+			*end = 0;
+			p = end + 1;
+			continue;
+		}
+		words[n++] = p;
+		while (*p && !strchr(" \t\r\n#", *p))
+			p++;
+		if (*p == '#') {
+			*p = 0;
+			return n;
+		}
+		if (*p)
+			*p++ = 0;
 	}
-	return n;
 }
 
 static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t len)
@@ -586,7 +753,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		if (n < 2)
 			return fail(err, len, "vip needs an address: vip " USAGE_VIP " [forward dsr|ipip] ...");
 		if (lbd_vip_parse(w[1], &cmd.vip, err, len) ||
-		    parse_opts(n - 2, w + 2, OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE, false, &o, err, len))
+		    parse_opts(n - 2, w + 2, OPT_VIP_ADD, false, &o, err, len))
 			return -EINVAL;
 		vip_apply_opts(&cmd.vip, &o);
 		return lbd_cmd_apply(cfg, &cmd, err, len);
@@ -597,11 +764,9 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		if (!cfg->n_vips)
 			return fail(err, len, "backend before any vip: put backends under their 'vip' line");
 		if (n < 2 || parse_backend_addr(w[1], &cmd.backend, err, len) ||
-		    parse_opts(n - 2, w + 2, OPT_WEIGHT | OPT_DRAIN, false, &o, err, len))
+		    parse_opts(n - 2, w + 2, OPT_WEIGHT | OPT_DRAIN | OPT_ADMIN | OPT_CHECKS, false, &o, err, len))
 			return n < 2 ? fail(err, len, "backend needs an address: backend ADDR [weight W] [drain]") : -EINVAL;
-		if (o.seen & OPT_WEIGHT)
-			cmd.backend.weight = o.weight;
-		cmd.backend.drain = o.seen & OPT_DRAIN;
+		backend_apply_opts(&cmd.backend, &o);
 		cmd.vip = cfg->vips[cfg->n_vips - 1];
 		return lbd_cmd_apply(cfg, &cmd, err, len);
 	}
@@ -622,6 +787,10 @@ int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *er
 			goto bad;
 		}
 		n = split(line, words);
+		if (n == -2) {
+			snprintf(why, sizeof(why), "a quote \" is not closed");
+			goto bad;
+		}
 		if (n < 0) {
 			snprintf(why, sizeof(why), "more than %d words on one line", MAX_WORDS);
 			goto bad;
@@ -680,13 +849,22 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 		const struct lbd_vip_cfg *vip = &cfg->vips[i];
 
 		lbd_vip_format(vip, v, sizeof(v));
-		fprintf(f, "\nvip %s forward %s sched %s ring-size %u\n", v,
+		fprintf(f, "\nvip %s forward %s sched %s ring-size %u", v,
 			vip->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
 			vip->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", vip->ring_size);
+		if (vip->all_down_drop)
+			fprintf(f, " all-down drop");
+		check_write(f, &vip->check);
+		fputc('\n', f);
 		for (size_t j = 0; j < vip->n_backends; j++) {
-			lbd_addr_format(&vip->backends[j].addr, a, sizeof(a));
-			fprintf(f, "  backend %s weight %u%s\n", a, vip->backends[j].weight,
-				vip->backends[j].drain ? " drain" : "");
+			const struct lbd_backend_cfg *be = &vip->backends[j];
+
+			lbd_addr_format(&be->addr, a, sizeof(a));
+			fprintf(f, "  backend %s weight %u%s", a, be->weight, be->drain ? " drain" : "");
+			if (be->admin != LBD_ADMIN_AUTO)
+				fprintf(f, " admin %s", be->admin == LBD_ADMIN_UP ? "up" : "down");
+			check_write(f, &be->check);
+			fputc('\n', f);
 		}
 	}
 }

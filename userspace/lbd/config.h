@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "check.h"
 #include "xlb_common.h"
 
 #define LBD_MAX_IFACES		8
@@ -26,10 +27,15 @@ struct lbd_addr {
 enum lbd_sched { LBD_SCHED_MAGLEV, LBD_SCHED_MAGLEV_SRC };
 enum lbd_xdp_mode { LBD_XDP_NATIVE, LBD_XDP_GENERIC };
 
+/* An operator's word over the health check: lbctl backend set --up|--down|--auto. */
+enum lbd_admin { LBD_ADMIN_AUTO, LBD_ADMIN_UP, LBD_ADMIN_DOWN };
+
 struct lbd_backend_cfg {
 	struct lbd_addr addr;
 	uint32_t weight;
 	bool drain;		/* weight 0 for new flows; existing flows stay */
+	uint8_t admin;		/* enum lbd_admin */
+	struct lbd_check_cfg check;	/* overrides the VIP's, field by field */
 };
 
 struct lbd_vip_cfg {
@@ -39,6 +45,8 @@ struct lbd_vip_cfg {
 	uint8_t fwd;		/* XLB_FWD_* */
 	uint8_t sched;		/* enum lbd_sched */
 	uint32_t ring_size;
+	bool all_down_drop;	/* every backend down: drop (true) or send to all (fail open) */
+	struct lbd_check_cfg check;	/* the default for its backends */
 	struct lbd_backend_cfg *backends;
 	size_t n_backends;
 };
@@ -72,6 +80,8 @@ struct lbd_cmd {
 	struct lbd_vip_cfg vip;		/* key fields, and settings for vip add */
 	struct lbd_backend_cfg backend;
 	bool set_weight, set_drain, set_enable;
+	bool set_admin;
+	unsigned int set_check;		/* OPT_* bits of check settings given to backend set */
 };
 
 void lbd_config_init(struct lbd_config *cfg);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dataplane.h"
+#include "health.h"
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -444,25 +445,53 @@ static struct xlb_vip_key map_key(const struct lbd_vip_cfg *v)
 	return key;
 }
 
-static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, uint32_t *table)
+/*
+ * Backends that may take new flows: resolved, not drained, and passing
+ * their health check. When every one fails its check the VIP fails open
+ * (all of them, the default) or keeps an empty ring (all-down drop).
+ */
+static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd_vip_rt *rt, uint32_t *table)
 {
 	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
+	bool fail_open = false;
 	size_t n = 0;
 	int ret;
 
 	if (!mb)
 		return -ENOMEM;
-	for (size_t j = 0; j < v->n_backends; j++) {
-		const struct lbd_backend_cfg *b = &v->backends[j];
-		uint32_t id = lbd_dp_backend_id(dp, &b->addr);
+	for (int pass = 0; pass < 2 && !n; pass++) {
+		fail_open = pass == 1;
+		for (size_t j = 0; j < v->n_backends; j++) {
+			const struct lbd_backend_cfg *b = &v->backends[j];
+			uint32_t id = lbd_dp_backend_id(dp, &b->addr), w;
+			bool healthy;
 
-		if (!id || b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
-			continue;
-		mb[n].id = id;
-		mb[n].weight = b->weight;
-		mb[n].key[0] = b->addr.family;
-		memcpy(&mb[n].key[4], b->addr.a, 16);
-		n++;
+			if (!id || b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
+				continue;
+			w = hc_weight(dp->hc, v, b, &healthy);
+			if (fail_open)
+				w = b->admin == LBD_ADMIN_DOWN ? 0 : b->weight * HC_WEIGHT_SCALE;
+			if (!w)
+				continue;
+			mb[n].id = id;
+			mb[n].weight = w;
+			mb[n].key[0] = b->addr.family;
+			memcpy(&mb[n].key[4], b->addr.a, 16);
+			n++;
+		}
+		if (v->all_down_drop)
+			break;
+	}
+	fail_open = fail_open && n;
+	if (fail_open != rt->fail_open) {
+		char vs[80];
+
+		lbd_vip_format(v, vs, sizeof(vs));
+		if (fail_open)
+			lbd_warn("VIP %s: every backend fails its check; failing open: new flows go to all of them", vs);
+		else
+			lbd_info("VIP %s: a backend passes its check again; no longer failing open", vs);
+		rt->fail_open = fail_open;
 	}
 	ret = maglev_build(mb, n, table, v->ring_size);
 	free(mb);
@@ -484,7 +513,7 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 
 	if (!table)
 		return -ENOMEM;
-	ret = build_ring(dp, v, table);
+	ret = build_ring(dp, v, rt, table);
 	if (ret) {
 		free(table);
 		return fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));

@@ -27,6 +27,7 @@ struct lbd_vip_rt {
 	bool used, referenced;
 	uint32_t ring_id, ring_size;
 	uint32_t *table;	/* the ring last published */
+	bool fail_open;		/* every backend failed its check: all of them are in */
 };
 
 struct lbd_iface_rt {
@@ -37,6 +38,8 @@ struct lbd_iface_rt {
 	bool generic_fallback;
 };
 
+struct hc;
+
 struct lbd_dp {
 	struct xlb *skel;
 	struct xlb_map_fds fds;
@@ -46,6 +49,7 @@ struct lbd_dp {
 	struct lbd_iface_rt ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
 	uint32_t conn_table_size;
+	const struct hc *hc;	/* health verdicts; NULL: every backend counts as healthy */
 };
 
 /* Loads the program, reusing maps pinned in pin_dir (and pinning new ones there). */

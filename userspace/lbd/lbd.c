@@ -33,12 +33,14 @@
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
+#include "health.h"
 #include "log.h"
 #include "out.h"
 
 #define DEFAULT_CONFIG	"/etc/xlb/lbd.conf"
 #define DEFAULT_PIN_DIR	"/sys/fs/bpf/xlb"
 #define TICK_SECONDS	1
+#define HC_TICK_MS	20
 
 struct rate {
 	uint64_t last, pps;
@@ -48,7 +50,9 @@ struct lbd {
 	const char *config_path, *socket_path, *pin_dir;
 	struct lbd_config cfg;
 	struct lbd_dp dp;
-	int epfd, listen_fd, timer_fd, signal_fd, lock_fd;
+	int epfd, listen_fd, timer_fd, signal_fd, lock_fd, hc_timer_fd;
+	struct hc hc;
+	bool ramping;			/* slow start was running at the last tick */
 	bool stop;
 	bool pending;			/* some backend waits for its MAC */
 	struct rate vip_rate[XLB_MAX_VIPS], be_rate[XLB_MAX_BACKENDS];
@@ -56,13 +60,42 @@ struct lbd {
 
 /* ---- commands ---- */
 
-static const char *state_name(enum lbd_be_state s, bool drain, uint32_t weight)
+static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg *b,
+			      const struct hc_target *t, bool fail_open)
 {
 	if (s != BE_RESOLVED)
 		return s == BE_UNREACHABLE ? "unreachable" : "resolving";
-	if (drain)
+	if (b->admin == LBD_ADMIN_DOWN)
+		return "admin-down";
+	if (b->drain)
 		return "draining";
-	return weight ? "active" : "weight-0";
+	if (!b->weight)
+		return "weight-0";
+	if (b->admin == LBD_ADMIN_AUTO && t && !t->up)
+		return fail_open ? "down-open" : "down";
+	if (b->admin == LBD_ADMIN_AUTO && t && t->ramp_start &&
+	    hc_now_ms() < t->ramp_start + t->check.slow_start_ms)
+		return "slow-start";
+	return "active";
+}
+
+/* "12s", "5m", "3h", "2d": how long a verdict has held. */
+static void format_age(uint64_t since_ms, char *buf, size_t len)
+{
+	struct timespec ts;
+	uint64_t now, age;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	age = now > since_ms ? (now - since_ms) / 1000 : 0;
+	if (age < 120)
+		snprintf(buf, len, "%llus", (unsigned long long)age);
+	else if (age < 7200)
+		snprintf(buf, len, "%llum", (unsigned long long)age / 60);
+	else if (age < 172800)
+		snprintf(buf, len, "%lluh", (unsigned long long)age / 3600);
+	else
+		snprintf(buf, len, "%llud", (unsigned long long)age / 86400);
 }
 
 /* Live flows per backend id, from the connection table. */
@@ -120,33 +153,57 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 	const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
 
 	out_arr_begin(o, "backends");
-	out_text(o, "  %-28s %-6s %-11s %-8s %-10s %s\n", "BACKEND", "WEIGHT", "STATE", "SHARE",
-		 flows ? "FLOWS" : "", "REASON");
+	out_text(o, "  %-28s %-6s %-11s %-8s %-7s %-10s %-20s %-6s %s\n", "BACKEND", "WEIGHT", "STATE", "SHARE",
+		 flows ? "FLOWS" : "", "CHECK", "LAST", "SINCE", "REASON");
 	for (size_t j = 0; j < v->n_backends; j++) {
 		const struct lbd_backend_cfg *b = &v->backends[j];
 		uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
 		const struct lbd_backend_rt *brt = id ? &d->dp.backends[id] : NULL;
+		const struct hc_target *t = hc_find(&d->hc, v, &b->addr);
 		enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
 		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
 		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
 		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
-		char a[INET6_ADDRSTRLEN], fl[24] = "";
+		const char *state = state_name(st, b, t, rt && rt->fail_open);
+		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
+		char a[INET6_ADDRSTRLEN], fl[24] = "", check[24] = "-", last[80] = "-", age[16] = "-";
 
 		lbd_addr_format(&b->addr, a, sizeof(a));
 		if (flows)
 			snprintf(fl, sizeof(fl), "%llu", (unsigned long long)flows[id]);
+		if (t) {
+			snprintf(check, sizeof(check), "%s %s", check_type_name(t->check.type),
+				 t->check.type == CHECK_NONE ? "" : t->up ? "up" : "down");
+			if (t->checked)
+				snprintf(last, sizeof(last), "%.24s %.1fms", t->last, t->latency_us / 1000.0);
+			else
+				snprintf(last, sizeof(last), "%s", t->last);
+			format_age(t->since_ms, age, sizeof(age));
+		}
 		out_obj_begin(o, NULL);
 		out_str(o, "address", a);
 		out_u64(o, "weight", b->weight);
-		out_str(o, "state", state_name(st, b->drain, b->weight));
+		out_str(o, "state", state);
 		out_str(o, "reason", why);
 		out_u64(o, "slots", slots);
 		out_double(o, "share", share);
 		if (flows)
 			out_u64(o, "flows", flows[id]);
+		out_str(o, "admin", admin);
+		if (t) {
+			out_obj_begin(o, "health");
+			out_str(o, "check", check_type_name(t->check.type));
+			out_bool(o, "up", t->up);
+			out_bool(o, "checked", t->checked);
+			out_str(o, "last", t->last);
+			out_u64(o, "latency_us", t->latency_us);
+			out_u64(o, "since", t->since_ms / 1000);
+			out_u64(o, "changes", t->changes);
+			out_obj_end(o);
+		}
 		out_obj_end(o);
-		out_text(o, "  %-28s %-6u %-11s %6.2f%%  %-10s %s\n", a, b->weight,
-			 state_name(st, b->drain, b->weight), share, fl, why);
+		out_text(o, "  %-28s %-6u %-11s %6.2f%%  %-7s %-10s %-20s %-6s %s\n", a, b->weight, state, share,
+			 fl, check, last, age, why);
 	}
 	out_arr_end(o);
 }
@@ -289,6 +346,8 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	}
 	lbd_config_free(&d->cfg);
 	d->cfg = *next;
+	if (hc_sync(&d->hc, &d->cfg))
+		lbd_warn("out of memory for health checks: some backends go unchecked");
 	update_pending(d);
 	return 0;
 }
@@ -535,6 +594,18 @@ static int setup_loop(struct lbd *d)
 	if (epoll_add(d->epfd, d->listen_fd) || epoll_add(d->epfd, d->signal_fd) ||
 	    epoll_add(d->epfd, d->timer_fd) || epoll_add(d->epfd, nl_event_fd(d->dp.nl)))
 		return -errno;
+	/* Probes start and time out on this finer tick; their sockets join the same epoll set. */
+	struct itimerspec hc_its = { .it_interval = { 0, HC_TICK_MS * 1000000L },
+				     .it_value = { 0, HC_TICK_MS * 1000000L } };
+
+	d->hc_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (d->hc_timer_fd < 0 || timerfd_settime(d->hc_timer_fd, 0, &hc_its, NULL) ||
+	    epoll_add(d->epfd, d->hc_timer_fd))
+		return -errno;
+	hc_init(&d->hc, d->epfd);
+	if (hc_sync(&d->hc, &d->cfg))
+		return -ENOMEM;
+	d->dp.hc = &d->hc;
 	return 0;
 }
 
@@ -569,7 +640,17 @@ static void loop(struct lbd *d)
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			if (fd == d->listen_fd) {
+			/* lbd's own fds are registered by number, probes by pointer: no pointer is that small. */
+			if (evs[i].data.u64 > INT_MAX) {
+				hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
+				continue;
+			}
+			if (fd == d->hc_timer_fd) {
+				uint64_t expirations;
+
+				if (read(fd, &expirations, sizeof(expirations)) > 0)
+					hc_tick(&d->hc);
+			} else if (fd == d->listen_fd) {
 				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
 				if (c >= 0) {
@@ -584,6 +665,12 @@ static void loop(struct lbd *d)
 				if (read(fd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				sample_rates(d);
+				/* Slow start moves weights with time; one more rebuild once it ends. */
+				bool ramping = hc_ramping(&d->hc);
+
+				if (ramping || d->ramping)
+					resync(d, "slow start");
+				d->ramping = ramping;
 				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
 				if (d->pending && ++ticks % 2 == 0)
 					resync(d, "timer");
@@ -591,6 +678,10 @@ static void loop(struct lbd *d)
 				if (nl_drain_events(d->dp.nl) > 0)
 					resync(d, "a network change");
 			}
+		}
+		if (d->hc.dirty) {
+			d->hc.dirty = false;
+			resync(d, "a health change");
 		}
 	}
 }
@@ -715,6 +806,7 @@ int main(int argc, char **argv)
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	loop(&d);
 	unlink(d.socket_path);
+	hc_free(&d.hc);
 	lbd_dp_close(&d.dp);
 	lbd_config_free(&d.cfg);
 	return 0;

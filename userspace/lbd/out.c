@@ -93,3 +93,11 @@ void out_text(struct out *o, const char *fmt, ...)
 	vfprintf(o->f, fmt, ap);
 	va_end(ap);
 }
+
+void out_bool(struct out *o, const char *key, bool value)
+{
+	if (!o->json)
+		return;
+	key_prefix(o, key);
+	fputs(value ? "true" : "false", o->f);
+}

@@ -27,6 +27,7 @@ void out_arr_begin(struct out *o, const char *key);
 void out_arr_end(struct out *o);
 void out_str(struct out *o, const char *key, const char *value);
 void out_u64(struct out *o, const char *key, uint64_t value);
+void out_bool(struct out *o, const char *key, bool value);
 void out_double(struct out *o, const char *key, double value);
 /* Text only; nothing in JSON mode. */
 void out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "health.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+extern char **environ;
+
+static uint64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t hc_now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+/* Probes of many backends must not fire in step: +-10% of the interval. */
+static uint64_t jittered(uint32_t interval_ms)
+{
+	uint32_t spread = interval_ms / 5;
+
+	return interval_ms - interval_ms / 10 + (spread ? (uint64_t)random() % spread : 0);
+}
+
+void hc_init(struct hc *hc, int epfd)
+{
+	memset(hc, 0, sizeof(*hc));
+	hc->epfd = epfd;
+	srandom((unsigned int)(hc_now_ms() ^ (uint64_t)getpid()));
+}
+
+static void probe_end(struct hc *hc, struct hc_target *t)
+{
+	if (t->fd >= 0) {
+		epoll_ctl(hc->epfd, EPOLL_CTL_DEL, t->fd, NULL);
+		close(t->fd);
+		t->fd = -1;
+	}
+	if (t->pid > 0) {
+		/* The command may have started children: end its whole process group. */
+		kill(-t->pid, SIGKILL);
+		waitpid(t->pid, NULL, 0);
+		t->pid = 0;
+	}
+	t->phase = HC_IDLE;
+	t->got = 0;
+}
+
+void hc_free(struct hc *hc)
+{
+	for (size_t i = 0; i < hc->n; i++) {
+		probe_end(hc, hc->t[i]);
+		free(hc->t[i]);
+	}
+	free(hc->t);
+	memset(hc, 0, sizeof(*hc));
+}
+
+static bool same_vip(const struct lbd_vip_cfg *a, const struct lbd_vip_cfg *b)
+{
+	return lbd_addr_eq(&a->addr, &b->addr) && a->port == b->port && a->proto == b->proto;
+}
+
+struct hc_target *hc_find(const struct hc *hc, const struct lbd_vip_cfg *vip, const struct lbd_addr *addr)
+{
+	for (size_t i = 0; i < hc->n; i++)
+		if (same_vip(&hc->t[i]->vip, vip) && lbd_addr_eq(&hc->t[i]->addr, addr))
+			return hc->t[i];
+	return NULL;
+}
+
+static void target_name(const struct hc_target *t, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], v[80];
+
+	lbd_addr_format(&t->addr, a, sizeof(a));
+	lbd_vip_format(&t->vip, v, sizeof(v));
+	snprintf(buf, len, "backend %s of VIP %s", a, v);
+}
+
+int hc_sync(struct hc *hc, const struct lbd_config *cfg)
+{
+	uint64_t now = hc_now_ms();
+
+	for (size_t i = 0; i < hc->n; i++)
+		hc->t[i]->seen = false;
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		const struct lbd_vip_cfg *v = &cfg->vips[i];
+
+		for (size_t j = 0; j < v->n_backends; j++) {
+			const struct lbd_backend_cfg *b = &v->backends[j];
+			struct hc_target *t = hc_find(hc, v, &b->addr);
+			struct lbd_check c;
+
+			check_merge(&v->check, &b->check, v->proto, v->port, &c);
+			if (!t) {
+				struct hc_target **grown = realloc(hc->t, (hc->n + 1) * sizeof(*grown));
+
+				t = calloc(1, sizeof(*t));
+				if (!grown || !t) {
+					free(t);
+					if (grown)
+						hc->t = grown;
+					return -ENOMEM;
+				}
+				hc->t = grown;
+				hc->t[hc->n++] = t;
+				t->vip = *v;
+				t->vip.backends = NULL;
+				t->vip.n_backends = 0;
+				t->addr = b->addr;
+				t->fd = -1;
+				/* Like keepalived and HAProxy: a new backend is in until checks say otherwise. */
+				t->up = true;
+				t->since_ms = clock_ms(CLOCK_REALTIME);
+				strcpy(t->last, c.type == CHECK_NONE ? "no check" : "not checked yet");
+				t->next_due = now + (uint64_t)random() % (c.interval_ms / 4 + 1);
+			} else if (memcmp(&t->check, &c, sizeof(c))) {
+				/* New settings: start over with them, keeping the verdict. */
+				probe_end(hc, t);
+				t->ok_run = t->fail_run = 0;
+				t->next_due = now + (uint64_t)random() % (c.interval_ms / 4 + 1);
+				if (c.type == CHECK_NONE)
+					strcpy(t->last, "no check");
+			}
+			t->check = c;
+			t->seen = true;
+			if (c.type == CHECK_NONE && !t->up) {
+				t->up = true;
+				t->since_ms = clock_ms(CLOCK_REALTIME);
+				t->changes++;
+				hc->dirty = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < hc->n;) {
+		if (hc->t[i]->seen) {
+			i++;
+			continue;
+		}
+		probe_end(hc, hc->t[i]);
+		free(hc->t[i]);
+		hc->t[i] = hc->t[--hc->n];
+	}
+	return 0;
+}
+
+/* ---- results ---- */
+
+static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why)
+{
+	uint64_t now = hc_now_ms();
+	char name[200];
+
+	t->latency_us = (uint32_t)((now - t->started) * 1000);
+	snprintf(t->last, sizeof(t->last), "%s", why);
+	probe_end(hc, t);
+	t->next_due = t->started + jittered(t->check.interval_ms);
+	if (t->next_due <= now)
+		t->next_due = now + 1;
+	if (!t->checked) {
+		t->checked = true;
+		if (t->changes == 0)
+			t->since_ms = clock_ms(CLOCK_REALTIME);
+	}
+	if (ok) {
+		t->fail_run = 0;
+		if (t->ok_run < 255)
+			t->ok_run++;
+		if (t->up || t->ok_run < t->check.rise)
+			return;
+		t->up = true;
+		t->ramp_start = t->check.slow_start_ms ? now : 0;
+	} else {
+		t->ok_run = 0;
+		if (t->fail_run < 255)
+			t->fail_run++;
+		if (!t->up || t->fail_run < t->check.fall)
+			return;
+		t->up = false;
+		t->ramp_start = 0;
+	}
+	t->changes++;
+	t->since_ms = clock_ms(CLOCK_REALTIME);
+	hc->dirty = true;
+	target_name(t, name, sizeof(name));
+	if (ok)
+		lbd_info("%s is up: %u checks in a row passed%s", name, t->check.rise,
+			 t->ramp_start ? ", slow start begins" : "");
+	else
+		lbd_warn("%s is down: %u checks in a row failed, the last: %s", name, t->check.fall, why);
+}
+
+static void fail_errno(struct hc *hc, struct hc_target *t, int err)
+{
+	switch (err) {
+	case ECONNREFUSED: verdict(hc, t, false, "refused"); break;
+	case EHOSTUNREACH: verdict(hc, t, false, "host unreachable"); break;
+	case ENETUNREACH: verdict(hc, t, false, "network unreachable"); break;
+	case ECONNRESET: verdict(hc, t, false, "reset"); break;
+	default: verdict(hc, t, false, strerror(err)); break;
+	}
+}
+
+/* ---- starting probes ---- */
+
+static int watch(struct hc *hc, struct hc_target *t, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = t };
+
+	return epoll_ctl(hc->epfd, t->phase == HC_IDLE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, t->fd, &ev) ? -errno : 0;
+}
+
+static socklen_t sockaddr_of(const struct hc_target *t, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (t->addr.family == XLB_AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(t->vip.port);
+		memcpy(&sin->sin_addr, t->addr.a, 4);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(t->vip.port);
+	memcpy(&sin6->sin6_addr, t->addr.a, 16);
+	return sizeof(*sin6);
+}
+
+static void start_socket(struct hc *hc, struct hc_target *t, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(t, &ss);
+	int ret;
+
+	t->fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->fd < 0) {
+		fail_errno(hc, t, errno);
+		return;
+	}
+	if (connect(t->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) {
+		fail_errno(hc, t, errno);
+		return;
+	}
+	if (type == SOCK_DGRAM) {
+		if (send(t->fd, t->check.arg, strlen(t->check.arg), 0) < 0) {
+			fail_errno(hc, t, errno);
+			return;
+		}
+		ret = watch(hc, t, EPOLLIN);
+		t->phase = HC_READING;
+	} else {
+		ret = watch(hc, t, EPOLLOUT);
+		t->phase = HC_CONNECTING;
+	}
+	if (ret)
+		fail_errno(hc, t, -ret);
+}
+
+static void start_exec(struct hc *hc, struct hc_target *t)
+{
+	char addr[INET6_ADDRSTRLEN], port[8], vip[80], env_addr[80], env_port[24], env_vip[100];
+	char *argv[] = { "sh", "-c", t->check.arg, "xlb-check", addr, port, NULL };
+	char **envp;
+	size_t n = 0;
+	posix_spawnattr_t attr;
+	posix_spawn_file_actions_t fa;
+	int ret;
+
+	lbd_addr_format(&t->addr, addr, sizeof(addr));
+	snprintf(port, sizeof(port), "%u", t->vip.port);
+	lbd_vip_format(&t->vip, vip, sizeof(vip));
+	snprintf(env_addr, sizeof(env_addr), "XLB_BACKEND=%s", addr);
+	snprintf(env_port, sizeof(env_port), "XLB_PORT=%s", port);
+	snprintf(env_vip, sizeof(env_vip), "XLB_VIP=%s", vip);
+	while (environ[n])
+		n++;
+	envp = calloc(n + 4, sizeof(*envp));
+	if (!envp) {
+		verdict(hc, t, false, "out of memory");
+		return;
+	}
+	memcpy(envp, environ, n * sizeof(*envp));
+	envp[n] = env_addr;
+	envp[n + 1] = env_port;
+	envp[n + 2] = env_vip;
+	posix_spawnattr_init(&attr);
+	/* Its own process group, so a timeout can end everything it started. */
+	posix_spawnattr_setpgroup(&attr, 0);
+	/* lbd blocks its signals for signalfd and ignores SIGPIPE: the command must not inherit that. */
+	sigset_t none, defaults;
+
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	ret = posix_spawn(&t->pid, "/bin/sh", &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(envp);
+	if (ret) {
+		t->pid = 0;
+		verdict(hc, t, false, "cannot run /bin/sh");
+		return;
+	}
+	t->fd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+	if (t->fd < 0 || watch(hc, t, EPOLLIN)) {
+		verdict(hc, t, false, "cannot watch the check command");
+		return;
+	}
+	t->phase = HC_WAITING_CHILD;
+}
+
+static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
+{
+	t->started = now;
+	t->deadline = now + t->check.timeout_ms;
+	t->got = 0;
+	switch (t->check.type) {
+	case CHECK_TCP:
+	case CHECK_HTTP:
+		start_socket(hc, t, SOCK_STREAM);
+		break;
+	case CHECK_UDP:
+		start_socket(hc, t, SOCK_DGRAM);
+		break;
+	case CHECK_EXEC:
+		start_exec(hc, t);
+		break;
+	}
+}
+
+void hc_tick(struct hc *hc)
+{
+	uint64_t now = hc_now_ms();
+
+	for (size_t i = 0; i < hc->n; i++) {
+		struct hc_target *t = hc->t[i];
+
+		if (t->check.type == CHECK_NONE)
+			continue;
+		if (t->phase != HC_IDLE && now >= t->deadline)
+			verdict(hc, t, false, "timeout");
+		else if (t->phase == HC_IDLE && now >= t->next_due)
+			probe_start(hc, t, now);
+	}
+}
+
+/* ---- progress ---- */
+
+static void http_send(struct hc *hc, struct hc_target *t)
+{
+	char req[CHECK_ARG_LEN + CHECK_HOST_LEN + 128], a[CHECK_HOST_LEN + INET6_ADDRSTRLEN];
+	int n;
+
+	if (t->check.host[0]) {
+		snprintf(a, sizeof(a), "%s", t->check.host);
+	} else {
+		char plain[INET6_ADDRSTRLEN];
+
+		lbd_addr_format(&t->addr, plain, sizeof(plain));
+		snprintf(a, sizeof(a), t->addr.family == XLB_AF_INET6 ? "[%s]" : "%s", plain);
+	}
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: xlb-lbd\r\n"
+		     "Connection: close\r\n\r\n", t->check.arg, a);
+	/* A fresh connection's buffer takes a few hundred bytes in one go. */
+	if (send(t->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		fail_errno(hc, t, errno ? errno : EIO);
+		return;
+	}
+	if (watch(hc, t, EPOLLIN))
+		fail_errno(hc, t, errno);
+	else
+		t->phase = HC_READING;
+}
+
+static void http_read(struct hc *hc, struct hc_target *t)
+{
+	ssize_t n = recv(t->fd, t->buf + t->got, sizeof(t->buf) - 1 - t->got, 0);
+	char *eol;
+	int major, minor, status;
+
+	if (n < 0) {
+		if (errno != EAGAIN)
+			fail_errno(hc, t, errno);
+		return;
+	}
+	t->got += (size_t)n;
+	t->buf[t->got] = 0;
+	eol = strstr(t->buf, "\r\n");
+	if (!eol && n > 0 && t->got < sizeof(t->buf) - 1)
+		return;
+	if (sscanf(t->buf, "HTTP/%d.%d %3d", &major, &minor, &status) != 3) {
+		verdict(hc, t, false, n ? "not an HTTP reply" : "closed before a status line");
+		return;
+	}
+	char why[32];
+
+	snprintf(why, sizeof(why), "status %d", status);
+	verdict(hc, t, status >= t->check.expect_lo && status <= t->check.expect_hi, why);
+}
+
+void hc_event(struct hc *hc, struct hc_target *t, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	switch (t->phase) {
+	case HC_CONNECTING:
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+			fail_errno(hc, t, err ? err : errno);
+		} else if (t->check.type == CHECK_TCP) {
+			verdict(hc, t, true, "ok");
+		} else {
+			http_send(hc, t);
+		}
+		break;
+	case HC_READING:
+		if (t->check.type == CHECK_HTTP) {
+			http_read(hc, t);
+		} else {
+			char buf[512];
+
+			if (recv(t->fd, buf, sizeof(buf), 0) >= 0)
+				verdict(hc, t, true, "ok");
+			else if (errno != EAGAIN)
+				fail_errno(hc, t, errno);
+		}
+		break;
+	case HC_WAITING_CHILD: {
+		int status;
+		pid_t pid = waitpid(t->pid, &status, WNOHANG);
+		char why[32];
+
+		if (pid != t->pid)
+			break;
+		t->pid = 0;
+		if (WIFEXITED(status))
+			snprintf(why, sizeof(why), WEXITSTATUS(status) ? "exit %d" : "ok", WEXITSTATUS(status));
+		else
+			snprintf(why, sizeof(why), "signal %d", WTERMSIG(status));
+		verdict(hc, t, WIFEXITED(status) && !WEXITSTATUS(status), why);
+		break;
+	}
+	case HC_IDLE:
+		break;
+	}
+	(void)events;
+}
+
+bool hc_ramping(const struct hc *hc)
+{
+	uint64_t now = hc_now_ms();
+
+	for (size_t i = 0; i < hc->n; i++)
+		if (hc->t[i]->ramp_start && hc->t[i]->up &&
+		    now < hc->t[i]->ramp_start + hc->t[i]->check.slow_start_ms)
+			return true;
+	return false;
+}
+
+uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const struct lbd_backend_cfg *be,
+		   bool *healthy)
+{
+	const struct hc_target *t = hc ? hc_find(hc, vip, &be->addr) : NULL;
+	uint64_t full = (uint64_t)be->weight * HC_WEIGHT_SCALE, now, elapsed;
+
+	*healthy = be->admin == LBD_ADMIN_UP || (be->admin == LBD_ADMIN_AUTO && (!t || t->up));
+	if (!*healthy)
+		return 0;
+	if (be->admin == LBD_ADMIN_UP || !t || !t->ramp_start)
+		return (uint32_t)full;
+	now = hc_now_ms();
+	elapsed = now - t->ramp_start;
+	if (elapsed >= t->check.slow_start_ms)
+		return (uint32_t)full;
+	/* From HC_SLOW_START_FLOOR per cent up to all of it, in a straight line. */
+	uint64_t pct = HC_SLOW_START_FLOOR + (100 - HC_SLOW_START_FLOOR) * elapsed / t->check.slow_start_ms;
+	uint64_t w = full * pct / 100;
+
+	return w ? (uint32_t)w : 1;
+}
