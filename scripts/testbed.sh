@@ -17,6 +17,7 @@
 # checksum-partial mark and the SYN arrives with a bad checksum).
 
 TB_BUILD=${TB_BUILD:-build}
+TB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TB_VIP4=198.18.1.1
 TB_VIP6=2001:db8:1::1
 TB_LB4=198.18.0.2
@@ -89,10 +90,28 @@ tb_backend_up() {
 	tb_ns "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
 	tb_ns "$ns" ethtool -K eth0 tx off >/dev/null
 	ip -n "$ns" link set eth0 xdp obj "$TB_BUILD/decap.bpf.o" sec xdp
-	ip netns exec "$ns" python3 "$(dirname "${BASH_SOURCE[0]}")/xlb-backend.py" --name "be$i" \
-		--udp $TB_VIP4 --udp $TB_VIP6 >"$(tb_dir "$p")/be$i.log" 2>&1 &
-	echo $! >"$(tb_dir "$p")/be$i.pid"
+	tb_server_start "$p" "$i"
 }
+
+# The backend's server (python, answering with its name); stop it to kill the service only.
+tb_server_start() {
+	local p=$1 i=$2 dir
+	dir=$(tb_dir "$p")
+	ip netns exec "$p-be$i" python3 "$TB_SCRIPTS/xlb-backend.py" --name "be$i" \
+		--udp $TB_VIP4 --udp $TB_VIP6 --health-file "$dir/be$i.health" >>"$dir/be$i.log" 2>&1 &
+	echo $! >"$dir/be$i.pid"
+}
+
+tb_server_stop() {
+	local f
+	f="$(tb_dir "$1")/be$2.pid"
+	[[ -e $f ]] || return 0
+	kill "$(cat "$f")" 2>/dev/null || true
+	rm -f "$f"
+}
+
+# tb_health PREFIX N MODE: what be N's /health answers: 200 (default), 503, hang, flap.
+tb_health() { echo "$3" >"$(tb_dir "$1")/be$2.health"; }
 
 tb_dir() { echo "${TB_DIR:-/tmp/xlb-tb}/$1"; }
 

@@ -5,6 +5,9 @@ HTTP on TCP (dual stack, every address):
   GET /        -> "NAME\n"
   GET /stream?seconds=S&interval=I
                -> one line "NAME SEQ" every I seconds for S seconds (a long-lived flow)
+  GET /health  -> 200, or what the --health-file says, so tests can make a
+                  backend sick without stopping it: "503" (any status),
+                  "hang" (never answer), "flap" (200 and 503 by turns)
 UDP on the given VIP addresses: each datagram "SEQ ..." is answered with
 "NAME SEQ" from the VIP (the socket is bound to it, as DSR needs), and the
 highest and total sequence numbers seen are kept for the test to read with
@@ -28,7 +31,25 @@ class DualStackServer(http.server.ThreadingHTTPServer):
         super().server_bind()
 
 
-def make_handler(name):
+def make_handler(name, health_file):
+    flap = {}  # per client address: each checker sees 200 and 503 by turns
+    flap_lock = threading.Lock()
+
+    def health_status(client):
+        try:
+            with open(health_file) as f:
+                mode = f.read().strip()
+        except (OSError, TypeError):
+            return 200
+        if mode == "hang":
+            time.sleep(3600)
+        if mode == "flap":
+            with flap_lock:
+                status = flap.get(client, 200)
+                flap[client] = 503 if status == 200 else 200
+            return status
+        return int(mode) if mode.isdigit() else 200
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -53,8 +74,9 @@ def make_handler(name):
                     seq += 1
                     time.sleep(interval)
                 return
+            status = health_status(self.client_address[0]) if url.path == "/health" else 200
             body = f"{name}\n".encode()
-            self.send_response(200)
+            self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -85,10 +107,11 @@ def main():
     p.add_argument("--udp", action="append", default=[], metavar="ADDR",
                    help="answer UDP on this VIP address (repeatable)")
     p.add_argument("--udp-port", type=int, default=7000)
+    p.add_argument("--health-file", help="what GET /health answers (see above)")
     a = p.parse_args()
     for addr in a.udp:
         threading.Thread(target=serve_udp, args=(a.name, addr, a.udp_port), daemon=True).start()
-    DualStackServer(("::", a.port), make_handler(a.name)).serve_forever()
+    DualStackServer(("::", a.port), make_handler(a.name, a.health_file)).serve_forever()
 
 
 if __name__ == "__main__":

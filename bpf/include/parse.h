@@ -59,6 +59,7 @@ struct xlb_pkt {
 	__u8 fragment;
 	__u8 options;
 	__u8 icmp_err;			/* an ICMP error about flow, not a packet of it */
+	__u8 syn;			/* a TCP SYN without ACK: a connection's first packet */
 };
 
 static __always_inline int xlb_parse_eth(void *data, void *data_end, struct xlb_pkt *pkt,
@@ -241,8 +242,14 @@ static __always_inline int xlb_parse_l4(void *data, void *data_end, struct xlb_p
 {
 	__u8 icmp_proto = pkt->flow.family == XLB_AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
 
-	if (pkt->flow.proto == IPPROTO_TCP)
-		return xlb_parse_ports(data, data_end, pkt, sizeof(struct tcphdr));
+	if (pkt->flow.proto == IPPROTO_TCP) {
+		int act = xlb_parse_ports(data, data_end, pkt, sizeof(struct tcphdr));
+		struct tcphdr *tcp = data + pkt->l4_off;
+
+		if (act == XLB_CONTINUE && (void *)(tcp + 1) <= data_end)
+			pkt->syn = tcp->syn && !tcp->ack;
+		return act;
+	}
 	if (pkt->flow.proto == IPPROTO_UDP)
 		return xlb_parse_ports(data, data_end, pkt, sizeof(struct udphdr));
 	if (pkt->flow.proto == icmp_proto)

@@ -84,7 +84,9 @@ static __always_inline struct xlb_backend *xlb_ring_pick(const struct xlb_vip_me
 /*
  * The backend of a flow: the remembered one while it is up, else a Maglev
  * pick that is remembered from then on. ICMP errors only look: they must
- * not create flows.
+ * not create flows. A TCP SYN opens a new connection, so it is always
+ * picked afresh: a client reusing a source port must not be sent to the
+ * backend an old connection had (drained, removed or failed since).
  */
 static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
 							     const struct xlb_vip_meta *vip,
@@ -93,7 +95,7 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	struct xlb_conn *conn, fresh;
 	struct xlb_backend *be;
 
-	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	conn = pkt->syn ? NULL : bpf_map_lookup_elem(&conn_map, &pkt->flow);
 	if (conn) {
 		be = xlb_backend_if_up(conn->backend_id);
 		if (be) {

@@ -110,3 +110,14 @@ if ((rc != 0)) && [[ $err == *"must run as root"* ]]; then
 else
 	fail non_root_peer_refused "rc $rc, message '$err'"
 fi
+
+# A config file gone missing: reload refuses instead of emptying the balancer.
+mv "$CONF" "$TB_DIR/moved.conf"
+err=$(lbctl config reload 2>&1)
+rc=$?
+mv "$TB_DIR/moved.conf" "$CONF"
+if ((rc != 0)) && [[ $err == *"cannot read"*"running configuration stays"* && $(state) == "$before" ]]; then
+	ok missing_config_reload_refused
+else
+	fail missing_config_reload_refused "rc $rc, message '$err', or the state changed"
+fi

@@ -104,7 +104,7 @@ static void put_l4(const struct pkt_spec *s, uint8_t *l3, uint8_t *l4, size_t l4
 		put16(l4 + 2, s->dport);
 		put32(l4 + 4, 0x01020304);	/* seq */
 		l4[12] = 5 << 4;
-		l4[13] = 0x02;			/* SYN */
+		l4[13] = s->tcp_flags ? s->tcp_flags : 0x10;
 		put16(l4 + 14, 65535);
 		csum_at = 16;
 		break;

@@ -30,6 +30,7 @@ struct pkt_spec {
 	uint8_t ext[4];		/* IPv6: extension headers before L4, 8 bytes each */
 	int n_ext;
 	uint16_t min_frame;	/* pad the frame with zeros up to this length */
+	uint8_t tcp_flags;	/* 0 means ACK: a packet of an established connection */
 };
 
 /* Builds the frame into buf (PKT_MAX bytes); returns its length. */

@@ -377,6 +377,10 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 		lbd_config_write(o->f, &d->cfg);
 		return 0;
 	case CMD_CONFIG_RELOAD:
+		/* A missing file on reload is a mistake, not "configure nothing": keep what runs. */
+		if (access(d->config_path, R_OK))
+			return snprintf(err, len, "cannot read %s: %s; the running configuration stays",
+					d->config_path, strerror(errno)), -errno;
 		ret = lbd_config_load(d->config_path, &next, err, len);
 		if (!ret)
 			ret = commit(d, &next, false, err, len);
