@@ -13,3 +13,8 @@ if ((EUID == 0)); then
 else
 	echo "skip per-packet cost: BPF_PROG_TEST_RUN needs root"
 fi
+if ((EUID == 0)); then
+	"$(dirname "$0")/bench-health.sh" "$build"
+else
+	echo "skip health-check costs: namespaces need root"
+fi

@@ -75,7 +75,17 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 
 struct xlb_conn {
 	__u32 backend_id;
+	__u32 pad;
+	__u64 created_ns;	/* bpf_ktime_get_ns() when the flow was picked */
 };
+
+/*
+ * A TCP SYN on a remembered flow older than this is a new connection on a
+ * reused source port and follows the current ring; a younger one is the
+ * client retransmitting its SYN (after 1, 3, 7 s), which must reach the
+ * backend that already answered it.
+ */
+#define XLB_SYN_REUSE_NS	(10ull * 1000000000ull)
 
 /* Settings that userspace may change while the program runs: config_map[0]. */
 struct xlb_config {

@@ -84,9 +84,10 @@ static __always_inline struct xlb_backend *xlb_ring_pick(const struct xlb_vip_me
 /*
  * The backend of a flow: the remembered one while it is up, else a Maglev
  * pick that is remembered from then on. ICMP errors only look: they must
- * not create flows. A TCP SYN opens a new connection, so it is always
- * picked afresh: a client reusing a source port must not be sent to the
- * backend an old connection had (drained, removed or failed since).
+ * not create flows. A TCP SYN on a flow remembered for longer than
+ * XLB_SYN_REUSE_NS opens a new connection on a reused source port, so it is
+ * picked afresh: it must not go to the backend an old connection had
+ * (drained or removed since).
  */
 static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
 							     const struct xlb_vip_meta *vip,
@@ -95,7 +96,9 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	struct xlb_conn *conn, fresh;
 	struct xlb_backend *be;
 
-	conn = pkt->syn ? NULL : bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS)
+		conn = NULL;
 	if (conn) {
 		be = xlb_backend_if_up(conn->backend_id);
 		if (be) {
@@ -112,6 +115,8 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	if (!be || pkt->icmp_err)
 		return be;
 	fresh.backend_id = *backend_id;
+	fresh.pad = 0;
+	fresh.created_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY);
 	*new_flow = 1;
 	return be;

@@ -299,18 +299,19 @@ static void flow_keeps_backend_after_ring_change(void)
 }
 
 /*
- * A SYN opens a new connection even on a remembered 5-tuple (a reused
- * source port): it follows the current ring, while the old connection's
- * later packets (ACK) would have stayed. Here the ring drops the flow's
- * backend, as a drain or a failed health check does.
+ * A SYN on a remembered 5-tuple: within XLB_SYN_REUSE_NS it is the client
+ * retransmitting, and must reach the backend that may have answered; later
+ * it is a new connection on a reused source port and follows the current
+ * ring (here the ring has dropped the old backend, as a drain or a failed
+ * check does), while the old connection's ACKs would have stayed.
  */
-static void syn_on_known_tuple_follows_ring(void)
+static void syn_on_known_tuple(void)
 {
-	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 0, 80) };
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 0, 80), .tcp_flags = 0x02 };
 	uint8_t in[PKT_MAX];
 	struct xlb_flow_key flow;
+	struct xlb_conn conn;
 	struct env_run r;
-	uint32_t first;
 
 	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
 	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
@@ -321,19 +322,26 @@ static void syn_on_known_tuple_follows_ring(void)
 		if (env_ring_pick(VIP4_CHURN, &flow) == 21)
 			break;
 	}
-	first = env_ring_pick(VIP4_CHURN, &flow);
-	if (!XT_EQ(first, 21) || !XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+	if (!XT_EQ(env_ring_pick(VIP4_CHURN, &flow), 21) || !XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
 		return;
 	XT_MEM(r.out, env_backend(21)->mac, 6);
 	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 22, 23, 0, 0 }, 4 * sizeof(uint32_t));
 	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
 		return;
-	/* The established connection's ACK stays on 21 ... */
+	/* The retransmitted SYN stays with 21. */
 	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
 		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
 		XT_MEM(r.out, env_backend(21)->mac, 6);
 	}
-	/* ... a new connection on the same tuple goes where the ring says, and is remembered there. */
+	/* Age the remembered flow past XLB_SYN_REUSE_NS: a SYN now is a new connection. */
+	if (!XT_EQ(bpf_map_lookup_elem(env_fds.conn, &flow, &conn), 0))
+		return;
+	conn.created_ns -= XLB_SYN_REUSE_NS + 1000000000ull;
+	if (!XT_EQ(bpf_map_update_elem(env_fds.conn, &flow, &conn, BPF_EXIST), 0))
+		return;
+	s.tcp_flags = 0x10;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+		XT_MEM(r.out, env_backend(21)->mac, 6);	/* an old connection's ACK: still 21 */
 	s.tcp_flags = 0x02;
 	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
 		XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
@@ -506,7 +514,7 @@ static void ring_swap_is_atomic_update(void)
 
 static const struct xt_case stateful[] = {
 	XT_CASE(flow_keeps_backend_after_ring_change),
-	XT_CASE(syn_on_known_tuple_follows_ring),
+	XT_CASE(syn_on_known_tuple),
 	XT_CASE(flow_on_down_backend_moves),
 	XT_CASE(all_backends_down_drops),
 	XT_CASE(source_hash_sticks_client),

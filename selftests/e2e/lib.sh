@@ -60,7 +60,7 @@ curl_many() {
 	local host=$1 n=$2 urls=() i
 	for ((i = 0; i < n; i++)); do urls+=("http://$host/"); done
 	ip netns exec "$E2E_PREFIX-cli" curl -sS -g --fail --max-time 5 -H 'Connection: close' \
-		"${urls[@]}" 2>/dev/null
+		"${urls[@]}" 2>>"$TB_DIR/curl.err"
 }
 
 # spread_ok COUNTS_FILE N BACKENDS: every backend got N/BACKENDS +-30%.

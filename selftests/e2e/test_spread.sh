@@ -19,10 +19,11 @@ for fwd in dsr ipip; do
 			lbctl backend add "$key" "$(tb_backend_addr "$i" "$fam")" >/dev/null
 		done
 		out="$TB_DIR/$name.names"
+		: >"$TB_DIR/curl.err"
 		curl_many "$host" $N >"$out"
 		got=$(wc -l <"$out")
 		if ((got != N)); then
-			fail "$name" "$((N - got)) of $N requests failed"
+			fail "$name" "$((N - got)) of $N requests failed: $(sort "$TB_DIR/curl.err" | uniq -c)"
 		elif ! spread_ok "$out" $N 3; then
 			fail "$name" "spread outside +-30% of $((N / 3)): $(sort "$out" | uniq -c | tr -s ' \n' ' ')"
 		else

@@ -635,3 +635,8 @@ int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size
 		ret = sync_vips(dp, cfg, err, len);
 	return ret;
 }
+
+int lbd_dp_sync_rings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	return sync_vips(dp, cfg, err, len);
+}

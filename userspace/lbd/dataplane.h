@@ -59,6 +59,8 @@ void lbd_dp_close(struct lbd_dp *dp);
 
 /* Makes the maps and attachments match cfg. Idempotent. */
 int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
+/* Only the Maglev tables: what a health verdict or slow start changes. */
+int lbd_dp_sync_rings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
 /* Detaches from an interface that is no longer configured. */
 int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len);
 

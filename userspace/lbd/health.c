@@ -74,6 +74,7 @@ void hc_free(struct hc *hc)
 		free(hc->t[i]);
 	}
 	free(hc->t);
+	free(hc->index);
 	memset(hc, 0, sizeof(*hc));
 }
 
@@ -82,11 +83,62 @@ static bool same_vip(const struct lbd_vip_cfg *a, const struct lbd_vip_cfg *b)
 	return lbd_addr_eq(&a->addr, &b->addr) && a->port == b->port && a->proto == b->proto;
 }
 
+static uint32_t fnv(uint32_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t pair_hash(const struct lbd_vip_cfg *vip, const struct lbd_addr *addr)
+{
+	uint32_t h = 2166136261u;
+
+	h = fnv(h, &vip->addr, sizeof(vip->addr));
+	h = fnv(h, &vip->port, sizeof(vip->port));
+	h = fnv(h, &vip->proto, sizeof(vip->proto));
+	return fnv(h, addr, sizeof(*addr));
+}
+
+/* Table rebuilds look every backend up: with a thousand of them a scan each would cost a million compares. */
+static int index_build(struct hc *hc)
+{
+	size_t size = 16;
+
+	while (size < 2 * hc->n)
+		size *= 2;
+	free(hc->index);
+	hc->index = calloc(size, sizeof(*hc->index));
+	hc->index_size = hc->index ? size : 0;
+	if (!hc->index)
+		return -ENOMEM;
+	for (size_t i = 0; i < hc->n; i++) {
+		size_t k = pair_hash(&hc->t[i]->vip, &hc->t[i]->addr) & (size - 1);
+
+		while (hc->index[k])
+			k = (k + 1) & (size - 1);
+		hc->index[k] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
 struct hc_target *hc_find(const struct hc *hc, const struct lbd_vip_cfg *vip, const struct lbd_addr *addr)
 {
-	for (size_t i = 0; i < hc->n; i++)
-		if (same_vip(&hc->t[i]->vip, vip) && lbd_addr_eq(&hc->t[i]->addr, addr))
-			return hc->t[i];
+	if (!hc->index_size) {
+		for (size_t i = 0; i < hc->n; i++)
+			if (same_vip(&hc->t[i]->vip, vip) && lbd_addr_eq(&hc->t[i]->addr, addr))
+				return hc->t[i];
+		return NULL;
+	}
+	for (size_t k = pair_hash(vip, addr) & (hc->index_size - 1); hc->index[k];
+	     k = (k + 1) & (hc->index_size - 1)) {
+		struct hc_target *t = hc->t[hc->index[k] - 1];
+
+		if (same_vip(&t->vip, vip) && lbd_addr_eq(&t->addr, addr))
+			return t;
+	}
 	return NULL;
 }
 
@@ -103,6 +155,10 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 {
 	uint64_t now = hc_now_ms();
 
+	/* Targets come and go below: look them up by scan until the index is rebuilt. */
+	free(hc->index);
+	hc->index = NULL;
+	hc->index_size = 0;
 	for (size_t i = 0; i < hc->n; i++)
 		hc->t[i]->seen = false;
 	for (size_t i = 0; i < cfg->n_vips; i++) {
@@ -163,7 +219,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 		free(hc->t[i]);
 		hc->t[i] = hc->t[--hc->n];
 	}
-	return 0;
+	return index_build(hc);
 }
 
 /* ---- results ---- */

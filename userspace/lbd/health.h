@@ -46,6 +46,8 @@ struct hc_target {
 struct hc {
 	struct hc_target **t;
 	size_t n;
+	uint32_t *index;		/* open addressing over t: position + 1, 0 empty */
+	size_t index_size;		/* a power of two, at least twice n */
 	int epfd;
 	bool dirty;			/* a verdict changed: the tables need a rebuild */
 };

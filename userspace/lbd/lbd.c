@@ -572,6 +572,14 @@ static void resync(struct lbd *d, const char *why)
 	update_pending(d);
 }
 
+static void rebuild_rings(struct lbd *d, const char *why)
+{
+	char err[LBD_ERR_LEN];
+
+	if (lbd_dp_sync_rings(&d->dp, &d->cfg, err, sizeof(err)))
+		lbd_warn("table rebuild after %s: %s", why, err);
+}
+
 static int epoll_add(int epfd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -635,11 +643,11 @@ static void on_signal(struct lbd *d)
 
 static void loop(struct lbd *d)
 {
-	struct epoll_event evs[8];
+	struct epoll_event evs[64];
 	int ticks = 0;
 
 	while (!d->stop) {
-		int n = epoll_wait(d->epfd, evs, 8, -1);
+		int n = epoll_wait(d->epfd, evs, 64, -1);
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
@@ -654,6 +662,11 @@ static void loop(struct lbd *d)
 
 				if (read(fd, &expirations, sizeof(expirations)) > 0)
 					hc_tick(&d->hc);
+				/* Verdicts that arrived since the last tick share one rebuild. */
+				if (d->hc.dirty) {
+					d->hc.dirty = false;
+					rebuild_rings(d, "a health change");
+				}
 			} else if (fd == d->listen_fd) {
 				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -673,7 +686,7 @@ static void loop(struct lbd *d)
 				bool ramping = hc_ramping(&d->hc);
 
 				if (ramping || d->ramping)
-					resync(d, "slow start");
+					rebuild_rings(d, "slow start");
 				d->ramping = ramping;
 				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
 				if (d->pending && ++ticks % 2 == 0)
@@ -682,10 +695,6 @@ static void loop(struct lbd *d)
 				if (nl_drain_events(d->dp.nl) > 0)
 					resync(d, "a network change");
 			}
-		}
-		if (d->hc.dirty) {
-			d->hc.dirty = false;
-			resync(d, "a health change");
 		}
 	}
 }
