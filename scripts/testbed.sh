@@ -98,7 +98,8 @@ tb_server_start() {
 	local p=$1 i=$2 dir
 	dir=$(tb_dir "$p")
 	ip netns exec "$p-be$i" python3 "$TB_SCRIPTS/xlb-backend.py" --name "be$i" \
-		--udp $TB_VIP4 --udp $TB_VIP6 --health-file "$dir/be$i.health" >>"$dir/be$i.log" 2>&1 &
+		--udp $TB_VIP4 --udp $TB_VIP6 --udp "$(tb_backend_addr "$i" 4)" --udp "$(tb_backend_addr "$i" 6)" \
+		--health-file "$dir/be$i.health" >>"$dir/be$i.log" 2>&1 &
 	echo $! >"$dir/be$i.pid"
 }
 

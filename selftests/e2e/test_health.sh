@@ -144,6 +144,33 @@ expect hanging_server_times_out "be3: $(field "$KEY" "$BE3" 'b["health"]')" \
 tb_health "$P" 3 200
 for a in "$BE1" "$BE3"; do wait_for "$KEY" "$a" 'b["state"]' active 10; done
 
+# ---- udp and exec checks ----
+UKEY="$TB_VIP4:7000/udp"
+lbctl vip add "$UKEY" --check udp:ping --interval ${INTERVAL_MS}ms --timeout 300ms --rise 1 --fall 1 >/dev/null
+for i in 1 2 3; do lbctl backend add "$UKEY" "$(tb_backend_addr "$i" 4)" >/dev/null; done
+expect udp_check_passes "be1: $(field "$UKEY" "$BE1" 'b["health"]')" \
+	wait_for "$UKEY" "$BE1" '"%s %s" % (b["health"]["last"], b["health"]["up"])' "ok True" 5
+tb_server_stop "$P" 1
+expect udp_check_sees_refusal "be1: $(field "$UKEY" "$BE1" 'b["health"]')" \
+	wait_for "$UKEY" "$BE1" '"%s %s" % (b["state"], b["health"]["last"])' "down refused" 5
+tb_server_start "$P" 1
+tb_wait_http "$P" 1
+# exec: the command gets the backend's address as $1 (and in XLB_BACKEND); exit 0 is healthy.
+lbctl backend set "$UKEY" "$BE2" --check "exec:test ! -e $TB_DIR/sick.\$1 -a \$1 = \$XLB_BACKEND" >/dev/null
+expect exec_check_passes "be2: $(field "$UKEY" "$BE2" 'b["health"]')" \
+	wait_for "$UKEY" "$BE2" '"%s %s" % (b["health"]["last"], b["health"]["up"])' "ok True" 5
+touch "$TB_DIR/sick.$BE2"
+expect exec_check_exit_status "be2: $(field "$UKEY" "$BE2" 'b["health"]')" \
+	wait_for "$UKEY" "$BE2" '"%s %s" % (b["state"], b["health"]["last"])' "down exit 1" 5
+lbctl backend set "$UKEY" "$BE3" --check "exec:sleep 30" >/dev/null
+expect exec_check_times_out "be3: $(field "$UKEY" "$BE3" 'b["health"]')" \
+	wait_for "$UKEY" "$BE3" '"%s %s" % (b["state"], b["health"]["last"])' "down timeout" 5
+expect exec_timeout_kills_command "a 'sleep 30' of lbd's is still running" \
+	bash -c "! pgrep -P $(cat "$TB_DIR/$P/lbd.pid") -x sleep >/dev/null"
+grep -q "exec:sleep 30" "$TB_DIR/$P/lbd.conf"
+expect exec_check_saved "lbd.conf lacks the exec check" test $? -eq 0
+lbctl vip del "$UKEY" >/dev/null
+
 # ---- the operator overrides ----
 lbctl backend set "$KEY" "$BE1" --down >/dev/null
 expect manual_down "be1 is $(field "$KEY" "$BE1" 'b["state"]') with $(field "$KEY" "$BE1" 'b["slots"]') slots" \

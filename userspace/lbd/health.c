@@ -35,6 +35,14 @@ uint64_t hc_now_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Probes of many backends must not fire in step: +-10% of the interval. */
 static uint64_t jittered(uint32_t interval_ms)
 {
@@ -229,7 +237,7 @@ static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why
 	uint64_t now = hc_now_ms();
 	char name[200];
 
-	t->latency_us = (uint32_t)((now - t->started) * 1000);
+	t->latency_us = (uint32_t)(now_us() - t->started_us);
 	snprintf(t->last, sizeof(t->last), "%s", why);
 	probe_end(hc, t);
 	t->next_due = t->started + jittered(t->check.interval_ms);
@@ -399,6 +407,7 @@ static void start_exec(struct hc *hc, struct hc_target *t)
 static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
 {
 	t->started = now;
+	t->started_us = now_us();
 	t->deadline = now + t->check.timeout_ms;
 	t->got = 0;
 	switch (t->check.type) {

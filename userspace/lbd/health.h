@@ -39,6 +39,7 @@ struct hc_target {
 	int fd;
 	pid_t pid;
 	uint64_t started, deadline, next_due;	/* monotonic ms */
+	uint64_t started_us;			/* for the latency */
 	char buf[128];
 	size_t got;
 };
