@@ -21,15 +21,19 @@ static const char usage_text[] =
 	"  attach DEV [--xdp-mode native|generic]\n"
 	"  detach DEV\n"
 	"  vip add ADDR:PORT/tcp|udp [--forward dsr|ipip] [--sched maglev|maglev-src] [--ring-size M]\n"
+	"          [--all-down open|drop] [CHECK...]\n"
 	"  vip del ADDR:PORT/PROTO\n"
 	"  vip list\n"
-	"  backend add ADDR:PORT/PROTO BACKEND_ADDR [--weight W]\n"
-	"  backend set ADDR:PORT/PROTO BACKEND_ADDR --weight W | --drain | --enable\n"
+	"  backend add ADDR:PORT/PROTO BACKEND_ADDR [--weight W] [CHECK...]\n"
+	"  backend set ADDR:PORT/PROTO BACKEND_ADDR [--weight W] [--drain|--enable] [--up|--down|--auto]\n"
+	"          [CHECK...]\n"
 	"  backend del ADDR:PORT/PROTO BACKEND_ADDR\n"
 	"  backend list ADDR:PORT/PROTO\n"
 	"  show\n"
 	"  stats [--watch SECS]\n"
 	"  config show | reload\n"
+	"CHECK: --check tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none --interval 1s --timeout 500ms\n"
+	"       --rise 2 --fall 3 --slow-start 30s --expect 200-399 --host NAME\n"
 	"IPv6 addresses go in brackets: [2001:db8::1]:80/tcp. -j prints JSON.\n";
 
 /* Sends one request and prints the reply; returns the exit status. */

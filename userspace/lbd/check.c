@@ -69,6 +69,8 @@ int check_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uin
 		scale = 1000;
 	else if (!strcmp(end, "m"))
 		scale = 60000;
+	else if (!strcmp(end, "h"))
+		scale = 3600000;
 	else
 		return -EINVAL;
 	v *= (double)scale;

@@ -633,7 +633,7 @@ static void on_signal(struct lbd *d)
 
 			out_init(&o, stderr, false);
 			if (run_command(d, 2, argv, &o, err, sizeof(err)))
-				lbd_err("reload on SIGHUP: %s (the running configuration stays)", err);
+				lbd_err("reload on SIGHUP: %s", err);
 			continue;
 		}
 		lbd_info("signal %u: stopping; the program stays attached and the maps pinned", si.ssi_signo);
