@@ -20,6 +20,8 @@ needs=(
 	"curl curl"
 	"python3 python3"
 	"ip iproute2"
+	"keepalived keepalived"
+	"tshark tshark"
 )
 
 missing=()

@@ -116,47 +116,65 @@ tb_health() { echo "$3" >"$(tb_dir "$1")/be$2.health"; }
 
 tb_dir() { echo "${TB_DIR:-/tmp/xlb-tb}/$1"; }
 
+# The balancer a tb_lbd_* or tb_lbctl call is about: TB_LB=lb2 for a second one.
+tb_lb() { echo "${TB_LB:-lb}"; }
+tb_lbd_base() { local lb; lb=$(tb_lb); [[ $lb == lb ]] && echo lbd || echo "lbd-$lb"; }
+tb_pin_dir() { local lb; lb=$(tb_lb); [[ $lb == lb ]] && echo "/sys/fs/bpf/$1" || echo "/sys/fs/bpf/$1-$lb"; }
+
+# tb_lb_up PREFIX NAME ADDR4 ADDR6: another balancer namespace on the bridge.
+tb_lb_up() {
+	local p=$1 name=$2
+	ip netns add "$p-$name"
+	tb_port "$p" "$p-$name" "$name"
+	tb_addr "$p-$name" "$3" "$4"
+	ip -n "$p-sw" link set "$name" xdp obj "$TB_BUILD/xdp_pass.bpf.o" sec xdp
+}
+
 # tb_lbd_start PREFIX [lbd args...]: lbd in the lb namespace, host mounts kept
 # (nsenter, not ip netns exec, so its bpffs pins outlive it).
 tb_lbd_start() {
-	local p=$1 dir
+	local p=$1 dir base lb
 	shift
 	dir=$(tb_dir "$p")
-	[[ -e $dir/lbd.conf ]] || : >"$dir/lbd.conf"
-	nsenter --net="/run/netns/$p-lb" "$TB_BUILD/lbd" --foreground --config "$dir/lbd.conf" \
-		--socket "$dir/lbd.sock" --pin-dir "/sys/fs/bpf/$p" --log-level info "$@" \
-		>>"$dir/lbd.log" 2>&1 &
-	echo $! >"$dir/lbd.pid"
+	base=$dir/$(tb_lbd_base)
+	lb=$(tb_lb)
+	[[ -e $base.conf ]] || : >"$base.conf"
+	nsenter --net="/run/netns/$p-$lb" "$TB_BUILD/lbd" --foreground --config "$base.conf" \
+		--socket "$base.sock" --pin-dir "$(tb_pin_dir "$p")" --log-level info "$@" \
+		>>"$base.log" 2>&1 &
+	echo $! >"$base.pid"
+	disown $!	# tests kill it on purpose: no "Killed" notice from the shell
 	local t
 	for ((t = 0; t < 100; t++)); do
-		[[ -S $dir/lbd.sock ]] && tb_lbctl "$p" vip list >/dev/null 2>&1 && return 0
-		kill -0 "$(cat "$dir/lbd.pid")" 2>/dev/null || break
+		[[ -S $base.sock ]] && tb_lbctl "$p" vip list >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$base.pid")" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "testbed: lbd did not come up; its log:" >&2
-	cat "$dir/lbd.log" >&2
+	cat "$base.log" >&2
 	return 1
 }
 
 # Stops lbd the way an operator's restart does (SIGTERM): XDP stays attached.
+# TB_SIGNAL=KILL kills it instead, as a crash would.
 tb_lbd_stop() {
-	local dir pid t
-	dir=$(tb_dir "$1")
-	[[ -e $dir/lbd.pid ]] || return 0
-	pid=$(cat "$dir/lbd.pid")
-	kill "$pid" 2>/dev/null || true
+	local base pid t
+	base=$(tb_dir "$1")/$(tb_lbd_base)
+	[[ -e $base.pid ]] || return 0
+	pid=$(cat "$base.pid")
+	kill -"${TB_SIGNAL:-TERM}" "$pid" 2>/dev/null || true
 	for ((t = 0; t < 50; t++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
-	rm -f "$dir/lbd.pid"
+	rm -f "$base.pid"
 }
 
 tb_lbctl() {
 	local p=$1
 	shift
-	"$TB_BUILD/lbctl" -s "$(tb_dir "$p")/lbd.sock" "$@"
+	"$TB_BUILD/lbctl" -s "$(tb_dir "$p")/$(tb_lbd_base).sock" "$@"
 }
 
 # tb_curl PREFIX URL-HOST [curl args]: one request from the client; prints the body.
@@ -178,17 +196,21 @@ tb_wait_http() {
 tb_down() {
 	local p=$1 dir f
 	dir=$(tb_dir "$p")
-	tb_lbd_stop "$p"
+	for f in "$dir"/lbd*.pid; do
+		[[ -e $f ]] || continue
+		f=$(basename "$f" .pid)
+		if [[ $f == lbd ]]; then TB_LB=lb tb_lbd_stop "$p"; else TB_LB=${f#lbd-} tb_lbd_stop "$p"; fi
+	done
 	for f in "$dir"/*.pid; do
 		[[ -e $f ]] || continue
 		kill "$(cat "$f")" 2>/dev/null || true
 		rm -f "$f"
 	done
 	local ns
-	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$p-(sw|cli|lb|be[0-9]+)$"); do
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^$p-(sw|cli|lb[0-9]*|be[0-9]+|ka[0-9]*)$"); do
 		ip netns del "$ns"
 	done
-	rm -rf "/sys/fs/bpf/$p"
+	rm -rf "/sys/fs/bpf/$p" "/sys/fs/bpf/$p"-lb*
 	rm -rf "$dir"
 }
 

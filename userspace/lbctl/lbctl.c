@@ -32,6 +32,10 @@ static const char usage_text[] =
 	"  show\n"
 	"  stats [--watch SECS]\n"
 	"  config show | reload\n"
+	"  vrrp add DEV --vrid N --priority P [--advert 100ms] [--no-preempt] [--preempt-delay S]\n"
+	"          [--fault-drop N] --vip ADDR...\n"
+	"  vrrp del DEV --vrid N\n"
+	"  vrrp show\n"
 	"CHECK: --check tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none --interval 1s --timeout 500ms\n"
 	"       --rise 2 --fall 3 --slow-start 30s --expect 200-399 --host NAME\n"
 	"IPv6 addresses go in brackets: [2001:db8::1]:80/tcp. -j prints JSON.\n";

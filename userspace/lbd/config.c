@@ -437,6 +437,127 @@ static int parse_ifname(const char *text, struct lbd_iface_cfg *iface, char *err
 	return 0;
 }
 
+/* ---- VRRP ---- */
+
+#define VRRP_DEFAULT_PRIORITY	100
+#define VRRP_DEFAULT_ADVERT_CS	100
+#define VRRP_DEFAULT_FAULT_DROP	50
+
+/*
+ * "vrid N priority P [advert D] [no-preempt] [preempt-delay D] [fault-drop N]
+ * [vip ADDR...]" after the device; cli: every name starts with "--".
+ * del: only the VRID is wanted.
+ */
+static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp_cfg *v, char *err,
+		      size_t len)
+{
+	bool have_vrid = false;
+	uint32_t n, ms;
+
+	v->priority = VRRP_DEFAULT_PRIORITY;
+	v->advert_cs = VRRP_DEFAULT_ADVERT_CS;
+	v->fault_drop = VRRP_DEFAULT_FAULT_DROP;
+	for (int i = 0; i < argc; i++) {
+		const char *name = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (cli && strncmp(name, "--", 2))
+			return fail(err, len, "unexpected '%s': options start with --", name);
+		if (!strncmp(name, "--", 2))
+			name += 2;
+		if (del && strcmp(name, "vrid"))
+			return fail(err, len, "vrrp del takes only --vrid N");
+		if (!strcmp(name, "no-preempt")) {
+			v->no_preempt = true;
+			continue;
+		}
+		if (!strcmp(name, "vip")) {
+			int k = i + 1;
+			struct lbd_addr a;
+
+			/* Addresses up to the next option: "--" on the command line, a non-address in the file. */
+			for (; k < argc && strncmp(argv[k], "--", 2) && (cli || !lbd_addr_parse(argv[k], &a)); k++) {
+				if (lbd_addr_parse(argv[k], &a))
+					return fail(err, len, "vrrp vip '%s' is not an IPv4 or IPv6 address", argv[k]);
+				if (v->n_addrs && a.family != v->addrs[0].family)
+					return fail(err, len, "vrrp vip %s: one virtual router holds IPv4 or IPv6 "
+						    "addresses, not both (use two VRIDs)", argv[k]);
+				if (v->n_addrs == LBD_VRRP_MAX_ADDRS)
+					return fail(err, len, "vrrp takes at most %d vip addresses", LBD_VRRP_MAX_ADDRS);
+				v->addrs[v->n_addrs++] = a;
+			}
+			if (k == i + 1)
+				return fail(err, len, "'%s' needs one or more addresses", argv[i]);
+			i = k - 1;
+			continue;
+		}
+		if (!val)
+			return fail(err, len, "'%s' needs a value", argv[i]);
+		i++;
+		if (!strcmp(name, "vrid")) {
+			if (parse_uint(val, 1, 255, &n))
+				return fail(err, len, "vrid '%s' is not a number from 1 to 255", val);
+			v->vrid = (uint8_t)n;
+			have_vrid = true;
+		} else if (!strcmp(name, "priority")) {
+			if (parse_uint(val, 1, 255, &n))
+				return fail(err, len, "priority '%s' is not a number from 1 to 255 (255: address owner)", val);
+			v->priority = (uint8_t)n;
+		} else if (!strcmp(name, "advert")) {
+			if (check_duration_parse(val, 10, 40950, &ms) || ms % 10)
+				return fail(err, len, "advert '%s' is not a duration from 10ms to 40.95s in steps of 10ms", val);
+			v->advert_cs = (uint16_t)(ms / 10);
+		} else if (!strcmp(name, "preempt-delay")) {
+			if (check_duration_parse(val, 0, 3600000, &ms))
+				return fail(err, len, "preempt-delay '%s' is not a duration up to 1h (e.g. 5s)", val);
+			v->preempt_delay_ms = ms;
+		} else if (!strcmp(name, "fault-drop")) {
+			if (parse_uint(val, 0, 254, &n))
+				return fail(err, len, "fault-drop '%s' is not a number from 0 to 254", val);
+			v->fault_drop = (uint8_t)n;
+		} else {
+			return fail(err, len, "'%s' is not a vrrp option (vrid, priority, advert, no-preempt, "
+				    "preempt-delay, fault-drop, vip)", argv[i - 1]);
+		}
+	}
+	if (!have_vrid)
+		return fail(err, len, "vrrp needs a VRID: --vrid N (1-255)");
+	if (!del && !v->n_addrs)
+		return fail(err, len, "vrrp needs the addresses it owns: --vip ADDR ...");
+	if (v->n_addrs)
+		v->family = v->addrs[0].family;
+	return 0;
+}
+
+static struct lbd_vrrp_cfg *vrrp_find(struct lbd_config *cfg, const char *dev, uint8_t vrid, uint8_t family)
+{
+	for (size_t i = 0; i < cfg->n_vrrp; i++)
+		if (!strcmp(cfg->vrrp[i].dev, dev) && cfg->vrrp[i].vrid == vrid &&
+		    (!family || cfg->vrrp[i].family == family))
+			return &cfg->vrrp[i];
+	return NULL;
+}
+
+static void vrrp_write(FILE *f, const struct lbd_vrrp_cfg *v)
+{
+	char d[16], a[INET6_ADDRSTRLEN];
+
+	check_duration_format(v->advert_cs * 10u, d, sizeof(d));
+	fprintf(f, "vrrp %s vrid %u priority %u advert %s fault-drop %u", v->dev, v->vrid, v->priority, d,
+		v->fault_drop);
+	if (v->no_preempt)
+		fprintf(f, " no-preempt");
+	if (v->preempt_delay_ms) {
+		check_duration_format(v->preempt_delay_ms, d, sizeof(d));
+		fprintf(f, " preempt-delay %s", d);
+	}
+	fprintf(f, " vip");
+	for (size_t i = 0; i < v->n_addrs; i++) {
+		lbd_addr_format(&v->addrs[i], a, sizeof(a));
+		fprintf(f, " %s", a);
+	}
+	fputc('\n', f);
+}
+
 /* ---- lbctl commands ---- */
 
 #define USAGE_VIP "ADDR:PORT/tcp|udp"
@@ -526,6 +647,21 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 					    "--auto, exclude each other");
 		}
 		return 0;
+	}
+	if (!strcmp(obj, "vrrp")) {
+		if (!strcmp(verb, "show")) {
+			cmd->kind = CMD_VRRP_SHOW;
+			return argc == 2 ? 0 : fail(err, len, "vrrp show takes no arguments");
+		}
+		if (strcmp(verb, "add") && strcmp(verb, "del"))
+			return fail(err, len, "unknown 'vrrp %s': use vrrp add|del|show", verb);
+		cmd->kind = !strcmp(verb, "add") ? CMD_VRRP_ADD : CMD_VRRP_DEL;
+		if (argc < 3 || !strncmp(argv[2], "--", 2))
+			return fail(err, len, "vrrp %s needs an interface: lbctl vrrp %s DEV --vrid N ...", verb, verb);
+		if (parse_ifname(argv[2], &cmd->iface, err, len))
+			return -EINVAL;
+		strcpy(cmd->vrrp.dev, cmd->iface.name);
+		return parse_vrrp(argc - 3, argv + 3, true, cmd->kind == CMD_VRRP_DEL, &cmd->vrrp, err, len);
 	}
 	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
@@ -659,6 +795,22 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		return 0;
 	case CMD_BACKEND_LIST:
 		return vip ? 0 : fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
+	case CMD_VRRP_ADD:
+		if (vrrp_find(cfg, cmd->vrrp.dev, cmd->vrrp.vrid, cmd->vrrp.family))
+			return fail(err, len, "VRID %u on %s exists already: lbctl vrrp del %s --vrid %u first",
+				    cmd->vrrp.vrid, cmd->vrrp.dev, cmd->vrrp.dev, cmd->vrrp.vrid);
+		if (cfg->n_vrrp == LBD_MAX_VRRP)
+			return fail(err, len, "already %d virtual routers, the most lbd runs", LBD_MAX_VRRP);
+		cfg->vrrp[cfg->n_vrrp++] = cmd->vrrp;
+		return 0;
+	case CMD_VRRP_DEL: {
+		struct lbd_vrrp_cfg *v = vrrp_find(cfg, cmd->vrrp.dev, cmd->vrrp.vrid, 0);
+
+		if (!v)
+			return fail(err, len, "no VRID %u on %s: see 'lbctl vrrp show'", cmd->vrrp.vrid, cmd->vrrp.dev);
+		*v = cfg->vrrp[--cfg->n_vrrp];
+		return 0;
+	}
 	default:
 		return 0;
 	}
@@ -770,8 +922,18 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		cmd.vip = cfg->vips[cfg->n_vips - 1];
 		return lbd_cmd_apply(cfg, &cmd, err, len);
 	}
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, ipip-source, mtu or conn-table-size)",
-		    w[0]);
+	if (!strcmp(w[0], "vrrp")) {
+		struct lbd_cmd cmd = { .kind = CMD_VRRP_ADD };
+
+		if (n < 2 || parse_ifname(w[1], &cmd.iface, err, len))
+			return n < 2 ? fail(err, len, "vrrp needs an interface: vrrp DEV vrid N ...") : -EINVAL;
+		strcpy(cmd.vrrp.dev, w[1]);
+		if (parse_vrrp(n - 2, w + 2, false, false, &cmd.vrrp, err, len))
+			return -EINVAL;
+		return lbd_cmd_apply(cfg, &cmd, err, len);
+	}
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, ipip-source, mtu or "
+		    "conn-table-size)", w[0]);
 }
 
 int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
@@ -845,6 +1007,8 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 	for (size_t i = 0; i < cfg->n_ifaces; i++)
 		fprintf(f, "attach %s xdp-mode %s\n", cfg->ifaces[i].name,
 			cfg->ifaces[i].mode == LBD_XDP_GENERIC ? "generic" : "native");
+	for (size_t i = 0; i < cfg->n_vrrp; i++)
+		vrrp_write(f, &cfg->vrrp[i]);
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct lbd_vip_cfg *vip = &cfg->vips[i];
 

@@ -56,6 +56,23 @@ struct lbd_iface_cfg {
 	uint8_t mode;		/* enum lbd_xdp_mode */
 };
 
+#define LBD_MAX_VRRP		8
+#define LBD_VRRP_MAX_ADDRS	16
+
+/* A VRRPv3 virtual router this node takes part in (RFC 5798). */
+struct lbd_vrrp_cfg {
+	char dev[IF_NAMESIZE];
+	uint8_t vrid;			/* 1-255 */
+	uint8_t priority;		/* 1-254; 255: the address owner */
+	uint8_t family;			/* of the addresses: XLB_AF_INET or XLB_AF_INET6 */
+	bool no_preempt;
+	uint16_t advert_cs;		/* advertisement interval, centiseconds */
+	uint32_t preempt_delay_ms;	/* after start, how long a backup waits before preempting */
+	uint8_t fault_drop;		/* taken off the priority while this node cannot balance */
+	struct lbd_addr addrs[LBD_VRRP_MAX_ADDRS];
+	size_t n_addrs;
+};
+
 struct lbd_config {
 	struct lbd_iface_cfg ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
@@ -65,6 +82,8 @@ struct lbd_config {
 	uint8_t entropy4, entropy6;		/* low bits of the outer source set per flow */
 	uint32_t conn_table_size;
 	uint16_t mtu;				/* 0: the interface's MTU */
+	struct lbd_vrrp_cfg vrrp[LBD_MAX_VRRP];
+	size_t n_vrrp;
 };
 
 enum lbd_cmd_kind {
@@ -72,6 +91,7 @@ enum lbd_cmd_kind {
 	CMD_VIP_ADD, CMD_VIP_DEL, CMD_VIP_LIST,
 	CMD_BACKEND_ADD, CMD_BACKEND_SET, CMD_BACKEND_DEL, CMD_BACKEND_LIST,
 	CMD_SHOW, CMD_STATS, CMD_CONFIG_SHOW, CMD_CONFIG_RELOAD,
+	CMD_VRRP_ADD, CMD_VRRP_DEL, CMD_VRRP_SHOW,
 };
 
 struct lbd_cmd {
@@ -79,6 +99,7 @@ struct lbd_cmd {
 	struct lbd_iface_cfg iface;
 	struct lbd_vip_cfg vip;		/* key fields, and settings for vip add */
 	struct lbd_backend_cfg backend;
+	struct lbd_vrrp_cfg vrrp;
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	unsigned int set_check;		/* OPT_* bits of check settings given to backend set */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "source.h"
 
 extern char **environ;
 
@@ -182,6 +183,8 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 				struct hc_target **grown = realloc(hc->t, (hc->n + 1) * sizeof(*grown));
 
 				t = calloc(1, sizeof(*t));
+				if (t)
+					t->source_kind = LBD_SRC_PROBE;
 				if (!grown || !t) {
 					free(t);
 					if (grown)

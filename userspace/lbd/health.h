@@ -22,6 +22,7 @@
 enum hc_phase { HC_IDLE, HC_CONNECTING, HC_READING, HC_WAITING_CHILD };
 
 struct hc_target {
+	uint8_t source_kind;		/* LBD_SRC_PROBE: lbd's epoll dispatch */
 	struct lbd_vip_cfg vip;		/* addr, port, proto only */
 	struct lbd_addr addr;
 	struct lbd_check check;

@@ -34,6 +34,8 @@
 #include "ctl.h"
 #include "dataplane.h"
 #include "health.h"
+#include "source.h"
+#include "vrrp.h"
 #include "log.h"
 #include "out.h"
 
@@ -52,6 +54,7 @@ struct lbd {
 	struct lbd_dp dp;
 	int epfd, listen_fd, timer_fd, signal_fd, lock_fd, hc_timer_fd;
 	struct hc hc;
+	struct vrrp vrrp;
 	bool ramping;			/* slow start was running at the last tick */
 	bool stop;
 	bool pending;			/* some backend waits for its MAC */
@@ -348,8 +351,90 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	d->cfg = *next;
 	if (hc_sync(&d->hc, &d->cfg))
 		lbd_warn("out of memory for health checks: some backends go unchecked");
+	vrrp_sync(&d->vrrp, &d->cfg);
 	update_pending(d);
 	return 0;
+}
+
+static void cmd_vrrp_show(struct lbd *d, struct out *o)
+{
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "routers");
+	if (!d->vrrp.n)
+		out_text(o, "no VRRP virtual router: lbctl vrrp add DEV --vrid N --priority P --vip ADDR\n");
+	for (size_t i = 0; i < d->vrrp.n; i++) {
+		const struct vrrp_router *r = d->vrrp.r[i];
+		int fam = r->cfg.family == XLB_AF_INET ? AF_INET : AF_INET6;
+		uint16_t mai = r->master_adver_cs;
+		uint64_t skew_cs = (uint64_t)(256 - r->priority) * mai / 256;
+		char master[INET6_ADDRSTRLEN] = "-", age[16], a[INET6_ADDRSTRLEN];
+
+		if (r->master_priority)
+			inet_ntop(fam, r->master_addr, master, sizeof(master));
+		format_age(r->since_ms, age, sizeof(age));
+		out_obj_begin(o, NULL);
+		out_str(o, "dev", r->cfg.dev);
+		out_u64(o, "vrid", r->cfg.vrid);
+		out_str(o, "family", fam == AF_INET ? "ipv4" : "ipv6");
+		out_str(o, "state", vrrp_state_name(r->state));
+		out_u64(o, "since", r->since_ms / 1000);
+		out_str(o, "reason", r->why);
+		out_u64(o, "priority", r->priority);
+		out_u64(o, "configured_priority", r->cfg.priority);
+		out_bool(o, "preempt", !r->cfg.no_preempt);
+		out_u64(o, "preempt_delay_ms", r->cfg.preempt_delay_ms);
+		out_str(o, "master", master);
+		out_u64(o, "master_priority", r->master_priority);
+		out_u64(o, "advert_ms", r->cfg.advert_cs * 10u);
+		out_u64(o, "master_advert_ms", mai * 10u);
+		out_u64(o, "skew_ms", skew_cs * 10);
+		out_u64(o, "master_down_ms", (3ull * mai + skew_cs) * 10);
+		out_arr_begin(o, "vips");
+		for (size_t k = 0; k < r->cfg.n_addrs; k++) {
+			lbd_addr_format(&r->cfg.addrs[k], a, sizeof(a));
+			out_str(o, NULL, a);
+		}
+		out_arr_end(o);
+		out_obj_begin(o, "counters");
+		out_u64(o, "rx", r->st.rx);
+		out_u64(o, "tx", r->st.tx);
+		out_u64(o, "rx_other_vrid", r->st.rx_other_vrid);
+		out_u64(o, "rx_priority0", r->st.rx_priority0);
+		out_u64(o, "tx_priority0", r->st.tx_priority0);
+		out_u64(o, "became_master", r->st.became_master);
+		out_u64(o, "became_backup", r->st.became_backup);
+		for (int k = 0; k < VRRP_REJ_MAX; k++)
+			out_u64(o, vrrp_reject_name(k), r->st.reject[k]);
+		out_obj_end(o);
+		out_obj_end(o);
+
+		out_text(o, "%s vrid %u %s: %s for %s (%s)\n", r->cfg.dev, r->cfg.vrid, fam == AF_INET ? "ipv4" : "ipv6",
+			 vrrp_state_name(r->state), age, r->why);
+		out_text(o, "  priority %u (configured %u), %s", r->priority, r->cfg.priority,
+			 r->cfg.no_preempt ? "no preempt" : "preempt");
+		if (r->cfg.preempt_delay_ms)
+			out_text(o, " after %u ms", r->cfg.preempt_delay_ms);
+		out_text(o, "; master %s priority %u\n", master, r->master_priority);
+		out_text(o, "  advert %u ms, master advert %u ms, skew %llu ms, master down %llu ms\n",
+			 r->cfg.advert_cs * 10u, mai * 10u, (unsigned long long)skew_cs * 10,
+			 (unsigned long long)(3ull * mai + skew_cs) * 10);
+		out_text(o, "  vips");
+		for (size_t k = 0; k < r->cfg.n_addrs; k++) {
+			lbd_addr_format(&r->cfg.addrs[k], a, sizeof(a));
+			out_text(o, " %s", a);
+		}
+		out_text(o, "\n  rx %llu tx %llu other-vrid %llu rx-priority0 %llu tx-priority0 %llu master %llu backup %llu\n",
+			 (unsigned long long)r->st.rx, (unsigned long long)r->st.tx,
+			 (unsigned long long)r->st.rx_other_vrid, (unsigned long long)r->st.rx_priority0,
+			 (unsigned long long)r->st.tx_priority0, (unsigned long long)r->st.became_master,
+			 (unsigned long long)r->st.became_backup);
+		out_text(o, "  rejected:");
+		for (int k = 0; k < VRRP_REJ_MAX; k++)
+			out_text(o, " %s %llu", vrrp_reject_name(k), (unsigned long long)r->st.reject[k]);
+		out_text(o, "\n");
+	}
+	out_arr_end(o);
+	out_obj_end(o);
 }
 
 static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char *err, size_t len)
@@ -387,6 +472,9 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 		if (!ret)
 			lbd_info("configuration reloaded from %s", d->config_path);
 		return ret;
+	case CMD_VRRP_SHOW:
+		cmd_vrrp_show(d, o);
+		return 0;
 	case CMD_BACKEND_LIST:
 		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
 		if (!ret)
@@ -618,7 +706,34 @@ static int setup_loop(struct lbd *d)
 	if (hc_sync(&d->hc, &d->cfg))
 		return -ENOMEM;
 	d->dp.hc = &d->hc;
+	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl) || epoll_add(d->epfd, d->vrrp.timer_fd))
+		return -errno;
+	vrrp_sync(&d->vrrp, &d->cfg);
 	return 0;
+}
+
+/*
+ * Can this node balance? Its program is attached where configured, and
+ * every VIP has a backend that passes its check. VRRP lowers the priority
+ * of a node that cannot, so a healthy peer takes the VIPs.
+ */
+static bool node_healthy(struct lbd *d)
+{
+	if (d->cfg.n_ifaces == 0 || d->dp.n_ifaces != d->cfg.n_ifaces)
+		return false;
+	for (size_t i = 0; i < d->dp.n_ifaces; i++) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (bpf_xdp_query(d->dp.ifaces[i].ifindex, 0, &q) || q.prog_id != d->dp.ifaces[i].prog_id)
+			return false;
+	}
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, &d->cfg.vips[i], NULL);
+
+		if (!rt || !rt->table || rt->table[0] == XLB_NO_BACKEND || rt->fail_open)
+			return false;
+	}
+	return true;
 }
 
 static void on_signal(struct lbd *d)
@@ -652,9 +767,18 @@ static void loop(struct lbd *d)
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			/* lbd's own fds are registered by number, probes by pointer: no pointer is that small. */
+			/* lbd's own fds are registered by number, probes and routers by pointer: no pointer is that small. */
 			if (evs[i].data.u64 > INT_MAX) {
-				hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
+				uint8_t kind = *(const uint8_t *)evs[i].data.ptr;
+
+				if (kind == LBD_SRC_PROBE)
+					hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
+				else if (kind == LBD_SRC_VRRP)
+					vrrp_receive(&d->vrrp, evs[i].data.ptr);
+				continue;
+			}
+			if (fd == d->vrrp.timer_fd) {
+				vrrp_timer(&d->vrrp);
 				continue;
 			}
 			if (fd == d->hc_timer_fd) {
@@ -682,6 +806,8 @@ static void loop(struct lbd *d)
 				if (read(fd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				sample_rates(d);
+				if (d->vrrp.n)
+					vrrp_set_healthy(&d->vrrp, node_healthy(d));
 				/* Slow start moves weights with time; one more rebuild once it ends. */
 				bool ramping = hc_ramping(&d->hc);
 
@@ -818,6 +944,8 @@ int main(int argc, char **argv)
 	}
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	loop(&d);
+	/* Priority 0 first: a backup takes the VIPs after Skew_Time instead of Master_Down_Interval. */
+	vrrp_shutdown(&d.vrrp);
 	unlink(d.socket_path);
 	hc_free(&d.hc);
 	lbd_dp_close(&d.dp);

@@ -360,3 +360,32 @@ int nl_resolve(struct nl_ctx *nl, int family, const void *dst, int ifindex, uint
 		snprintf(why, why_len, "resolving %s on %s", a, dev);
 	return NL_PENDING;
 }
+
+/* ---- addresses that VRRP adds and removes ---- */
+
+int nl_addr_set(struct nl_ctx *nl, int ifindex, int family, const void *addr, bool add)
+{
+	char buf[NL_BUF];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	size_t len = family == AF_INET ? 4 : 16;
+	struct ifaddrmsg *ifa;
+	int ret;
+
+	nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0);
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (unsigned char)family;
+	ifa->ifa_prefixlen = (unsigned char)(len * 8);
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned int)ifindex;
+	/* A VIP moves between nodes: IPv6 duplicate address detection would only delay it. */
+	if (family == AF_INET6)
+		ifa->ifa_flags = IFA_F_NODAD;
+	mnl_attr_put(nlh, IFA_LOCAL, len, addr);
+	mnl_attr_put(nlh, IFA_ADDRESS, len, addr);
+	ret = talk(nl, nlh, NULL, NULL);
+	/* Adding what is there, or removing what is not, leaves the wanted state. */
+	if ((add && ret == -EEXIST) || (!add && ret == -EADDRNOTAVAIL))
+		ret = 0;
+	return ret;
+}

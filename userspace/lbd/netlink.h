@@ -35,6 +35,9 @@ int nl_link_get(struct nl_ctx *nl, const char *dev, struct nl_link *out);
 /* First global address of family (AF_INET: 4 bytes, AF_INET6: 16) on ifindex; -ENOENT if none. */
 int nl_link_addr(struct nl_ctx *nl, int ifindex, int family, void *addr);
 
+/* Adds or removes a host address (/32 or /128) on ifindex. */
+int nl_addr_set(struct nl_ctx *nl, int ifindex, int family, const void *addr, bool add);
+
 enum nl_resolve {
 	NL_RESOLVED = 0,	/* mac filled */
 	NL_PENDING,		/* resolution triggered; an NL_EV_NEIGH event follows when it completes */
