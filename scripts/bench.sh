@@ -18,3 +18,8 @@ if ((EUID == 0)); then
 else
 	echo "skip health-check costs: namespaces need root"
 fi
+if ((EUID == 0)); then
+	"$(dirname "$0")/bench-vrrp.sh" "$build"
+else
+	echo "skip VRRP failover: namespaces need root"
+fi

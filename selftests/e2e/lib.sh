@@ -72,3 +72,11 @@ spread_ok() {
 		((c >= lo && c <= hi)) || return 1
 	done
 }
+
+# ping_outage_ms FILE: the longest silence between two replies of a
+# `ping -D -i 0.01` log, in ms. Counting lost pings undercounts: while the
+# neighbour entry is FAILED, ping's sends fail and are not "transmitted".
+ping_outage_ms() {
+	awk -F'[][]' '/bytes from/ { t = $2; if (p && t - p > m) m = t - p; p = t }
+		END { printf "%d\n", m * 1000 }' "$1"
+}
