@@ -166,3 +166,27 @@ on $master detach eth0 >/dev/null
 sleep 1.5
 after=$(on $master -j vrrp show | python3 -c "import json,sys; print(json.load(sys.stdin)['routers'][0]['priority'])")
 expect detached_node_lowers_priority "$master priority $before -> $after" test "$after" -lt "$before" -a "$before" -ge 100
+
+# ---- the virtual MAC: clients keep one MAC for the VIP across a failover ----
+VIPV=198.18.1.2
+ip -n $P-cli route replace $VIPV/32 dev eth0
+state71() { on "$1" vrrp show 2>/dev/null | awk '$2 == "vrid" && $3 == 71 { print $5 }'; }
+on lb2 vrrp add eth0 --vrid 71 --priority 200 --advert ${ADVERT_MS}ms --vmac --vip $VIPV >/dev/null
+on lb vrrp add eth0 --vrid 71 --priority 100 --advert ${ADVERT_MS}ms --vmac --vip $VIPV >/dev/null
+for ((t = 0; t < 300; t++)); do [[ $(state71 lb2) == master ]] && break; sleep 0.01; done
+ip netns exec $P-cli ping -n -q -c 2 -W 1 $VIPV >/dev/null 2>&1
+mac=$(ip -n $P-cli neigh show $VIPV | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')
+expect vmac_answers_for_vip "lb2 vrid 71 $(state71 lb2); client's MAC for $VIPV: '$mac'" \
+	test "$(state71 lb2)" = master -a "$mac" = 00:00:5e:00:01:47
+ip netns exec $P-cli ping -n -D -i 0.01 -c 150 -W 1 $VIPV >"$TB_DIR/ping-vmac.out" 2>&1 &
+ping_pid=$!
+sleep 0.3
+kill -KILL "$(cat "$TB_DIR/$P/lbd-lb2.pid")"
+ip -n $P-lb2 link set eth0 down
+for ((t = 0; t < 300; t++)); do [[ $(state71 lb) == master ]] && break; sleep 0.01; done
+wait $ping_pid
+outage=$(ping_outage_ms "$TB_DIR/ping-vmac.out")
+mac2=$(ip -n $P-cli neigh show $VIPV | awk '{ for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1) }')
+echo "     virtual MAC failover: longest silence $outage ms, client's MAC $mac -> $mac2"
+expect vmac_failover_keeps_mac "lb vrid 71 $(state71 lb), MAC $mac -> $mac2, silence $outage ms" \
+	test "$(state71 lb)" = master -a "$mac2" = "$mac" -a "$outage" -le $(($(bound_ms 100) + 100))

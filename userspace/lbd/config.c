@@ -470,6 +470,10 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 			v->no_preempt = true;
 			continue;
 		}
+		if (!strcmp(name, "vmac")) {
+			v->vmac = true;
+			continue;
+		}
 		if (!strcmp(name, "vip")) {
 			int k = i + 1;
 			struct lbd_addr a;
@@ -516,7 +520,7 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 			v->fault_drop = (uint8_t)n;
 		} else {
 			return fail(err, len, "'%s' is not a vrrp option (vrid, priority, advert, no-preempt, "
-				    "preempt-delay, fault-drop, vip)", argv[i - 1]);
+				    "preempt-delay, fault-drop, vmac, vip)", argv[i - 1]);
 		}
 	}
 	if (!have_vrid)
@@ -525,6 +529,8 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 		return fail(err, len, "vrrp needs the addresses it owns: --vip ADDR ...");
 	if (v->n_addrs)
 		v->family = v->addrs[0].family;
+	if (v->vmac && v->family == XLB_AF_INET6)
+		return fail(err, len, "vmac is supported for IPv4 virtual routers only: drop --vmac for this one");
 	return 0;
 }
 
@@ -546,6 +552,8 @@ static void vrrp_write(FILE *f, const struct lbd_vrrp_cfg *v)
 		v->fault_drop);
 	if (v->no_preempt)
 		fprintf(f, " no-preempt");
+	if (v->vmac)
+		fprintf(f, " vmac");
 	if (v->preempt_delay_ms) {
 		check_duration_format(v->preempt_delay_ms, d, sizeof(d));
 		fprintf(f, " preempt-delay %s", d);

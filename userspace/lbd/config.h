@@ -66,6 +66,7 @@ struct lbd_vrrp_cfg {
 	uint8_t priority;		/* 1-254; 255: the address owner */
 	uint8_t family;			/* of the addresses: XLB_AF_INET or XLB_AF_INET6 */
 	bool no_preempt;
+	bool vmac;			/* own the VIPs on a macvlan with the virtual MAC 00-00-5e-00-0{1,2}-VRID */
 	uint16_t advert_cs;		/* advertisement interval, centiseconds */
 	uint32_t preempt_delay_ms;	/* after start, how long a backup waits before preempting */
 	uint8_t fault_drop;		/* taken off the priority while this node cannot balance */

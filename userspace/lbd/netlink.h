@@ -38,6 +38,11 @@ int nl_link_addr(struct nl_ctx *nl, int ifindex, int family, void *addr);
 /* Adds or removes a host address (/32 or /128) on ifindex. */
 int nl_addr_set(struct nl_ctx *nl, int ifindex, int family, const void *addr, bool add);
 
+/* The VRRP virtual MAC's device: a private-mode macvlan on parent. */
+int nl_macvlan_add(struct nl_ctx *nl, int parent, const char *name, const uint8_t mac[6]);
+int nl_link_set_up(struct nl_ctx *nl, int ifindex, bool up);
+int nl_link_del(struct nl_ctx *nl, int ifindex);
+
 enum nl_resolve {
 	NL_RESOLVED = 0,	/* mac filled */
 	NL_PENDING,		/* resolution triggered; an NL_EV_NEIGH event follows when it completes */

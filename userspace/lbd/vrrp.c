@@ -81,6 +81,22 @@ static void router_name(const struct vrrp_router *r, char *buf, size_t len)
 		 r->cfg.family == XLB_AF_INET ? '4' : '6');
 }
 
+/* Where the VIPs live and adverts leave: the virtual-MAC macvlan, or the interface itself. */
+static int tx_fd(const struct vrrp_router *r)
+{
+	return r->cfg.vmac ? r->vmac_fd : r->fd;
+}
+
+static int vip_ifindex(const struct vrrp_router *r)
+{
+	return r->cfg.vmac ? r->vmac_ifindex : r->ifindex;
+}
+
+static const uint8_t *vip_mac(const struct vrrp_router *r)
+{
+	return r->cfg.vmac ? r->vmac : r->mac;
+}
+
 /* ---- timers (RFC 5798 section 6.1) ---- */
 
 static uint64_t skew_us(const struct vrrp_router *r)
@@ -161,7 +177,7 @@ static void send_advert(struct vrrp_router *r, uint8_t priority)
 		memcpy(&ip->saddr, r->primary, 4);
 		memcpy(&ip->daddr, group4, 4);
 		memcpy(&to.sin_addr, group4, 4);
-		n = sendto(r->fd, pkt, sizeof(*ip) + len, 0, (struct sockaddr *)&to, sizeof(to));
+		n = sendto(tx_fd(r), pkt, sizeof(*ip) + len, 0, (struct sockaddr *)&to, sizeof(to));
 	} else {
 		size_t len = build_advert(r, priority, pkt);
 		struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_scope_id = (uint32_t)r->ifindex };
@@ -199,7 +215,7 @@ static void announce(struct vrrp_router *r)
 
 	if (r->cfg.family == XLB_AF_INET) {
 		struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
-					  .sll_ifindex = r->ifindex, .sll_halen = 6,
+					  .sll_ifindex = vip_ifindex(r), .sll_halen = 6,
 					  .sll_addr = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
 
 		fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP));
@@ -208,7 +224,7 @@ static void announce(struct vrrp_router *r)
 		for (size_t i = 0; i < r->cfg.n_addrs; i++) {
 			uint8_t arp[28] = { 0, 1, 8, 0, 6, 4, 0, 1 };	/* Ethernet, IPv4, request */
 
-			memcpy(arp + 8, r->mac, 6);
+			memcpy(arp + 8, vip_mac(r), 6);
 			memcpy(arp + 14, r->cfg.addrs[i].a, 4);
 			memcpy(arp + 24, r->cfg.addrs[i].a, 4);
 			sendto(fd, arp, sizeof(arp), 0, (struct sockaddr *)&to, sizeof(to));
@@ -239,7 +255,7 @@ static void announce(struct vrrp_router *r)
 static void set_addresses(struct vrrp *v, struct vrrp_router *r, bool add)
 {
 	for (size_t i = 0; i < r->cfg.n_addrs; i++) {
-		int ret = nl_addr_set(v->nl, r->ifindex, sys_family(r), r->cfg.addrs[i].a, add);
+		int ret = nl_addr_set(v->nl, vip_ifindex(r), sys_family(r), r->cfg.addrs[i].a, add);
 
 		if (ret) {
 			char name[64], a[INET6_ADDRSTRLEN];
@@ -259,6 +275,8 @@ static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why
 	char name[64];
 	uint64_t now = mono_us();
 
+	if (r->cfg.vmac)
+		nl_link_set_up(v->nl, r->vmac_ifindex, true);
 	send_advert(r, r->priority);
 	set_addresses(v, r, true);
 	announce(r);
@@ -281,8 +299,12 @@ static void become_backup(struct vrrp *v, struct vrrp_router *r, uint16_t master
 	char name[64];
 	bool was_master = r->state == VRRP_MASTER;
 
-	if (was_master || r->state == VRRP_INIT)
+	if (was_master || r->state == VRRP_INIT) {
 		set_addresses(v, r, false);
+		/* A backup's macvlan stays down, so the virtual MAC is heard from one node only. */
+		if (r->cfg.vmac)
+			nl_link_set_up(v->nl, r->vmac_ifindex, false);
+	}
 	r->master_adver_cs = master_adver_cs;
 	r->adver_due = 0;
 	r->master_down_due = mono_us() + master_down_us(r);
@@ -487,6 +509,51 @@ static int primary_address(struct vrrp_router *r)
 	return ret;
 }
 
+static void sysctl_write(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(value, f);
+		fclose(f);
+	}
+}
+
+/*
+ * The virtual MAC (section 7.3): a private macvlan "vrrp.VRID" on the
+ * interface with MAC 00-00-5e-00-01-VRID holds the VIPs and sends the
+ * adverts, so after a failover the clients' ARP entries stay right.
+ */
+static int open_vmac(struct vrrp *v, struct vrrp_router *r, char *why, size_t len)
+{
+	struct nl_link link;
+	char path[128];
+	int one = 1, ret;
+
+	snprintf(r->vmac_dev, sizeof(r->vmac_dev), "vrrp.%u", r->cfg.vrid);
+	memcpy(r->vmac, (uint8_t[]){ 0x00, 0x00, 0x5e, 0x00, 0x01, r->cfg.vrid }, 6);
+	if (nl_link_get(v->nl, r->vmac_dev, &link)) {
+		ret = nl_macvlan_add(v->nl, r->ifindex, r->vmac_dev, r->vmac);
+		if (ret || nl_link_get(v->nl, r->vmac_dev, &link))
+			return snprintf(why, len, "cannot create macvlan %s on %s: %s", r->vmac_dev, r->cfg.dev,
+					strerror(ret ? -ret : ENODEV)), -1;
+	}
+	r->vmac_ifindex = link.ifindex;
+	nl_link_set_up(v->nl, r->vmac_ifindex, false);
+	/* No IPv6 on it: its link-local traffic would teach switches the virtual MAC on every node. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", r->vmac_dev);
+	sysctl_write(path, "1");
+	/* The interface must not answer ARP for the VIPs with its own MAC. */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/arp_ignore", r->cfg.dev);
+	sysctl_write(path, "1");
+	r->vmac_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_VRRP);
+	if (r->vmac_fd < 0 ||
+	    setsockopt(r->vmac_fd, SOL_SOCKET, SO_BINDTODEVICE, r->vmac_dev, (socklen_t)strlen(r->vmac_dev)) ||
+	    setsockopt(r->vmac_fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)))
+		return snprintf(why, len, "advert socket on %s: %s", r->vmac_dev, strerror(errno)), -1;
+	return 0;
+}
+
 static int open_socket(struct vrrp *v, struct vrrp_router *r, char *why, size_t len)
 {
 	struct nl_link link;
@@ -525,6 +592,8 @@ static int open_socket(struct vrrp *v, struct vrrp_router *r, char *why, size_t 
 		    setsockopt(r->fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mr, sizeof(mr)))
 			return snprintf(why, len, "join ff02::12 on %s: %s", r->cfg.dev, strerror(errno)), -errno;
 	}
+	if (r->cfg.vmac && open_vmac(v, r, why, len))
+		return -EINVAL;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = r };
 
 	if (epoll_ctl(v->epfd, EPOLL_CTL_ADD, r->fd, &ev))
@@ -571,6 +640,10 @@ static void router_free(struct vrrp *v, struct vrrp_router *r, bool graceful)
 		epoll_ctl(v->epfd, EPOLL_CTL_DEL, r->fd, NULL);
 		close(r->fd);
 	}
+	if (r->vmac_fd > 0)
+		close(r->vmac_fd);
+	if (r->vmac_ifindex)
+		nl_link_del(v->nl, r->vmac_ifindex);
 	free(r);
 }
 
@@ -618,6 +691,7 @@ void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg)
 		r->source_kind = LBD_SRC_VRRP;
 		r->cfg = cfg->vrrp[k];
 		r->fd = -1;
+		r->vmac_fd = -1;
 		r->priority = r->cfg.priority;
 		r->master_adver_cs = r->cfg.advert_cs;
 		router_name(r, name, sizeof(name));

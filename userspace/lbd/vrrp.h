@@ -38,6 +38,10 @@ struct vrrp_router {
 	struct lbd_vrrp_cfg cfg;
 	int ifindex, fd;
 	uint8_t mac[6];
+	/* With cfg.vmac: the macvlan that holds the VIPs and sends as 00-00-5e-00-01-VRID. */
+	char vmac_dev[16];
+	int vmac_ifindex, vmac_fd;
+	uint8_t vmac[6];
 	uint8_t primary[16];		/* the interface's address adverts come from */
 	enum vrrp_state state;
 	uint8_t priority;		/* what we advertise now: cfg.priority, or less while unhealthy */
