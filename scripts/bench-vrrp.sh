@@ -46,7 +46,8 @@ wait_vip() {
 
 xlb_up() {	# NODE PRIORITY ADVERT_MS
 	TB_LB=$1 tb_lbd_start $P
-	TB_LB=$1 tb_lbctl $P vrrp add eth0 --vrid 51 --priority "$2" --advert "$3ms" --vip $VIP >/dev/null
+	# No VIP to balance here: fault-drop 0 keeps the priorities as configured, like keepalived's.
+	TB_LB=$1 tb_lbctl $P vrrp add eth0 --vrid 51 --priority "$2" --advert "$3ms" --fault-drop 0 --vip $VIP >/dev/null
 }
 xlb_down() {	# NODE
 	TB_LB=$1 TB_SIGNAL=KILL tb_lbd_stop $P 2>/dev/null || true

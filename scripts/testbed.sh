@@ -4,7 +4,7 @@
 #   scripts/testbed.sh up PREFIX [BACKENDS]   build it and start lbd
 #   scripts/testbed.sh down PREFIX            stop lbd, remove everything
 #
-# Address plan (TESTBED.md): one /24 and one /64 on the bridge
+# Address plan (RFC 2544 and documentation ranges only): one /24 and one /64 on the bridge
 #   client  PREFIX-cli   198.18.0.10    2001:db8::10
 #   lb      PREFIX-lb    198.18.0.2     2001:db8::2      (lbd, XDP on eth0)
 #   backend PREFIX-beN   198.18.0.10N   2001:db8::10N    (VIPs on lo, decap XDP)

@@ -55,6 +55,11 @@ rejected unknown_option "--speed" vip add 198.18.1.2:80/tcp --speed 9
 rejected attach_no_dev "attach" attach
 rejected attach_unknown_dev "nosuchdev0" attach nosuchdev0
 rejected watch_not_number "watch" stats --watch x
+rejected vrrp_unknown_dev "nosuchdev0" vrrp add nosuchdev0 --vrid 9 --vip 198.18.1.9
+rejected vrrp_without_vip "--vip" vrrp add eth0 --vrid 9
+rejected vrrp_bad_advert "advert" vrrp add eth0 --vrid 9 --advert 5ms --vip 198.18.1.9
+rejected vrrp_mixed_families "not both" vrrp add eth0 --vrid 9 --vip 198.18.1.9 2001:db8:1::9
+rejected vrrp_del_unknown "no VRID 9" vrrp del eth0 --vrid 9
 
 # A corrupt file: reload names the line and keeps the running state.
 cp "$CONF" "$TB_DIR/good.conf"

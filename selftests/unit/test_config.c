@@ -16,6 +16,8 @@ static const char good[] =
 	"conn-table-size 65536\n"
 	"ipip-source 198.18.0.2 entropy-bits 8\n"
 	"attach veth0 xdp-mode native\n"
+	"vrrp veth0 vrid 51 priority 150 advert 100ms fault-drop 20 no-preempt preempt-delay 5s vmac "
+	"vip 198.18.1.1 198.18.1.2\n"
 	"\n"
 	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537\n"
 	"  backend 198.18.0.101 weight 1\n"
@@ -51,6 +53,11 @@ static void parses_a_full_file(void)
 	XT_EQ(cfg.n_ifaces, 1);
 	XT_TRUE(!strcmp(cfg.ifaces[0].name, "veth0"), "interface name");
 	XT_EQ(cfg.n_vips, 3);
+	XT_EQ(cfg.n_vrrp, 1);
+	XT_TRUE(cfg.vrrp[0].vrid == 51 && cfg.vrrp[0].priority == 150 && cfg.vrrp[0].advert_cs == 10 &&
+		cfg.vrrp[0].fault_drop == 20 && cfg.vrrp[0].no_preempt && cfg.vrrp[0].vmac &&
+		cfg.vrrp[0].preempt_delay_ms == 5000 && cfg.vrrp[0].n_addrs == 2 &&
+		cfg.vrrp[0].family == XLB_AF_INET, "vrrp line");
 	XT_EQ(cfg.vips[0].port, 80);
 	XT_EQ(cfg.vips[0].n_backends, 2);
 	XT_EQ(cfg.vips[0].backends[1].weight, 3);

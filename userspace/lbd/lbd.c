@@ -337,7 +337,16 @@ static void update_pending(struct lbd *d)
 static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, size_t len)
 {
 	char ignored[LBD_ERR_LEN];
-	int ret = lbd_dp_sync(&d->dp, next, err, len);
+	int ret = 0;
+
+	/* A virtual router that cannot run is refused up front, not saved to fail at every start. */
+	for (size_t i = 0; i < next->n_vrrp && !ret && d->vrrp.nl; i++)
+		ret = vrrp_validate(&d->vrrp, &next->vrrp[i], err, len);
+	if (ret) {
+		lbd_config_free(next);
+		return ret;
+	}
+	ret = lbd_dp_sync(&d->dp, next, err, len);
 
 	if (!ret && save)
 		ret = lbd_config_save(d->config_path, next, err, len);

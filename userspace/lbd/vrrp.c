@@ -389,12 +389,8 @@ static void on_advert(struct vrrp *v, struct vrrp_router *r, const uint8_t *src,
 		return reject(r, VRRP_REJ_INTERVAL);
 	prio = msg[2];
 	inet_ntop(sys_family(r), src, sa, sizeof(sa));
-	if (prio) {
-		memcpy(r->master_addr, src, alen);
-		r->master_priority = prio;
-	} else {
+	if (!prio)
 		r->st.rx_priority0++;
-	}
 
 	uint64_t now = mono_us();
 
@@ -407,6 +403,12 @@ static void on_advert(struct vrrp *v, struct vrrp_router *r, const uint8_t *src,
 		} else if (r->cfg.no_preempt || delaying || prio >= r->priority) {
 			r->master_adver_cs = interval;
 			r->master_down_due = now + master_down_us(r);
+			memcpy(r->master_addr, src, alen);
+			r->master_priority = prio;
+		} else {
+			/* Preempting: the master is alive but below us. */
+			memcpy(r->master_addr, src, alen);
+			r->master_priority = prio;
 		}
 		/* else: a lower priority master and we preempt: let Master_Down_Timer run out. */
 		return;
@@ -420,6 +422,8 @@ static void on_advert(struct vrrp *v, struct vrrp_router *r, const uint8_t *src,
 	}
 	if (prio > r->priority || (prio == r->priority && addr_cmp(r, src, r->primary) > 0)) {
 		snprintf(why, sizeof(why), "%s advertises priority %u over our %u", sa, prio, r->priority);
+		memcpy(r->master_addr, src, alen);
+		r->master_priority = prio;
 		become_backup(v, r, interval, why);
 		return;
 	}
@@ -621,6 +625,19 @@ static void arm(struct vrrp *v)
 	timerfd_settime(v->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+int vrrp_validate(struct vrrp *v, const struct lbd_vrrp_cfg *cfg, char *why, size_t len)
+{
+	struct vrrp_router r = { .cfg = *cfg };
+	struct nl_link link;
+
+	if (nl_link_get(v->nl, cfg->dev, &link))
+		return snprintf(why, len, "vrrp: no interface %s here: check 'ip link'", cfg->dev), -ENODEV;
+	if (primary_address(&r))
+		return snprintf(why, len, "vrrp: %s has no %s address to advertise from: add one first", cfg->dev,
+				cfg->family == XLB_AF_INET ? "IPv4" : "IPv6 link-local"), -EADDRNOTAVAIL;
+	return 0;
+}
+
 int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl)
 {
 	memset(v, 0, sizeof(*v));
@@ -716,8 +733,9 @@ void vrrp_timer(struct vrrp *v)
 		struct vrrp_router *r = v->r[i];
 
 		if (r->state == VRRP_BACKUP && r->master_down_due && now >= r->master_down_due) {
-			become_master(v, r, r->master_priority && r->st.rx ? "the master went quiet"
-									   : "no master heard");
+			become_master(v, r, !r->master_priority ? "no master heard"
+					    : r->master_priority < r->priority ? "preempting a lower-priority master"
+									       : "the master went quiet");
 		} else if (r->state == VRRP_MASTER && r->adver_due && now >= r->adver_due) {
 			send_advert(r, r->priority);
 			if (r->garp_left > 0) {
@@ -750,8 +768,10 @@ void vrrp_set_healthy(struct vrrp *v, bool healthy)
 			 healthy ? "balancing again" : "cannot balance: detached, or a VIP has no healthy backend");
 		r->priority = want;
 		/* Tell the peers at once rather than at the next interval. */
-		if (r->state == VRRP_MASTER)
+		if (r->state == VRRP_MASTER) {
+			r->master_priority = want;
 			send_advert(r, r->priority);
+		}
 	}
 }
 

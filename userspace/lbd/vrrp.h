@@ -64,6 +64,8 @@ struct vrrp {
 };
 
 int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl);
+/* Can this router run here (its interface and an address to advertise from)? */
+int vrrp_validate(struct vrrp *v, const struct lbd_vrrp_cfg *cfg, char *why, size_t len);
 /* Routers for every entry of cfg; ones already running keep their state. */
 void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg);
 /* The routers' timer and sockets: lbd calls these from its epoll loop. */
