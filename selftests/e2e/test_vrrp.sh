@@ -62,7 +62,8 @@ expect higher_priority_is_master "lb is $(state lb), lb2 is $(state lb2)" \
 	test "$(state lb)/$(state lb2)" = master/backup
 expect master_holds_vip "VIP on lb: $(holds_vip lb && echo yes), on lb2: $(holds_vip lb2 && echo yes)" \
 	bash -c "ip -n $P-lb -4 addr show dev eth0 | grep -q ' $TB_VIP4/32' && ! ip -n $P-lb2 -4 addr show dev eth0 | grep -q ' $TB_VIP4/32'"
-sleep 0.5
+# Fresh namespaces: the link-local addresses adverts come from finish DAD after a second or two.
+for ((t = 0; t < 400; t++)); do [[ $(state6 lb)/$(state6 lb2) == master/backup ]] && break; sleep 0.01; done
 expect ipv6_master_holds_vip "lb v6 router $(state6 lb), lb2 $(state6 lb2)" \
 	bash -c "[[ '$(state6 lb)/$(state6 lb2)' == master/backup ]] && ip -n $P-lb -6 addr show dev eth0 | grep -q ' $TB_VIP6/128'"
 curl_many "$TB_VIP4" 20 >"$TB_DIR/before.names"
