@@ -32,13 +32,13 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all check demo bench deps clean help
 
-BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o
-SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h
+BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o
+SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
 LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
-PROGS     := $(BUILD)/lbd $(BUILD)/lbctl
+PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen
 TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
 BPF_HDRS  := $(wildcard bpf/include/*.h)
@@ -83,6 +83,10 @@ $(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/l
 $(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $^ $(LBD_LIBS) -o $@
+
+$(BUILD)/xlbgen: $(BUILD)/userspace/xlbgen/xlbgen.o $(TEST_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $^ $(LDLIBS) -o $@
 
 $(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o
 	$(call msg,LINK,$@)

@@ -23,3 +23,8 @@ if ((EUID == 0)); then
 else
 	echo "skip VRRP failover: namespaces need root"
 fi
+if ((EUID == 0)); then
+	"$(dirname "$0")/bench-traffic.sh" "$build"
+else
+	echo "skip live-frames throughput: namespaces and XDP need root"
+fi
