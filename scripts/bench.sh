@@ -28,3 +28,6 @@ if ((EUID == 0)); then
 else
 	echo "skip live-frames throughput: namespaces and XDP need root"
 fi
+if ((EUID == 0)); then
+	"$(dirname "$0")/bench-conn-mem.sh"
+fi
