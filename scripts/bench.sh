@@ -31,3 +31,6 @@ fi
 if ((EUID == 0)); then
 	"$(dirname "$0")/bench-conn-mem.sh"
 fi
+if ((EUID == 0)); then
+	"$(dirname "$0")/bench-wrk.sh" "$build"
+fi

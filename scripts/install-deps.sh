@@ -22,6 +22,9 @@ needs=(
 	"ip iproute2"
 	"keepalived keepalived"
 	"tshark tshark"
+	"nginx nginx-light"
+	"wrk wrk"
+	"nft nftables"
 )
 
 missing=()
