@@ -772,6 +772,7 @@ static void loop(struct lbd *d)
 
 	while (!d->stop) {
 		int n = epoll_wait(d->epfd, evs, 64, -1);
+		bool client = false, signal = false;
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
@@ -801,14 +802,9 @@ static void loop(struct lbd *d)
 					rebuild_rings(d, "a health change");
 				}
 			} else if (fd == d->listen_fd) {
-				int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-				if (c >= 0) {
-					handle_client(d, c);
-					close(c);
-				}
+				client = true;
 			} else if (fd == d->signal_fd) {
-				on_signal(d);
+				signal = true;
 			} else if (fd == d->timer_fd) {
 				uint64_t expirations;
 
@@ -831,6 +827,20 @@ static void loop(struct lbd *d)
 					resync(d, "a network change");
 			}
 		}
+		/*
+		 * Commands and reloads last: they may free probes and routers that
+		 * other events of this batch still point to.
+		 */
+		if (client) {
+			int c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (c >= 0) {
+				handle_client(d, c);
+				close(c);
+			}
+		}
+		if (signal)
+			on_signal(d);
 	}
 }
 
