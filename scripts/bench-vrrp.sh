@@ -21,9 +21,12 @@ fi
 DIR=$(tb_dir $P)
 cleanup() {
 	local f
-	for f in "$DIR"/ka*.pid; do [[ -e $f ]] && kill -KILL "$(cat "$f")" 2>/dev/null; done
+	set +e	# a trap must get through every step
+	for f in "$DIR"/ka*.pid; do
+		if [[ -e $f ]]; then kill -KILL "$(cat "$f")" 2>/dev/null; fi
+	done
 	tb_down $P >/dev/null 2>&1
-	rmdir "$TB_DIR" 2>/dev/null || true
+	rm -rf "$TB_DIR"
 }
 trap cleanup EXIT
 tb_down $P >/dev/null 2>&1 || true

@@ -18,7 +18,10 @@ done
 DIR=$(tb_dir $P)
 cleanup() {
 	local f
-	for f in "$DIR"/nginx*.pid; do [[ -e $f ]] && kill "$(cat "$f")" 2>/dev/null; done
+	set +e	# a trap must get through every step
+	for f in "$DIR"/nginx*.pid; do
+		if [[ -e $f ]]; then kill "$(cat "$f")" 2>/dev/null; fi
+	done
 	ip netns exec $P-lb nft delete table ip xlb_bench 2>/dev/null || true
 	tb_down $P >/dev/null 2>&1
 	rm -rf "$TB_DIR"

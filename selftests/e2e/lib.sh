@@ -32,7 +32,7 @@ expect() {
 
 e2e_finish() {
 	tb_down "$E2E_PREFIX" >/dev/null 2>&1
-	rmdir "$TB_DIR" 2>/dev/null
+	rm -rf "$TB_DIR"
 	echo "RESULT passed=$e2e_passed failed=$e2e_failed skipped=$e2e_skipped"
 	((e2e_failed == 0))
 }
