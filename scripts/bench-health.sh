@@ -15,7 +15,8 @@ export TB_BUILD TB_DIR=/tmp/xlb-bench-health.$$ TB_QUIET=1
 TB_BUILD=$(cd "$build" && pwd)
 source "$root/scripts/testbed.sh"
 P=xb-health
-trap 'tb_down $P >/dev/null 2>&1; rm -rf "$TB_DIR"' EXIT
+tb_bpffs_up
+trap 'tb_down $P >/dev/null 2>&1; rm -rf "$TB_DIR"; tb_bpffs_down' EXIT
 tb_down $P >/dev/null 2>&1 || true
 tb_up $P 1
 tb_wait_http $P 1

@@ -15,14 +15,19 @@ P=xb-traffic
 DIR=/tmp/xlb-bench-traffic.$$
 mkdir -p "$DIR"
 G="ip netns exec $P-gen"
+# shellcheck source=testbed.sh
+source "$(dirname "$0")/testbed.sh"	# for tb_bpffs_up/down only: this rig is one veth pair
 cleanup() {
+	set +e	# a trap must get through every step
 	[[ -e $DIR/lbd.pid ]] && kill "$(cat "$DIR/lbd.pid")" 2>/dev/null
 	sleep 0.3
-	ip netns del $P-gen 2>/dev/null || true
-	ip netns del $P-lb 2>/dev/null || true
+	ip netns del $P-gen 2>/dev/null
+	ip netns del $P-lb 2>/dev/null
 	rm -rf "/sys/fs/bpf/$P" "/sys/fs/bpf/$P-8m" "$DIR"
+	set -e
 }
-trap cleanup EXIT
+tb_bpffs_up
+trap 'cleanup; tb_bpffs_down' EXIT
 cleanup 2>/dev/null || true
 mkdir -p "$DIR"
 

@@ -27,7 +27,9 @@ cleanup() {
 	done
 	tb_down $P >/dev/null 2>&1
 	rm -rf "$TB_DIR"
+	tb_bpffs_down
 }
+tb_bpffs_up
 trap cleanup EXIT
 tb_down $P >/dev/null 2>&1 || true
 tb_up $P 1

@@ -25,7 +25,9 @@ cleanup() {
 	ip netns exec $P-lb nft delete table ip xlb_bench 2>/dev/null || true
 	tb_down $P >/dev/null 2>&1
 	rm -rf "$TB_DIR"
+	tb_bpffs_down
 }
+tb_bpffs_up
 trap cleanup EXIT
 tb_down $P >/dev/null 2>&1 || true
 tb_up $P 3

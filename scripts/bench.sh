@@ -7,30 +7,20 @@ grep -m1 'model name' /proc/cpuinfo || true
 echo "cores: $(nproc), kernel: $(uname -r)"
 echo "== Maglev table build"
 "$build/bench_maglev"
-if ((EUID == 0)); then
-	echo "== per-packet cost through BPF_PROG_TEST_RUN"
-	"$build/bench_prog"
-else
-	echo "skip per-packet cost: BPF_PROG_TEST_RUN needs root"
+if ((EUID != 0)); then
+	echo "skip the rest (per-packet cost, health checks, VRRP failover, live frames, connection-table"
+	echo "memory, wrk): BPF_PROG_TEST_RUN, namespaces and XDP need root"
+	exit 0
 fi
-if ((EUID == 0)); then
-	"$(dirname "$0")/bench-health.sh" "$build"
-else
-	echo "skip health-check costs: namespaces need root"
-fi
-if ((EUID == 0)); then
-	"$(dirname "$0")/bench-vrrp.sh" "$build"
-else
-	echo "skip VRRP failover: namespaces need root"
-fi
-if ((EUID == 0)); then
-	"$(dirname "$0")/bench-traffic.sh" "$build"
-else
-	echo "skip live-frames throughput: namespaces and XDP need root"
-fi
-if ((EUID == 0)); then
-	"$(dirname "$0")/bench-conn-mem.sh"
-fi
-if ((EUID == 0)); then
-	"$(dirname "$0")/bench-wrk.sh" "$build"
-fi
+root=$(dirname "$0")
+# shellcheck source=testbed.sh
+source "$root/testbed.sh"
+tb_bpffs_up
+trap tb_bpffs_down EXIT
+echo "== per-packet cost through BPF_PROG_TEST_RUN"
+"$build/bench_prog"
+"$root/bench-health.sh" "$build"
+"$root/bench-vrrp.sh" "$build"
+"$root/bench-traffic.sh" "$build"
+"$root/bench-conn-mem.sh"
+"$root/bench-wrk.sh" "$build"

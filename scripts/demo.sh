@@ -15,7 +15,8 @@ TB_BUILD=$(cd "$build" && pwd)
 # shellcheck source=testbed.sh
 source "$root/scripts/testbed.sh"
 P=xlb-demo
-trap 'tb_down $P; rm -rf "$TB_DIR"' EXIT
+tb_bpffs_up
+trap 'tb_down $P; rm -rf "$TB_DIR"; tb_bpffs_down' EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }

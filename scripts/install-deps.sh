@@ -46,8 +46,3 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-
-# BPF_PROG_TEST_RUN needs no bpffs, but lbd and the test bed pin maps there.
-if ! mountpoint -q /sys/fs/bpf 2>/dev/null && ((EUID == 0)); then
-	mount -t bpf bpf /sys/fs/bpf || true
-fi

@@ -116,6 +116,22 @@ tb_health() { echo "$3" >"$(tb_dir "$1")/be$2.health"; }
 
 tb_dir() { echo "${TB_DIR:-/tmp/xlb-tb}/$1"; }
 
+# lbd pins its maps on bpffs. A run that finds it unmounted mounts it, and
+# unmounts it when done (the kernel's maps.debug and progs.debug go with it).
+TB_BPFFS_MOUNTED=0
+tb_bpffs_up() {
+	mountpoint -q /sys/fs/bpf && return 0
+	mount -t bpf bpf /sys/fs/bpf && TB_BPFFS_MOUNTED=1
+}
+tb_bpffs_down() {
+	# libxdp's lock directory, made when lbd attaches; gone once empty.
+	rmdir /sys/fs/bpf/xdp 2>/dev/null || true
+	if ((TB_BPFFS_MOUNTED)); then
+		umount /sys/fs/bpf && TB_BPFFS_MOUNTED=0
+	fi
+	return 0
+}
+
 # The balancer a tb_lbd_* or tb_lbctl call is about: TB_LB=lb2 for a second one.
 tb_lb() { echo "${TB_LB:-lb}"; }
 tb_lbd_base() { local lb; lb=$(tb_lb); [[ $lb == lb ]] && echo lbd || echo "lbd-$lb"; }

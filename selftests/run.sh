@@ -38,6 +38,11 @@ run hw bash "$(dirname "$0")/unit/test_hw_scripts.sh"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"
+	# lbd pins on bpffs: mounted for this run if missing, unmounted after.
+	# shellcheck source=../scripts/testbed.sh
+	source "$(dirname "$0")/../scripts/testbed.sh"
+	tb_bpffs_up
+	trap tb_bpffs_down EXIT
 	# The end-to-end tests build namespaces and attach XDP: machine-wide, so one at a time.
 	export TB_BUILD
 	TB_BUILD=$(cd "$build" && pwd)

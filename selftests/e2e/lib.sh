@@ -33,6 +33,7 @@ expect() {
 e2e_finish() {
 	tb_down "$E2E_PREFIX" >/dev/null 2>&1
 	rm -rf "$TB_DIR"
+	tb_bpffs_down
 	echo "RESULT passed=$e2e_passed failed=$e2e_failed skipped=$e2e_skipped"
 	((e2e_failed == 0))
 }
@@ -41,6 +42,7 @@ e2e_start() {
 	local n=${1:-3}
 	trap 'e2e_finish' EXIT
 	trap 'exit 130' INT TERM
+	tb_bpffs_up
 	tb_down "$E2E_PREFIX" >/dev/null 2>&1
 	if ! tb_up "$E2E_PREFIX" "$n" || ! tb_lbd_start "$E2E_PREFIX"; then
 		fail setup "the test bed did not come up"
@@ -79,4 +81,32 @@ spread_ok() {
 ping_outage_ms() {
 	awk -F'[][]' '/bytes from/ { t = $2; if (p && t - p > m) m = t - p; p = t }
 		END { printf "%d\n", m * 1000 }' "$1"
+}
+
+# expect_takeover NAME LOSS_NAME WHAT BOUND_MS T0 PING_PID PING_LOG CMD...:
+# after a master died at T0 (ms), CMD comes true within BOUND_MS (+60 ms for
+# polling every 10 ms and the tools it runs), and the client pinging in the
+# background (PING_PID, its `ping -D` log) is silent no longer than
+# BOUND_MS + 100 ms.
+expect_takeover() {
+	local name=$1 loss=$2 what=$3 bound=$4 t0=$5 pid=$6 log=$7 took="" end outage
+	shift 7
+	end=$(($(date +%s%3N) + 3000))
+	while (($(date +%s%3N) < end)); do
+		if "$@"; then
+			took=$(($(date +%s%3N) - t0))
+			break
+		fi
+		sleep 0.01
+	done
+	if [[ -n $took ]]; then
+		echo "     $what in $took ms (bound $bound ms)"
+		expect "$name" "took $took ms" test "$took" -le $((bound + 60))
+	else
+		fail "$name" "$what: not within 3 s"
+	fi
+	wait "$pid"
+	outage=$(ping_outage_ms "$log")
+	echo "     ping every 10 ms: longest silence $outage ms"
+	expect "$loss" "no reply for $outage ms" test "$outage" -le $((bound + 100))
 }

@@ -81,7 +81,8 @@ ping_start() {
 xlb_configure 200
 ka_start 100
 t0=$(now_ms)
-wait_for "$t0" 3000 test "$(xlb_state)" = master >/dev/null
+xlb_is_master() { [[ $(xlb_state) == master ]]; }
+wait_for "$t0" 3000 xlb_is_master >/dev/null
 sleep 0.5
 expect xlb_master_ka_backup "xlb $(xlb_state), keepalived holds VIP: $(holds_vip ka && echo yes || echo no)" \
 	bash -c "[[ \$(TB_DIR=$TB_DIR; source $E2E_ROOT/scripts/testbed.sh; TB_QUIET=1 tb_lbctl $P vrrp show | awk 'NR == 1 { print \$5 }') == master ]] && ! ip -n $P-ka -4 addr show dev eth0 | grep -q ' $TB_VIP4/32'"
@@ -98,16 +99,8 @@ sleep 0.5
 t0=$(now_ms)
 kill -KILL "$(cat "$DIR/lbd.pid")"
 ip -n $P-lb link set eth0 down
-if took=$(wait_for "$t0" 3000 holds_vip ka); then
-	echo "     xlb killed -> keepalived holds the VIP in $took ms (bound $(bound_ms 100) ms)"
-	expect ka_takes_over_from_xlb "took $took ms" test "$took" -le $(($(bound_ms 100) + 60))
-else
-	fail ka_takes_over_from_xlb "keepalived never took the VIP"
-fi
-wait $ping_pid
-outage=$(ping_outage_ms "$DIR/ping.out")
-echo "     ping every 10 ms: longest silence $outage ms"
-expect ka_takeover_loss "no reply for $outage ms" test "$outage" -le $(($(bound_ms 100) + 100))
+expect_takeover ka_takes_over_from_xlb ka_takeover_loss "xlb killed -> keepalived holds the VIP" \
+	"$(bound_ms 100)" "$t0" "$ping_pid" "$DIR/ping.out" holds_vip ka
 
 # ---- keepalived master, xlb backup ----
 tb_lbd_stop $P
@@ -128,13 +121,5 @@ sleep 0.5
 t0=$(now_ms)
 ka_kill
 ip -n $P-ka link set eth0 down
-if took=$(wait_for "$t0" 3000 holds_vip lb); then
-	echo "     keepalived killed -> xlb holds the VIP in $took ms (bound $(bound_ms 100) ms)"
-	expect xlb_takes_over_from_ka "took $took ms" test "$took" -le $(($(bound_ms 100) + 60))
-else
-	fail xlb_takes_over_from_ka "xlb never took the VIP"
-fi
-wait $ping_pid
-outage=$(ping_outage_ms "$DIR/ping.out")
-echo "     ping every 10 ms: longest silence $outage ms"
-expect xlb_takeover_loss "no reply for $outage ms" test "$outage" -le $(($(bound_ms 100) + 100))
+expect_takeover xlb_takes_over_from_ka xlb_takeover_loss "keepalived killed -> xlb holds the VIP" \
+	"$(bound_ms 100)" "$t0" "$ping_pid" "$DIR/ping.out" holds_vip lb

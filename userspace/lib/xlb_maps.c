@@ -181,16 +181,29 @@ int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *v
 	return ret;
 }
 
-int xlb_traffic_clear(int fd, uint32_t id)
+/* A zeroed value for every possible CPU of a per-CPU traffic map; *err when NULL. */
+static struct xlb_traffic *percpu_traffic(int *ncpu, int *err)
 {
-	int ncpu = libbpf_num_possible_cpus(), ret;
 	struct xlb_traffic *percpu;
 
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		*err = *ncpu ? *ncpu : -EINVAL;
+		return NULL;
+	}
+	percpu = calloc(*ncpu, sizeof(*percpu));
 	if (!percpu)
-		return -ENOMEM;
+		*err = -ENOMEM;
+	return percpu;
+}
+
+int xlb_traffic_clear(int fd, uint32_t id)
+{
+	int ncpu, ret;
+	struct xlb_traffic *percpu = percpu_traffic(&ncpu, &ret);
+
+	if (!percpu)
+		return ret;
 	ret = bpf_map_update_elem(fd, &id, percpu, BPF_ANY) ? -errno : 0;
 	free(percpu);
 	return ret;
@@ -198,14 +211,11 @@ int xlb_traffic_clear(int fd, uint32_t id)
 
 int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct xlb_traffic *percpu;
+	int ncpu, ret;
+	struct xlb_traffic *percpu = percpu_traffic(&ncpu, &ret);
 
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
-		return -ENOMEM;
+		return ret;
 	memset(out, 0, sizeof(*out));
 	if (bpf_map_lookup_elem(fd, &id, percpu)) {
 		free(percpu);
