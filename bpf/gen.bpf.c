@@ -13,6 +13,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
+#include "csum.h"
 
 #define GEN_PORTS	60000
 
@@ -32,20 +33,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } gen_seq SEC(".maps");
-
-static __always_inline void ipv4_csum(struct iphdr *ip)
-{
-	__u32 sum = 0;
-	__u16 *w = (__u16 *)ip;
-
-	ip->check = 0;
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		sum += w[i];
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	ip->check = (__u16)~sum;
-}
 
 SEC("xdp")
 int xlb_gen(struct xdp_md *ctx)
@@ -75,7 +62,8 @@ int xlb_gen(struct xdp_md *ctx)
 			return XDP_ABORTED;
 		/* The low 16 bits of the source address carry the flows past the ports. */
 		ip->saddr = (ip->saddr & bpf_htonl(0xffff0000)) | bpf_htonl(10 + hi);
-		ipv4_csum(ip);
+		ip->check = 0;
+		ip->check = xlb_ipv4_csum(ip);
 	} else {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 

@@ -191,12 +191,3 @@ void check_write(FILE *f, const struct lbd_check_cfg *c)
 	if (c->host[0])
 		fprintf(f, " host %s", c->host);
 }
-
-bool check_cfg_eq(const struct lbd_check_cfg *a, const struct lbd_check_cfg *b)
-{
-	return a->type == b->type && a->rise == b->rise && a->fall == b->fall &&
-	       !strcmp(a->arg, b->arg) && !strcmp(a->host, b->host) && a->expect_lo == b->expect_lo &&
-	       a->expect_hi == b->expect_hi && a->interval_ms == b->interval_ms &&
-	       a->timeout_ms == b->timeout_ms && a->slow_start_ms == b->slow_start_ms &&
-	       a->slow_start_set == b->slow_start_set;
-}

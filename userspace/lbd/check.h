@@ -67,6 +67,5 @@ int check_validate(const struct lbd_check *c, uint16_t port, char *err, size_t l
 /* The words of c that are set, as in the file: " check tcp interval 1s ...". */
 void check_write(FILE *f, const struct lbd_check_cfg *c);
 const char *check_type_name(uint8_t type);
-bool check_cfg_eq(const struct lbd_check_cfg *a, const struct lbd_check_cfg *b);
 
 #endif

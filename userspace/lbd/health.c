@@ -18,31 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "source.h"
 
 extern char **environ;
-
-static uint64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t hc_now_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Probes of many backends must not fire in step: +-10% of the interval. */
 static uint64_t jittered(uint32_t interval_ms)
@@ -56,7 +36,7 @@ void hc_init(struct hc *hc, int epfd)
 {
 	memset(hc, 0, sizeof(*hc));
 	hc->epfd = epfd;
-	srandom((unsigned int)(hc_now_ms() ^ (uint64_t)getpid()));
+	srandom((unsigned int)(lbd_mono_ms() ^ (uint64_t)getpid()));
 }
 
 static void probe_end(struct hc *hc, struct hc_target *t)
@@ -162,7 +142,7 @@ static void target_name(const struct hc_target *t, char *buf, size_t len)
 
 int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 {
-	uint64_t now = hc_now_ms();
+	uint64_t now = lbd_mono_ms();
 
 	/* Targets come and go below: look them up by scan until the index is rebuilt. */
 	free(hc->index);
@@ -200,7 +180,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 				t->fd = -1;
 				/* Like keepalived and HAProxy: a new backend is in until checks say otherwise. */
 				t->up = true;
-				t->since_ms = clock_ms(CLOCK_REALTIME);
+				t->since_ms = lbd_wall_ms();
 				strcpy(t->last, c.type == CHECK_NONE ? "no check" : "not checked yet");
 				t->next_due = now + (uint64_t)random() % (c.interval_ms / 4 + 1);
 			} else if (memcmp(&t->check, &c, sizeof(c))) {
@@ -215,7 +195,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 			t->seen = true;
 			if (c.type == CHECK_NONE && !t->up) {
 				t->up = true;
-				t->since_ms = clock_ms(CLOCK_REALTIME);
+				t->since_ms = lbd_wall_ms();
 				t->changes++;
 				hc->dirty = true;
 			}
@@ -237,10 +217,10 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 
 static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why)
 {
-	uint64_t now = hc_now_ms();
+	uint64_t now = lbd_mono_ms();
 	char name[200];
 
-	t->latency_us = (uint32_t)(now_us() - t->started_us);
+	t->latency_us = (uint32_t)(lbd_mono_us() - t->started_us);
 	snprintf(t->last, sizeof(t->last), "%s", why);
 	probe_end(hc, t);
 	t->next_due = t->started + jittered(t->check.interval_ms);
@@ -249,7 +229,7 @@ static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why
 	if (!t->checked) {
 		t->checked = true;
 		if (t->changes == 0)
-			t->since_ms = clock_ms(CLOCK_REALTIME);
+			t->since_ms = lbd_wall_ms();
 	}
 	if (ok) {
 		t->fail_run = 0;
@@ -269,7 +249,7 @@ static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why
 		t->ramp_start = 0;
 	}
 	t->changes++;
-	t->since_ms = clock_ms(CLOCK_REALTIME);
+	t->since_ms = lbd_wall_ms();
 	hc->dirty = true;
 	target_name(t, name, sizeof(name));
 	if (ok)
@@ -410,7 +390,7 @@ static void start_exec(struct hc *hc, struct hc_target *t)
 static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
 {
 	t->started = now;
-	t->started_us = now_us();
+	t->started_us = lbd_mono_us();
 	t->deadline = now + t->check.timeout_ms;
 	t->got = 0;
 	switch (t->check.type) {
@@ -429,7 +409,7 @@ static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
 
 void hc_tick(struct hc *hc)
 {
-	uint64_t now = hc_now_ms();
+	uint64_t now = lbd_mono_ms();
 
 	for (size_t i = 0; i < hc->n; i++) {
 		struct hc_target *t = hc->t[i];
@@ -547,7 +527,7 @@ void hc_event(struct hc *hc, struct hc_target *t, uint32_t events)
 
 bool hc_ramping(const struct hc *hc)
 {
-	uint64_t now = hc_now_ms();
+	uint64_t now = lbd_mono_ms();
 
 	for (size_t i = 0; i < hc->n; i++)
 		if (hc->t[i]->ramp_start && hc->t[i]->up &&
@@ -567,7 +547,7 @@ uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const str
 		return 0;
 	if (be->admin == LBD_ADMIN_UP || !t || !t->ramp_start)
 		return (uint32_t)full;
-	now = hc_now_ms();
+	now = lbd_mono_ms();
 	elapsed = now - t->ramp_start;
 	if (elapsed >= t->check.slow_start_ms)
 		return (uint32_t)full;

@@ -72,6 +72,5 @@ bool hc_ramping(const struct hc *hc);
  */
 uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const struct lbd_backend_cfg *be,
 		   bool *healthy);
-uint64_t hc_now_ms(void);
 
 #endif

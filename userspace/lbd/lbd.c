@@ -30,6 +30,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "dataplane.h"
@@ -77,7 +78,7 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 	if (b->admin == LBD_ADMIN_AUTO && t && !t->up)
 		return fail_open ? "down-open" : "down";
 	if (b->admin == LBD_ADMIN_AUTO && t && t->ramp_start &&
-	    hc_now_ms() < t->ramp_start + t->check.slow_start_ms)
+	    lbd_mono_ms() < t->ramp_start + t->check.slow_start_ms)
 		return "slow-start";
 	return "active";
 }
@@ -85,12 +86,8 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 /* "12s", "5m", "3h", "2d": how long a verdict has held. */
 static void format_age(uint64_t since_ms, char *buf, size_t len)
 {
-	struct timespec ts;
-	uint64_t now, age;
+	uint64_t now = lbd_wall_ms(), age = now > since_ms ? (now - since_ms) / 1000 : 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	age = now > since_ms ? (now - since_ms) / 1000 : 0;
 	if (age < 120)
 		snprintf(buf, len, "%llus", (unsigned long long)age);
 	else if (age < 7200)

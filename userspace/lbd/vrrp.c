@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "netlink.h"
 #include "source.h"
@@ -34,22 +35,6 @@
 static const uint8_t group4[4] = { 224, 0, 0, 18 };
 static const uint8_t group6[16] = { 0xff, 0x02, [15] = 0x12 };
 static const uint8_t all_nodes6[16] = { 0xff, 0x02, [15] = 0x01 };
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const char *vrrp_state_name(enum vrrp_state s)
 {
@@ -273,7 +258,7 @@ static void set_addresses(struct vrrp *v, struct vrrp_router *r, bool add)
 static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why)
 {
 	char name[64];
-	uint64_t now = mono_us();
+	uint64_t now = lbd_mono_us();
 
 	if (r->cfg.vmac)
 		nl_link_set_up(v->nl, r->vmac_ifindex, true);
@@ -287,7 +272,7 @@ static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why
 	memcpy(r->master_addr, r->primary, sizeof(r->master_addr));
 	r->master_priority = r->priority;
 	r->state = VRRP_MASTER;
-	r->since_ms = wall_ms();
+	r->since_ms = lbd_wall_ms();
 	r->st.became_master++;
 	snprintf(r->why, sizeof(r->why), "%s", why);
 	router_name(r, name, sizeof(name));
@@ -307,10 +292,10 @@ static void become_backup(struct vrrp *v, struct vrrp_router *r, uint16_t master
 	}
 	r->master_adver_cs = master_adver_cs;
 	r->adver_due = 0;
-	r->master_down_due = mono_us() + master_down_us(r);
+	r->master_down_due = lbd_mono_us() + master_down_us(r);
 	if (r->state != VRRP_BACKUP) {
 		r->state = VRRP_BACKUP;
-		r->since_ms = wall_ms();
+		r->since_ms = lbd_wall_ms();
 		r->st.became_backup++;
 		snprintf(r->why, sizeof(r->why), "%s", why);
 		router_name(r, name, sizeof(name));
@@ -320,7 +305,7 @@ static void become_backup(struct vrrp *v, struct vrrp_router *r, uint16_t master
 
 static void startup(struct vrrp *v, struct vrrp_router *r)
 {
-	r->started_us = mono_us();
+	r->started_us = lbd_mono_us();
 	if (r->priority == 255)
 		become_master(v, r, "address owner");
 	else
@@ -392,7 +377,7 @@ static void on_advert(struct vrrp *v, struct vrrp_router *r, const uint8_t *src,
 	if (!prio)
 		r->st.rx_priority0++;
 
-	uint64_t now = mono_us();
+	uint64_t now = lbd_mono_us();
 
 	if (r->state == VRRP_BACKUP) {
 		bool delaying = now < r->started_us + r->cfg.preempt_delay_ms * 1000ull;
@@ -725,7 +710,7 @@ void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg)
 
 void vrrp_timer(struct vrrp *v)
 {
-	uint64_t expirations, now = mono_us();
+	uint64_t expirations, now = lbd_mono_us();
 
 	if (read(v->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
