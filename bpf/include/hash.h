@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Flow hashing, shared by the XDP program and userspace (tests and tools
- * compute the very same backend choice). Murmur3's 32-bit mixing steps over
- * the words of the flow key: cheap in BPF, and well spread for Maglev.
+ * compute the very same backend choice).
+ *
+ * Multilinear: each 64-bit word of the key times its own odd constant,
+ * summed, then one xorshift-multiply round to carry every input bit into
+ * the top half, which is what we return. The products do not depend on
+ * each other, so the CPU overlaps them; a Murmur-style chain of nine
+ * dependent rounds cost 30 ns of a 70 ns packet here (see BENCHMARKS.md).
+ * BPF has 64-bit multiplies but no rotate, so no 32-bit rotations either.
  */
 #ifndef XLB_HASH_H
 #define XLB_HASH_H
@@ -13,60 +19,56 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-#define XLB_HASH_SEED 0x5eed71b5u
+#define XLB_HASH_K0	0x9e3779b185ebca87ull
+#define XLB_HASH_K1	0xc2b2ae3d27d4eb4full
+#define XLB_HASH_K2	0x165667b19e3779f9ull
+#define XLB_HASH_K3	0x85ebca77c2b2ae63ull
+#define XLB_HASH_K4	0x27d4eb2f165667c5ull
+#define XLB_HASH_MIX	0xff51afd7ed558ccdull
 
-static __always_inline __u32 xlb_rotl32(__u32 x, int r)
+/* Two 32-bit words of a key; the first in the low half, so IPv4's only word mixes from bit 0. */
+static __always_inline __u64 xlb_hash_word(__be32 lo, __be32 hi)
 {
-	return (x << r) | (x >> (32 - r));
+	return (__u64)lo | ((__u64)hi << 32);
 }
 
-static __always_inline __u32 xlb_hash_step(__u32 h, __u32 word)
+static __always_inline __u32 xlb_hash_final(__u64 h)
 {
-	word *= 0xcc9e2d51u;
-	word = xlb_rotl32(word, 15);
-	word *= 0x1b873593u;
-	h ^= word;
-	h = xlb_rotl32(h, 13);
-	return h * 5 + 0xe6546b64u;
-}
-
-static __always_inline __u32 xlb_hash_final(__u32 h)
-{
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
+	h ^= h >> 32;
+	h *= XLB_HASH_MIX;
+	h ^= h >> 29;
+	return (__u32)(h >> 32);
 }
 
 /* The client's address only: for source-affinity VIPs. */
 static __always_inline __u32 xlb_hash_src(const struct xlb_flow_key *k)
 {
-	__u32 h = XLB_HASH_SEED;
-
-	h = xlb_hash_step(h, k->src[0]);
-	h = xlb_hash_step(h, k->src[1]);
-	h = xlb_hash_step(h, k->src[2]);
-	h = xlb_hash_step(h, k->src[3]);
-	return xlb_hash_final(h ^ k->family);
+	return xlb_hash_final(xlb_hash_word(k->src[0], k->src[1]) * XLB_HASH_K0 +
+			      xlb_hash_word(k->src[2], k->src[3]) * XLB_HASH_K1 +
+			      (__u64)k->family * XLB_HASH_K4);
 }
 
 /* The whole 5-tuple. */
 static __always_inline __u32 xlb_hash_flow(const struct xlb_flow_key *k)
 {
-	__u32 h = XLB_HASH_SEED;
+	__u64 ports = ((__u32)k->sport << 16) | k->dport;
+	__u64 kind = ((__u64)k->proto << 8) | k->family;
 
-	h = xlb_hash_step(h, k->src[0]);
-	h = xlb_hash_step(h, k->src[1]);
-	h = xlb_hash_step(h, k->src[2]);
-	h = xlb_hash_step(h, k->src[3]);
-	h = xlb_hash_step(h, k->dst[0]);
-	h = xlb_hash_step(h, k->dst[1]);
-	h = xlb_hash_step(h, k->dst[2]);
-	h = xlb_hash_step(h, k->dst[3]);
-	h = xlb_hash_step(h, ((__u32)k->sport << 16) | k->dport);
-	return xlb_hash_final(h ^ ((__u32)k->proto << 8) ^ k->family);
+	return xlb_hash_final(xlb_hash_word(k->src[0], k->src[1]) * XLB_HASH_K0 +
+			      xlb_hash_word(k->src[2], k->src[3]) * XLB_HASH_K1 +
+			      xlb_hash_word(k->dst[0], k->dst[1]) * XLB_HASH_K2 +
+			      xlb_hash_word(k->dst[2], k->dst[3]) * XLB_HASH_K3 +
+			      (ports | kind << 32) * XLB_HASH_K4);
+}
+
+/*
+ * A hash's slot in a ring of size slots: the top of hash * size, which
+ * spreads as evenly as hash % size without a 64-bit divide (about 40
+ * cycles, 13 ns a packet here).
+ */
+static __always_inline __u32 xlb_ring_slot(__u32 hash, __u32 size)
+{
+	return (__u32)(((__u64)hash * size) >> 32);
 }
 
 #endif /* XLB_HASH_H */

@@ -47,8 +47,31 @@ struct xlb_vip_meta {
 	__u8 fwd_mode;		/* enum xlb_fwd_mode */
 	__u8 flags;		/* XLB_VIP_F_* */
 	__u8 pad[2];
+	/*
+	 * Until then (bpf_ktime_get_ns(), CLOCK_MONOTONIC) a UDP packet the
+	 * connection table does not know, on a moved slot, is taken for a flow
+	 * that was there before the move: see XLB_SLOT_MOVED.
+	 */
+	__u64 udp_keep_until_ns;
 };
-_Static_assert(sizeof(struct xlb_vip_meta) == 16, "xlb_vip_meta layout");
+_Static_assert(sizeof(struct xlb_vip_meta) == 24, "xlb_vip_meta layout");
+
+/*
+ * A ring slot: the backend id in the low 16 bits. Most slots say only
+ * that, and a flow whose slot says only that goes to that backend without
+ * the connection table: the slot has not changed since the flow began, so
+ * the table would say the same. XLB_SLOT_MOVED marks a slot whose backend
+ * changed while the VIP carried traffic. There the table decides, and a
+ * flow it does not know yet is a flow from before the move when it is a
+ * TCP packet other than a SYN (or, for a short while after the move, any
+ * UDP packet): it goes to the backend the slot had before its first move,
+ * in bits 16..30, and is remembered from then on.
+ */
+#define XLB_SLOT_MOVED		(1u << 31)
+#define XLB_SLOT_NONE		0x7fffu		/* no backend in the slot (or before it) */
+#define XLB_SLOT_ID(s)		((s) & 0xffffu)
+#define XLB_SLOT_PREV(s)	(((s) >> 16) & 0x7fffu)
+_Static_assert(XLB_MAX_BACKENDS <= XLB_SLOT_NONE, "backend ids fit a ring slot");
 
 /* A zeroed slot has no UP flag, so an unconfigured id is never chosen. */
 #define XLB_BACKEND_F_UP	(1u << 0)
@@ -119,13 +142,15 @@ enum xlb_stat {
 	XLB_STAT_DROP_NO_BACKEND,	/* the VIP has no backend that is up */
 	XLB_STAT_DROP_TOO_BIG,		/* too big to encapsulate and DF clear */
 	XLB_STAT_DROP_NO_ROOM,		/* the driver refused to grow or shrink the frame */
-	XLB_STAT_CONN_HIT,		/* connection table hit */
-	XLB_STAT_CONN_MISS,		/* new flow: picked through Maglev */
+	XLB_STAT_CONN_HIT,		/* connection table hit (moved slots only) */
+	XLB_STAT_CONN_MISS,		/* not in the table: picked and remembered */
 	XLB_STAT_CONN_REPICK,		/* remembered backend is down: picked again */
 	XLB_STAT_TX_DSR,		/* sent by MAC rewrite */
 	XLB_STAT_TX_IPIP,		/* sent encapsulated */
 	XLB_STAT_ICMP_TOO_BIG_SENT,	/* we answered "fragmentation needed" / "packet too big" */
 	XLB_STAT_ICMP_ERR_FORWARDED,	/* ICMP error about a flow sent to the flow's backend */
+	XLB_STAT_RING_STABLE,		/* sent by an unmoved ring slot, without the connection table */
+	XLB_STAT_CONN_PREV,		/* a miss on a moved slot kept on the slot's previous backend */
 	XLB_STAT_MAX,
 };
 

@@ -51,50 +51,66 @@ static __always_inline __u32 xlb_flow_hash(const struct xlb_vip_meta *vip,
 	return vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(flow) : xlb_hash_flow(flow);
 }
 
+/* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */
+static __always_inline __u32 xlb_ring_get(void *ring, const struct xlb_vip_meta *vip, __u32 hash,
+					  __u32 probe)
+{
+	__u32 index = xlb_ring_slot(hash + probe * XLB_RING_STRIDE, vip->ring_size);
+	__u32 *slot = bpf_map_lookup_elem(ring, &index);
+
+	return slot ? *slot : XLB_SLOT_NONE;
+}
+
 /*
  * The ring holds only backends that were up when userspace built it; the
  * extra probes cover the moment between a backend going down and the new
  * ring being swapped in.
  */
-static __always_inline struct xlb_backend *xlb_ring_pick(const struct xlb_vip_meta *vip,
+static __always_inline struct xlb_backend *xlb_ring_pick(void *ring, const struct xlb_vip_meta *vip,
 							  __u32 hash, __u32 *backend_id)
 {
-	__u32 ring_id = vip->ring_id, size = vip->ring_size, slot, *id;
 	struct xlb_backend *be;
-	void *ring;
 
-	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
-	if (!ring || !size)
-		return NULL;
 #pragma unroll
 	for (int i = 0; i < XLB_RING_TRIES; i++) {
-		slot = (hash + i * XLB_RING_STRIDE) % size;
-		id = bpf_map_lookup_elem(ring, &slot);
-		if (!id)
-			return NULL;
-		be = xlb_backend_if_up(*id);
-		if (be) {
-			*backend_id = *id;
+		*backend_id = XLB_SLOT_ID(xlb_ring_get(ring, vip, hash, i));
+		be = xlb_backend_if_up(*backend_id);
+		if (be)
 			return be;
-		}
 	}
 	return NULL;
 }
 
 /*
- * The backend of a flow: the remembered one while it is up, else a Maglev
- * pick that is remembered from then on. ICMP errors only look: they must
- * not create flows. A TCP SYN on a flow remembered for longer than
- * XLB_SYN_REUSE_NS opens a new connection on a reused source port, so it is
- * picked afresh: it must not go to the backend an old connection had
- * (drained or removed since).
+ * A flow the table does not know, on a moved slot, began before the move
+ * if it is TCP past its SYN. UDP has no such mark, so for a few seconds
+ * after a change (udp_keep_until_ns) every unknown UDP flow there counts
+ * as old: that catches each live flow at its next packet.
  */
-static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
-							     const struct xlb_vip_meta *vip,
-							     __u32 *backend_id, int *new_flow)
+static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
+						  const struct xlb_vip_meta *vip)
 {
+	if (pkt->flow.proto == IPPROTO_TCP)
+		return !pkt->syn;
+	return bpf_ktime_get_ns() < vip->udp_keep_until_ns;
+}
+
+/*
+ * The backend of a flow on a moved slot: the remembered one while it is
+ * up; else the slot's previous backend for a flow from before the move;
+ * else a Maglev pick. What is picked is remembered from then on. ICMP
+ * errors only look: they must not create flows. A TCP SYN on a flow
+ * remembered for longer than XLB_SYN_REUSE_NS opens a new connection on a
+ * reused source port, so it is picked afresh: it must not go to the
+ * backend an old connection had (drained or removed since).
+ */
+static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_pkt *pkt,
+								const struct xlb_vip_meta *vip,
+								void *ring, __u32 hash, __u32 slot,
+								__u32 *backend_id, int *new_flow)
+{
+	struct xlb_backend *be = NULL;
 	struct xlb_conn *conn, fresh;
-	struct xlb_backend *be;
 
 	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
 	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS)
@@ -109,9 +125,15 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 		xlb_count(XLB_STAT_CONN_REPICK);
 	} else {
 		xlb_count(XLB_STAT_CONN_MISS);
+		if ((slot & XLB_SLOT_MOVED) && xlb_flow_predates_move(pkt, vip)) {
+			*backend_id = XLB_SLOT_PREV(slot);
+			be = xlb_backend_if_up(*backend_id);
+			if (be)
+				xlb_count(XLB_STAT_CONN_PREV);
+		}
 	}
-
-	be = xlb_ring_pick(vip, xlb_flow_hash(vip, &pkt->flow), backend_id);
+	if (!be)
+		be = xlb_ring_pick(ring, vip, hash, backend_id);
 	if (!be || pkt->icmp_err)
 		return be;
 	fresh.backend_id = *backend_id;
@@ -120,6 +142,37 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY);
 	*new_flow = 1;
 	return be;
+}
+
+/*
+ * The backend of a flow. On a slot that has not moved, the ring alone
+ * decides, without the connection table: most packets stop here. The
+ * table is for moved slots, and for a slot whose backend has just gone
+ * down (until userspace publishes the ring without it).
+ */
+static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
+							     const struct xlb_vip_meta *vip,
+							     __u32 *backend_id, int *new_flow)
+{
+	__u32 ring_id = vip->ring_id, hash, slot;
+	struct xlb_backend *be;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
+	if (!ring || !vip->ring_size)
+		return NULL;
+	hash = xlb_flow_hash(vip, &pkt->flow);
+	slot = xlb_ring_get(ring, vip, hash, 0);
+	if (!(slot & XLB_SLOT_MOVED)) {
+		*backend_id = XLB_SLOT_ID(slot);
+		be = xlb_backend_if_up(*backend_id);
+		if (be) {
+			xlb_count(XLB_STAT_RING_STABLE);
+			*new_flow = pkt->syn;
+			return be;
+		}
+	}
+	return xlb_pick_remembered(pkt, vip, ring, hash, slot, backend_id, new_flow);
 }
 
 #endif /* XLB_SCHED_H */

@@ -255,47 +255,164 @@ static void run_case(const struct pkt_case *c)
 	check_checksums(r.out, r.out_len);
 }
 
-/* A flow keeps its backend when the ring changes under it. */
+/* Is the flow in the connection table? */
+static bool remembered(const struct xlb_flow_key *flow)
+{
+	struct xlb_conn conn;
+
+	return !bpf_map_lookup_elem(env_fds.conn, flow, &conn);
+}
+
+/* Publishes the VIP's ring afresh, as for a VIP that has carried no traffic: no moved slots. */
+static int publish_fresh(int v)
+{
+	free(env_vips[v].slots);
+	env_vips[v].slots = NULL;
+	return env_publish(v);
+}
+
+/*
+ * Flows keep their backends when the ring changes under them. Before the
+ * change the ring alone decides and nothing is remembered; after it, a
+ * moved slot sends a TCP packet that is not a SYN to the backend the slot
+ * had, and remembers that. A SYN there follows the new ring.
+ */
 static void flow_keeps_backend_after_ring_change(void)
 {
 	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 0, 80) };
+	uint32_t before[64], new_before[64];
 	uint8_t in[PKT_MAX];
 	struct xlb_flow_key flow;
-	uint32_t before[64];
 	struct env_run r;
-	int moved = 0;
+	int moved = 0, j;
 
-	/* 64 flows learn their backends under the ring {21,22,23}. */
+	/* 64 flows under the ring {21,22,23}; 64 more source ports, not sent yet. */
 	for (int i = 0; i < 64; i++) {
+		s.sport = (uint16_t)(42000 + i);
+		env_flow(&s, &flow);
+		new_before[i] = env_ring_pick(VIP4_CHURN, &flow);
 		s.sport = (uint16_t)(41000 + i);
 		env_flow(&s, &flow);
 		before[i] = env_ring_pick(VIP4_CHURN, &flow);
 		if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0) || !XT_EQ(r.verdict, XDP_TX))
 			return;
+		XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1);
 		XT_MEM(r.out, env_backend(before[i])->mac, 6);
+		XT_TRUE(!remembered(&flow), "a flow on an unmoved slot was put in the table");
 	}
 	/* Add a fourth backend and drop the first from the ring. */
 	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 22, 23, 24, 0 }, 4 * sizeof(uint32_t));
 	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
 		return;
 	for (int i = 0; i < 64; i++) {
+		bool slot_moved;
+
 		s.sport = (uint16_t)(41000 + i);
 		env_flow(&s, &flow);
-		moved += env_ring_pick(VIP4_CHURN, &flow) != before[i];
-		if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0) || !XT_EQ(r.verdict, XDP_TX))
-			return;
-		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
-		XT_MEM(r.out, env_backend(before[i])->mac, 6);
+		slot_moved = env_ring_pick(VIP4_CHURN, &flow) != before[i];
+		moved += slot_moved;
+		for (int pass = 0; pass < 2; pass++) {
+			if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0) || !XT_EQ(r.verdict, XDP_TX))
+				return;
+			XT_MEM(r.out, env_backend(before[i])->mac, 6);
+			if (!slot_moved)
+				XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1);
+			else if (pass == 0)
+				XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1);
+			else
+				XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+		}
 	}
 	/* The test means something only if the ring did move some of these flows. */
 	XT_TRUE(moved > 0, "no flow's ring slot moved: the test proves nothing");
-	/* A new flow follows the new ring. */
-	s.sport = 42000;
-	env_flow(&s, &flow);
+	/* A new connection on a moved slot follows the new ring, and so do its later packets. */
+	for (j = 0; j < 64; j++) {
+		s.sport = (uint16_t)(42000 + j);
+		env_flow(&s, &flow);
+		if (env_ring_pick(VIP4_CHURN, &flow) != new_before[j])
+			break;
+	}
+	if (!XT_TRUE(j < 64, "no fresh source port on a moved slot"))
+		return;
+	s.tcp_flags = 0x02;
 	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
 		XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+		XT_EQ(r.delta[XLB_STAT_CONN_PREV], 0);
 		XT_MEM(r.out, env_backend(env_ring_pick(VIP4_CHURN, &flow))->mac, 6);
 	}
+	s.tcp_flags = 0x10;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+		XT_MEM(r.out, env_backend(env_ring_pick(VIP4_CHURN, &flow))->mac, 6);
+	}
+}
+
+/*
+ * UDP has no SYN: for ENV_UDP_KEEP_NS after a change, a UDP flow the table
+ * does not know on a moved slot stays on the slot's previous backend; after
+ * that it is a new flow and follows the new ring. Remembered flows stay.
+ */
+static void udp_flow_keeps_backend_after_ring_change(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_UDP, 0, 53) };
+	uint32_t before[32];
+	uint8_t in[PKT_MAX];
+	struct xlb_flow_key flow;
+	struct env_run r;
+	int moved = 0, late = 0;
+
+	for (int i = 0; i < 32; i++) {
+		s.sport = (uint16_t)(47000 + i);
+		env_flow(&s, &flow);
+		before[i] = env_ring_pick(VIP4_UDP_DSR, &flow);
+		if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			return;
+		XT_MEM(r.out, env_backend(before[i])->mac, 6);
+	}
+	memcpy(env_vips[VIP4_UDP_DSR].backends, (uint32_t[]){ 1, 2, 0 }, 3 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_UDP_DSR), 0))
+		goto restore;
+	/* Within the window: every flow, even one whose slot moved, stays. */
+	for (int i = 0; i < 32; i++) {
+		s.sport = (uint16_t)(47000 + i);
+		env_flow(&s, &flow);
+		moved += env_ring_pick(VIP4_UDP_DSR, &flow) != before[i];
+		if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			goto restore;
+		XT_MEM(r.out, env_backend(before[i])->mac, 6);
+	}
+	XT_TRUE(moved > 0, "no flow's ring slot moved: the test proves nothing");
+	/* After the window: the flows seen stay; a flow never seen follows the new ring. */
+	env_vips[VIP4_UDP_DSR].udp_keep_until_ns = 0;
+	if (!XT_EQ(env_write_vip(VIP4_UDP_DSR), 0))
+		goto restore;
+	for (int i = 0; i < 32; i++) {
+		s.sport = (uint16_t)(47000 + i);
+		if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			XT_MEM(r.out, env_backend(before[i])->mac, 6);
+	}
+	for (int i = 0; i < 64; i++) {
+		s.sport = (uint16_t)(48000 + i);
+		env_flow(&s, &flow);
+		if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			goto restore;
+		XT_MEM(r.out, env_backend(env_ring_pick(VIP4_UDP_DSR, &flow))->mac, 6);
+		late += r.delta[XLB_STAT_CONN_MISS] == 1;
+	}
+	XT_TRUE(late > 0, "no new flow landed on a moved slot: the test proves nothing");
+restore:
+	memcpy(env_vips[VIP4_UDP_DSR].backends, (uint32_t[]){ 1, 2, 3 }, 3 * sizeof(uint32_t));
+	publish_fresh(VIP4_UDP_DSR);
+}
+
+/* A ring published before the VIP carried traffic has no moved slots: nothing can be on them. */
+static void first_ring_has_no_moved_slots(void)
+{
+	uint32_t n = env_vips[VIP4_TCP_DSR].ring_size;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (!XT_EQ(env_vips[VIP4_TCP_DSR].slots[i] & XLB_SLOT_MOVED, 0))
+			return;
 }
 
 /*
@@ -353,18 +470,27 @@ static void syn_on_known_tuple(void)
 	XT_TRUE(env_ring_pick(VIP4_CHURN, &flow) != 21, "the new ring still picks 21");
 }
 
-/* A remembered flow whose backend goes down moves, and stays where it moved. */
+/*
+ * A flow whose backend goes down moves, never to a down backend: at once,
+ * while the ring still names it (the probe steps past it), and after the
+ * ring is published without it. When the backend comes back, the flow
+ * stays where it moved: its connection lives there now.
+ */
 static void flow_on_down_backend_moves(void)
 {
-	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 43000, 80) };
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 43000, 80) };
+	uint32_t *backends = env_vips[VIP4_CHURN].backends;
 	uint8_t in[PKT_MAX], mac_after[6];
 	struct xlb_flow_key flow;
 	uint32_t first;
 	struct env_run r;
 	size_t len = pkt_build(&s, in);
 
+	memcpy(backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(publish_fresh(VIP4_CHURN), 0))
+		return;
 	env_flow(&s, &flow);
-	first = env_ring_pick(VIP4_TCP_DSR, &flow);
+	first = env_ring_pick(VIP4_CHURN, &flow);
 	if (!XT_EQ(env_run(in, len, &r), 0) || !XT_MEM(r.out, env_backend(first)->mac, 6))
 		return;
 	/* Down in the backend map only: the ring still names it. */
@@ -372,14 +498,23 @@ static void flow_on_down_backend_moves(void)
 		return;
 	if (XT_EQ(env_run(in, len, &r), 0)) {
 		XT_EQ(r.verdict, XDP_TX);
-		XT_EQ(r.delta[XLB_STAT_CONN_REPICK], 1);
+		XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
 		XT_TRUE(memcmp(r.out, env_backend(first)->mac, 6) != 0,
 			"the flow still goes to down backend %u", first);
 		memcpy(mac_after, r.out, 6);
 	}
-	/* Back up: the flow stays on its new backend (the connection lives there now). */
+	/* The ring without it, then with it again: the flow stays where it moved. */
+	for (uint32_t id = 21, k = 0; id <= 23; id++)
+		if (id != first)
+			backends[k++] = id;
+	backends[2] = 0;
+	if (XT_EQ(env_publish(VIP4_CHURN), 0) && XT_EQ(env_run(in, len, &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+		XT_MEM(r.out, mac_after, 6);
+	}
 	env_backend_up(first, true);
-	if (XT_EQ(env_run(in, len, &r), 0)) {
+	memcpy(backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
+	if (XT_EQ(env_publish(VIP4_CHURN), 0) && XT_EQ(env_run(in, len, &r), 0)) {
 		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
 		XT_MEM(r.out, mac_after, 6);
 	}
@@ -449,7 +584,7 @@ static void icmp_error_creates_no_flow(void)
 	if (!XT_EQ(env_run(in, len, &r), 0))
 		return;
 	XT_EQ(r.verdict, XDP_TX);
-	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1);
 	XT_NE(bpf_map_lookup_elem(env_fds.conn, &flow, &conn), 0);
 }
 
@@ -475,8 +610,20 @@ static void vip_and_backend_counters(void)
 	xlb_traffic_read(env_fds.backend_stats, be, &ba);
 	XT_EQ(va.packets - vb.packets, 3);
 	XT_EQ(va.bytes - vb.bytes, 3 * len);
-	XT_EQ(va.new_flows - vb.new_flows, 1);
 	XT_EQ(ba.packets - bb.packets, 3);
+	/* A UDP flow on an unmoved slot is never looked up, so it is not counted as new. */
+	XT_EQ(va.new_flows - vb.new_flows, 0);
+	/* A TCP SYN is: one new flow for the VIP and its backend. */
+	s = (struct pkt_spec){ V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, 46000, 80), .tcp_flags = 0x02 };
+	env_flow(&s, &flow);
+	be = env_ring_pick(VIP6_TCP_IPIP, &flow);
+	xlb_traffic_read(env_fds.vip_stats, VIP6_TCP_IPIP, &vb);
+	xlb_traffic_read(env_fds.backend_stats, be, &bb);
+	if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+		return;
+	xlb_traffic_read(env_fds.vip_stats, VIP6_TCP_IPIP, &va);
+	xlb_traffic_read(env_fds.backend_stats, be, &ba);
+	XT_EQ(va.new_flows - vb.new_flows, 1);
 	XT_EQ(ba.new_flows - bb.new_flows, 1);
 }
 
@@ -513,7 +660,9 @@ static void ring_swap_is_atomic_update(void)
 }
 
 static const struct xt_case stateful[] = {
+	XT_CASE(first_ring_has_no_moved_slots),
 	XT_CASE(flow_keeps_backend_after_ring_change),
+	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(syn_on_known_tuple),
 	XT_CASE(flow_on_down_backend_moves),
 	XT_CASE(all_backends_down_drops),

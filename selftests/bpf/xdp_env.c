@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hash.h"
 #include "maglev.h"
@@ -78,10 +79,36 @@ int env_backend_up(uint32_t id, bool up)
 	return xlb_backend_set(&env_fds, id, &be);
 }
 
+int env_write_vip(int v)
+{
+	const struct env_vip *vip = &env_vips[v];
+	struct xlb_vip_key key = {
+		.port = htons(vip->port),
+		.proto = vip->proto,
+		.family = vip->family == 4 ? XLB_AF_INET : XLB_AF_INET6,
+	};
+	struct xlb_vip_meta meta = {
+		.vip_id = (uint32_t)v,
+		.ring_id = (uint32_t)v,
+		.ring_size = vip->ring_size,
+		.fwd_mode = vip->fwd,
+		.flags = vip->flags,
+		.udp_keep_until_ns = vip->udp_keep_until_ns,
+	};
+	int ret;
+
+	to_key_addr(vip->family, vip->addr, key.addr);
+	ret = xlb_vip_set(&env_fds, &key, &meta);
+	return ret ? ret : xlb_vip_address_mark(&env_fds, key.family, key.addr, true);
+}
+
+/* As lbd does: the first ring has no moved slots, later ones mark what moved. */
 int env_publish(int v)
 {
 	struct env_vip *vip = &env_vips[v];
 	struct maglev_backend mb[ENV_MAX_VIP_BACKENDS] = { 0 };
+	uint32_t *slots;
+	struct timespec now;
 	size_t n = 0;
 	int ret;
 
@@ -95,12 +122,24 @@ int env_publish(int v)
 	}
 	if (!vip->table)
 		vip->table = calloc(vip->ring_size, sizeof(uint32_t));
-	if (!vip->table)
+	slots = calloc(vip->ring_size, sizeof(uint32_t));
+	if (!vip->table || !slots) {
+		free(slots);
 		return -ENOMEM;
+	}
 	ret = maglev_build(mb, n, vip->table, vip->ring_size);
-	if (ret)
+	if (ret) {
+		free(slots);
 		return ret;
-	return xlb_ring_publish(&env_fds, (uint32_t)v, vip->table, vip->ring_size);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (maglev_slots(vip->table, vip->ring_size, vip->slots, vip->ring_size, slots))
+		vip->udp_keep_until_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec +
+					 ENV_UDP_KEEP_NS;
+	free(vip->slots);
+	vip->slots = slots;
+	ret = xlb_ring_publish(&env_fds, (uint32_t)v, slots, vip->ring_size);
+	return ret ? ret : env_write_vip(v);
 }
 
 static int write_world(void)
@@ -113,26 +152,7 @@ static int write_world(void)
 			return ret;
 	}
 	for (int v = 0; v < ENV_NUM_VIPS; v++) {
-		struct env_vip *vip = &env_vips[v];
-		struct xlb_vip_key key = {
-			.port = htons(vip->port),
-			.proto = vip->proto,
-			.family = vip->family == 4 ? XLB_AF_INET : XLB_AF_INET6,
-		};
-		struct xlb_vip_meta meta = {
-			.vip_id = (uint32_t)v,
-			.ring_id = (uint32_t)v,
-			.ring_size = vip->ring_size,
-			.fwd_mode = vip->fwd,
-			.flags = vip->flags,
-		};
-
-		to_key_addr(vip->family, vip->addr, key.addr);
 		ret = env_publish(v);
-		if (!ret)
-			ret = xlb_vip_set(&env_fds, &key, &meta);
-		if (!ret)
-			ret = xlb_vip_address_mark(&env_fds, key.family, key.addr, true);
 		if (ret)
 			return ret;
 	}
@@ -177,7 +197,10 @@ void env_teardown(void)
 {
 	for (int v = 0; v < ENV_NUM_VIPS; v++) {
 		free(env_vips[v].table);
+		free(env_vips[v].slots);
 		env_vips[v].table = NULL;
+		env_vips[v].slots = NULL;
+		env_vips[v].udp_keep_until_ns = 0;
 	}
 	xlb__destroy(skel);
 	skel = NULL;
@@ -220,7 +243,7 @@ uint32_t env_ring_pick(int v, const struct xlb_flow_key *flow)
 	const struct env_vip *vip = &env_vips[v];
 	uint32_t hash = vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(flow) : xlb_hash_flow(flow);
 
-	return vip->table[hash % vip->ring_size];
+	return vip->table[xlb_ring_slot(hash, vip->ring_size)];
 }
 
 size_t env_expect_forward(int v, uint32_t id, const struct xlb_flow_key *flow,

@@ -31,7 +31,9 @@ struct env_vip {
 	uint8_t flags;		/* XLB_VIP_F_* */
 	uint32_t ring_size;
 	uint32_t backends[ENV_MAX_VIP_BACKENDS];	/* ids, 0-terminated */
-	uint32_t *table;	/* the ring as built in userspace */
+	uint32_t *table;	/* the ring as built in userspace: backend ids */
+	uint32_t *slots;	/* the ring as published, with moved marks */
+	uint64_t udp_keep_until_ns;
 };
 
 /* Index into env_vips[] */
@@ -55,6 +57,9 @@ struct env_run {
 	uint64_t delta[XLB_STAT_MAX];	/* how each global counter moved */
 };
 
+/* How long after a change unknown UDP flows on moved slots stay put, as in lbd. */
+#define ENV_UDP_KEEP_NS (3ull * 1000000000ull)
+
 /* Loads the program (conn table of conn_size entries) and writes the world. */
 int env_setup(uint32_t conn_size);
 void env_teardown(void);
@@ -64,6 +69,8 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r);
 const struct env_backend *env_backend(uint32_t id);
 /* Rebuilds and publishes a VIP's ring from its backends list (those with weight 1). */
 int env_publish(int vip);
+/* Rewrites the VIP's map entry (after a test changed udp_keep_until_ns). */
+int env_write_vip(int vip);
 int env_backend_up(uint32_t id, bool up);
 
 /* The flow of a spec, as the program keys it. */

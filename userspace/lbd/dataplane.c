@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+#include "clock.h"
 #include "log.h"
 #include "maglev.h"
 #include "xlb.skel.h"
@@ -122,8 +123,10 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 
 void lbd_dp_close(struct lbd_dp *dp)
 {
-	for (int i = 0; i < XLB_MAX_VIPS; i++)
+	for (int i = 0; i < XLB_MAX_VIPS; i++) {
 		free(dp->vips[i].table);
+		free(dp->vips[i].slots);
+	}
 	if (dp->nl)
 		nl_close(dp->nl);
 	/* Maps stay pinned and the program attached: forwarding outlives lbd. */
@@ -498,44 +501,85 @@ static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd
 	return ret;
 }
 
+/*
+ * A UDP flow has no SYN to tell it from a new one, so for this long after
+ * a change every UDP flow the table does not know, on a moved slot, is
+ * taken for an old one and stays where it was. Every flow that sends
+ * within it is kept; new flows in that window go the old way too.
+ */
+#define LBD_UDP_KEEP_NS (3ull * 1000000000ull)
+
+/* Has the VIP carried a packet? If not, no flow can be on a slot that moves. */
+static bool vip_carried_traffic(const struct lbd_dp *dp, uint32_t vip_id)
+{
+	struct xlb_traffic t;
+
+	return xlb_traffic_read(dp->fds.vip_stats, vip_id, &t) || t.packets;
+}
+
+/* The slots the data plane has, after a restart: a new lbd must not forget what moved. */
+static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
+{
+	if (rt->slots || !rt->ring_size)
+		return;
+	rt->slots = calloc(rt->ring_size, sizeof(*rt->slots));
+	if (rt->slots && xlb_ring_read(&dp->fds, rt->ring_id, rt->slots, rt->ring_size)) {
+		free(rt->slots);
+		rt->slots = NULL;
+	}
+}
+
 static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
 {
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
 	uint32_t *table = calloc(v->ring_size, sizeof(*table));
+	uint32_t *slots = calloc(v->ring_size, sizeof(*slots));
 	struct xlb_vip_key key = map_key(v);
 	struct xlb_vip_meta meta = {
 		.vip_id = vip_id,
 		.fwd_mode = v->fwd,
 		.flags = v->sched == LBD_SCHED_MAGLEV_SRC ? XLB_VIP_F_HASH_SRC : 0,
 	};
-	bool resize = !rt->table || rt->ring_size != v->ring_size;
+	bool resize = rt->ring_size != v->ring_size;
+	const uint32_t *old;
 	int ret;
 
-	if (!table)
+	if (!table || !slots) {
+		free(table);
+		free(slots);
 		return -ENOMEM;
+	}
 	ret = build_ring(dp, v, rt, table);
 	if (ret) {
 		free(table);
+		free(slots);
 		return fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));
 	}
-	if (!resize && !memcmp(table, rt->table, v->ring_size * sizeof(*table))) {
-		free(table);
-		table = rt->table;
+	adopt_slots(dp, rt);
+	old = vip_carried_traffic(dp, vip_id) ? rt->slots : NULL;
+	if (maglev_slots(table, v->ring_size, old, rt->ring_size, slots))
+		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
+	if (!resize && rt->slots && !memcmp(slots, rt->slots, v->ring_size * sizeof(*slots))) {
+		free(slots);
+		free(rt->table);
+		rt->table = table;
 	} else {
 		/* A new size goes to the VIP's other ring slot; the vip_map update below switches both. */
 		uint32_t ring_id = resize ? vip_id * 2 + ((rt->ring_id & 1) ^ (rt->ring_size != 0))
 					  : rt->ring_id;
 
-		ret = xlb_ring_publish(&dp->fds, ring_id, table, v->ring_size);
+		ret = xlb_ring_publish(&dp->fds, ring_id, slots, v->ring_size);
 		if (ret) {
 			free(table);
+			free(slots);
 			return fail(err, len, ret, "cannot publish the Maglev table: %s", strerror(-ret));
 		}
-		if (rt->table != table)
-			free(rt->table);
+		free(rt->table);
+		free(rt->slots);
+		rt->table = table;
+		rt->slots = slots;
 		rt->ring_id = ring_id;
 	}
-	rt->table = table;
 	rt->ring_size = v->ring_size;
 	rt->key = *v;
 	rt->key.backends = NULL;
@@ -543,6 +587,7 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	rt->used = rt->referenced = true;
 	meta.ring_id = rt->ring_id;
 	meta.ring_size = rt->ring_size;
+	meta.udp_keep_until_ns = rt->udp_keep_until_ns;
 	ret = xlb_vip_set(&dp->fds, &key, &meta);
 	if (!ret)
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
@@ -589,6 +634,7 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 		if (!address_in_config(cfg, &rt->key.addr))
 			xlb_vip_address_mark(&dp->fds, key.family, key.addr, false);
 		free(rt->table);
+		free(rt->slots);
 		memset(rt, 0, sizeof(*rt));
 	}
 	return 0;

@@ -275,3 +275,25 @@ out:
 	free(used);
 	return ret;
 }
+
+uint32_t maglev_slots(const uint32_t *table, uint32_t m, const uint32_t *old, uint32_t old_m,
+		      uint32_t *slots)
+{
+	uint32_t moved = 0;
+
+	for (uint32_t i = 0; i < m; i++) {
+		uint32_t id = table[i] == XLB_NO_BACKEND ? XLB_SLOT_NONE : table[i];
+		uint32_t was = old && old_m == m ? old[i] : XLB_SLOT_NONE;
+
+		if (old && old_m != m)
+			was = XLB_SLOT_MOVED | XLB_SLOT_NONE << 16 | XLB_SLOT_NONE;
+		moved += XLB_SLOT_ID(was) != id && XLB_SLOT_ID(was) != XLB_SLOT_NONE;
+		if (was & XLB_SLOT_MOVED)
+			slots[i] = id | (was & ~0xffffu);
+		else if (XLB_SLOT_ID(was) == id || XLB_SLOT_ID(was) == XLB_SLOT_NONE)
+			slots[i] = id;	/* unchanged, or nothing could be on it */
+		else
+			slots[i] = id | XLB_SLOT_MOVED | XLB_SLOT_ID(was) << 16;
+	}
+	return moved;
+}

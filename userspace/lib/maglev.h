@@ -37,6 +37,18 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
  * prime m that visits every slot once. Exposed so tests and tools can
  * recompute what maglev_build does. Returns 0, or -EINVAL when m < 2.
  */
+/*
+ * The ring slots to publish for table (maglev_build's ids), given the slots
+ * published before: old, NULL when no flow can be on the VIP yet. A slot
+ * whose backend changes is marked XLB_SLOT_MOVED with the backend it had
+ * (xlb_common.h), and a moved slot keeps its mark and its first backend.
+ * With old_m != m (a new ring size) flows land on other slots, so every
+ * slot is marked moved, with no previous backend. Returns how many slots
+ * changed their backend just now.
+ */
+uint32_t maglev_slots(const uint32_t *table, uint32_t m, const uint32_t *old, uint32_t old_m,
+		      uint32_t *slots);
+
 int maglev_permutation(const uint8_t key[MAGLEV_KEY_LEN], uint32_t m, uint32_t *offset,
 		       uint32_t *skip);
 

@@ -28,6 +28,8 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_TX_IPIP] = "tx_ipip",
 	[XLB_STAT_ICMP_TOO_BIG_SENT] = "icmp_too_big_sent",
 	[XLB_STAT_ICMP_ERR_FORWARDED] = "icmp_err_forwarded",
+	[XLB_STAT_RING_STABLE] = "ring_stable",
+	[XLB_STAT_CONN_PREV] = "conn_prev",
 };
 
 const char *xlb_stat_name(enum xlb_stat stat)
@@ -137,6 +139,25 @@ int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint
 	if (!ret)
 		ret = errno_of(bpf_map_update_elem(fds->ring, &ring_id, &fd, BPF_ANY));
 	/* The outer map holds its own reference; ours is no longer needed. */
+	close(fd);
+	return ret;
+}
+
+int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t inner_id, info_len = sizeof(info);
+	int fd, ret = 0;
+
+	if (bpf_map_lookup_elem(fds->ring, &ring_id, &inner_id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries != size)
+		ret = -EINVAL;
+	for (uint32_t i = 0; i < size && !ret; i++)
+		ret = errno_of(bpf_map_lookup_elem(fd, &i, &slots[i]));
 	close(fd);
 	return ret;
 }

@@ -43,6 +43,9 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
 int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 		     uint32_t size);
 
+/* Reads back the slots of a published ring of size slots (after a restart). */
+int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size);
+
 int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg);
 
 /* Per-CPU counters summed over the possible CPUs. */
