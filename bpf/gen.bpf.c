@@ -26,6 +26,14 @@ const volatile __u8 gen_dst_mac[ETH_ALEN];
 const volatile __u8 gen_src_mac[ETH_ALEN];
 /* An encapsulating balancer writes its outer header over the old Ethernet header: restore all of it. */
 const volatile __be16 gen_ethertype = 0;
+/*
+ * The template's IP header and the first 8 bytes of its L4 header, put
+ * back in every frame: a routing balancer (nftables) decrements the TTL
+ * and rewrites the destination in place, and the page comes round again.
+ */
+#define GEN_HDR_MAX	48
+const volatile __u8 gen_hdr[GEN_HDR_MAX];
+const volatile __u32 gen_hdr_len = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -51,6 +59,12 @@ int xlb_gen(struct xdp_md *ctx)
 		eth->h_source[i] = gen_src_mac[i];
 	}
 	eth->h_proto = gen_ethertype;
+	if (data + sizeof(*eth) + GEN_HDR_MAX > data_end)
+		return XDP_ABORTED;
+#pragma unroll
+	for (int i = 0; i < GEN_HDR_MAX; i++)
+		if (i < gen_hdr_len)
+			((__u8 *)(eth + 1))[i] = gen_hdr[i];
 	flow = (__u32)(*seq % gen_flows);
 	*seq += 1;
 	hi = flow / GEN_PORTS;

@@ -92,7 +92,32 @@ reflector() {
 	gen 198.18.0.10 198.18.1.1 udp 1 "$PKTS" --expect-mac "$GMAC"
 	ip -n $P-lb link set l0 xdp off
 }
-# case NAME: the xlbgen line for one case against xlb.
+# The balancer a user of this kernel would otherwise set up: nftables DNAT
+# (numgen round robin over conntrack), forwarding back out of l0 to the same
+# static neighbours. l0 needs an XDP program to take the generator's XDP
+# frames at all (TESTBED.md); xdp_pass hands them to the stack. No
+# masquerade: the sink never answers, so this is nftables' cheapest form.
+nft_start() {
+	ip -n $P-lb link set l0 xdp obj "$build/xdp_pass.bpf.o" sec xdp
+	# The generator leaves L4 checksums stale; conntrack would call those packets invalid.
+	ip netns exec $P-lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.l0.send_redirects=0 net.netfilter.nf_conntrack_checksum=0
+	ip netns exec $P-lb nft -f - <<NFT
+table ip xb_traffic {
+    chain pre {
+        type nat hook prerouting priority dstnat;
+        ip daddr 198.18.1.1 udp dport 80 dnat to numgen inc mod 3 map { 0 : ${ADDR4[0]}, 1 : ${ADDR4[1]}, 2 : ${ADDR4[2]} }
+    }
+}
+NFT
+}
+nft_stop() {
+	ip netns exec $P-lb nft delete table ip xb_traffic
+	ip netns exec $P-lb conntrack -F >/dev/null 2>&1 || true
+	ip -n $P-lb link set l0 xdp off
+}
+
+# case NAME: the xlbgen line for one case against xlb (or nftables: nft4-*).
 xlb_case() {
 	case $1 in
 	dsr4-udp-1) gen 198.18.0.10 198.18.1.1 udp 1 "$PKTS" --expect-mac "$(join "${MACS[@]}")" ;;
@@ -103,11 +128,13 @@ xlb_case() {
 	ipip4-udp-64k) gen 198.18.0.10 198.18.1.2 udp 65536 "$PKTS" --expect-ipip "$(join "${ADDR4[@]}")" --vip 198.18.1.2 ;;
 	dsr6-udp-64k) gen 2001:db8::10 2001:db8:1::1 udp 65536 "$PKTS" --expect-mac "$(join "${MACS[@]}")" ;;
 	ipip6-udp-64k) gen 2001:db8::10 2001:db8:1::2 udp 65536 "$PKTS" --expect-ipip "$(join "${ADDR6[@]}")" --vip 2001:db8:1::2 ;;
+	nft4-udp-1) gen 198.18.0.10 198.18.1.1 udp 1 $((PKTS / 4)) --expect-mac "$(join "${MACS[@]}")" ;;
+	nft4-udp-64k) gen 198.18.0.10 198.18.1.1 udp 65536 $((PKTS / 4)) --expect-mac "$(join "${MACS[@]}")" ;;
 	esac
 }
 CASES=(dsr4-udp-1 dsr4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k ipip4-udp-64k dsr6-udp-64k ipip6-udp-64k)
-# BENCH_CASES="dsr4-udp-1 dsr4-ack-64k" runs a subset (and skips the 8M table unless listed as 8m).
-read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m}"
+# BENCH_CASES="dsr4-udp-1 dsr4-ack-64k" runs a subset (the 8M table as 8m, nftables as nft4-udp-1 and nft4-udp-64k).
+read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m nft4-udp-1 nft4-udp-64k}"
 
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : 0) }'; }
@@ -118,9 +145,14 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *
 for ((r = 0; r < REPS; r++)); do
 	echo "reflector $(reflector)" >>"$DIR/results"
 	lbd_start "$P" 1048576
-	for c in "${CASES[@]}"; do [[ $c == 8m ]] || echo "$c $(xlb_case "$c")" >>"$DIR/results"; done
+	for c in "${CASES[@]}"; do [[ $c == 8m || $c == nft4-* ]] || echo "$c $(xlb_case "$c")" >>"$DIR/results"; done
 	lbd_stop
 	rm -rf "/sys/fs/bpf/$P"
+	if [[ " ${CASES[*]} " == *" nft4-"* ]]; then
+		nft_start
+		for c in "${CASES[@]}"; do [[ $c != nft4-* ]] || echo "$c $(xlb_case "$c")" >>"$DIR/results"; done
+		nft_stop
+	fi
 	[[ " ${CASES[*]} " == *" 8m "* ]] || continue
 	lbd_start "$P-8m" 8388608
 	echo "dsr4-udp-64k-8m $(xlb_case dsr4-udp-64k)" >>"$DIR/results"

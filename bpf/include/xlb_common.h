@@ -98,9 +98,12 @@ _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 
 struct xlb_conn {
 	__u32 backend_id;
-	__u32 pad;
+	__u32 seen;		/* last packet, in XLB_CONN_SEEN_SHIFT units of CLOCK_MONOTONIC */
 	__u64 created_ns;	/* bpf_ktime_get_ns() when the flow was picked */
 };
+
+/* Units of about a second, so that a packet writes `seen` at most once a second. */
+#define XLB_CONN_SEEN_SHIFT	30
 
 /*
  * A TCP SYN on a remembered flow older than this is a new connection on a

@@ -81,6 +81,15 @@ static __always_inline struct xlb_backend *xlb_ring_pick(void *ring, const struc
 	return NULL;
 }
 
+/* lbd forgets flows idle for conn-timeout; see lbd_dp_sweep(). */
+static __always_inline void xlb_conn_seen(struct xlb_conn *conn)
+{
+	__u32 now = bpf_ktime_get_coarse_ns() >> XLB_CONN_SEEN_SHIFT;
+
+	if (conn->seen != now)
+		conn->seen = now;
+}
+
 /*
  * A flow the table does not know, on a moved slot, began before the move
  * if it is TCP past its SYN. UDP has no such mark, so for a few seconds
@@ -118,6 +127,7 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	if (conn) {
 		be = xlb_backend_if_up(conn->backend_id);
 		if (be) {
+			xlb_conn_seen(conn);
 			xlb_count(XLB_STAT_CONN_HIT);
 			*backend_id = conn->backend_id;
 			return be;
@@ -137,8 +147,8 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	if (!be || pkt->icmp_err)
 		return be;
 	fresh.backend_id = *backend_id;
-	fresh.pad = 0;
 	fresh.created_ns = bpf_ktime_get_ns();
+	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
 	bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY);
 	*new_flow = 1;
 	return be;

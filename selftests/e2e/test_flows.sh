@@ -9,6 +9,9 @@ KEY="$TB_VIP4:80/tcp"
 lbctl attach eth0 >/dev/null
 lbctl vip add "$KEY" >/dev/null
 for i in 1 2 3; do lbctl backend add "$KEY" "$(tb_backend_addr "$i" 4)" >/dev/null; done
+# Forget idle flows after 2 s (not 900), so moved slots can be seen going back to plain.
+echo "conn-timeout 2" >>"$(tb_dir "$E2E_PREFIX")/$(tb_lbd_base).conf"
+lbctl config reload >/dev/null
 
 # stream_start NAME SECONDS: a streaming GET in the background (not in a subshell: we wait for it).
 stream_start() {
@@ -59,7 +62,9 @@ else
 		test "$(wc -l <"$TB_DIR/after_add.names")" -eq 90
 fi
 
-stream_start drain 4
+# 9 s: longer than conn-timeout (2 s) plus a sweep (every 5 s), so a sweep
+# runs while the drained backend's stream is remembered and must keep it.
+stream_start drain 9
 owner=$(stream_owner drain)
 if [[ -z $owner ]]; then
 	fail drained_backend_keeps_flows "the stream did not start"
@@ -78,3 +83,26 @@ else
 	expect enabled_backend_takes_flows_again "$owner got none of 60 flows after --enable" \
 		grep -qx "$owner" "$TB_DIR/enable.names"
 fi
+
+# moved_slots: what `lbctl -j vip list` says of the VIP's moved ring slots.
+moved_slots() {
+	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$'
+}
+# slots_plain_within SECONDS: every moved slot is back to plain before then.
+slots_plain_within() {
+	local t
+	for ((t = 0; t < $1 * 10; t++)); do
+		[[ $(moved_slots) == 0 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+moved=$(moved_slots)
+expect changes_mark_moved_slots "lbctl shows '$moved' moved slots after the changes under traffic" \
+	test "${moved:-0}" -gt 0
+# No stream is left, so once conn-timeout has passed the next sweep (every 5 s) unmarks them all.
+expect moved_slots_return_to_plain "$(moved_slots) slots still marked moved 15 s after the last change" \
+	slots_plain_within 15
+curl_many "$TB_VIP4" 30 >"$TB_DIR/plain.names"
+expect plain_slots_serve_new_flows "$(wc -l <"$TB_DIR/plain.names") of 30 requests succeeded after the sweep" \
+	test "$(wc -l <"$TB_DIR/plain.names")" -eq 30

@@ -14,6 +14,7 @@ XT_DEFINE_STATE;
 static const char good[] =
 	"# a comment\n"
 	"conn-table-size 65536\n"
+	"conn-timeout 120\n"
 	"ipip-source 198.18.0.2 entropy-bits 8\n"
 	"attach veth0 xdp-mode native\n"
 	"vrrp veth0 vrid 51 priority 150 advert 100ms fault-drop 20 no-preempt preempt-delay 5s vmac "
@@ -49,6 +50,7 @@ static void parses_a_full_file(void)
 		return;
 	}
 	XT_EQ(cfg.conn_table_size, 65536);
+	XT_EQ(cfg.conn_timeout, 120);
 	XT_EQ(cfg.entropy4, 8);
 	XT_EQ(cfg.n_ifaces, 1);
 	XT_TRUE(!strcmp(cfg.ifaces[0].name, "veth0"), "interface name");
@@ -105,6 +107,7 @@ static void write_then_read_is_identity(void)
 		lbd_config_write(f, &b);
 		fclose(f);
 		XT_TRUE(len == len2 && !memcmp(text, text2, len), "second write differs:\n%s\n---\n%s", text, text2);
+		XT_EQ(b.conn_timeout, 120);
 		lbd_config_free(&b);
 	}
 	free(text);
@@ -127,6 +130,8 @@ static void bad_file_names_the_line(void)
 		{ "frobnicate 1\n", "t.conf:1: unknown keyword 'frobnicate'" },
 		{ "vip 198.18.1.1:80/tcp forward\n", "t.conf:1: 'forward' needs a value: dsr|ipip" },
 		{ "conn-table-size 12\n", "t.conf:1: conn-table-size takes one number from 1024" },
+		{ "conn-timeout 0\n", "t.conf:1: conn-timeout takes seconds from 1 to 604800" },
+		{ "conn-timeout 5 6\n", "t.conf:1: conn-timeout takes seconds from 1 to 604800" },
 		{ "vip 198.18.1.1:70000/tcp\n", "t.conf:1: VIP '198.18.1.1:70000/tcp': port '70000' is not a number" },
 	};
 

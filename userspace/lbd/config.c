@@ -18,6 +18,9 @@
 #define MAX_WEIGHT		10000
 #define CONN_MIN		1024
 #define CONN_MAX		(1u << 26)
+/* IPVS's timeout for an established TCP connection. */
+#define CONN_TIMEOUT_DEFAULT	900
+#define CONN_TIMEOUT_MAX	604800
 
 static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, size_t len, const char *fmt, ...)
@@ -34,6 +37,7 @@ void lbd_config_init(struct lbd_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->conn_table_size = XLB_CONN_DEFAULT;
+	cfg->conn_timeout = CONN_TIMEOUT_DEFAULT;
 }
 
 void lbd_config_free(struct lbd_config *cfg)
@@ -882,6 +886,12 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 			cfg->mtu = (uint16_t)v;
 		return 0;
 	}
+	if (!strcmp(w[0], "conn-timeout")) {
+		if (n != 2 || parse_uint(w[1], 1, CONN_TIMEOUT_MAX, &v))
+			return fail(err, len, "conn-timeout takes seconds from 1 to %u", CONN_TIMEOUT_MAX);
+		cfg->conn_timeout = v;
+		return 0;
+	}
 	if (!strcmp(w[0], "ipip-source")) {
 		struct lbd_addr a;
 
@@ -940,8 +950,8 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 			return -EINVAL;
 		return lbd_cmd_apply(cfg, &cmd, err, len);
 	}
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, ipip-source, mtu or "
-		    "conn-table-size)", w[0]);
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, ipip-source, mtu, "
+		    "conn-table-size or conn-timeout)", w[0]);
 }
 
 int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
@@ -1002,6 +1012,8 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 		   "# edit it by hand and run 'lbctl config reload'. See lbd.conf(5).\n");
 	if (cfg->conn_table_size != XLB_CONN_DEFAULT)
 		fprintf(f, "conn-table-size %u\n", cfg->conn_table_size);
+	if (cfg->conn_timeout != CONN_TIMEOUT_DEFAULT)
+		fprintf(f, "conn-timeout %u\n", cfg->conn_timeout);
 	if (cfg->mtu)
 		fprintf(f, "mtu %u\n", cfg->mtu);
 	if (cfg->ipip_src4.family) {

@@ -82,6 +82,7 @@ struct lbd_config {
 	struct lbd_addr ipip_src4, ipip_src6;	/* unset: the interface's own address */
 	uint8_t entropy4, entropy6;		/* low bits of the outer source set per flow */
 	uint32_t conn_table_size;
+	uint32_t conn_timeout;			/* seconds a remembered flow may be idle */
 	uint16_t mtu;				/* 0: the interface's MTU */
 	struct lbd_vrrp_cfg vrrp[LBD_MAX_VRRP];
 	size_t n_vrrp;

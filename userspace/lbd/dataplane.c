@@ -17,6 +17,7 @@
 #include <xdp/libxdp.h>
 
 #include "clock.h"
+#include "hash.h"
 #include "log.h"
 #include "maglev.h"
 #include "xlb.skel.h"
@@ -126,6 +127,7 @@ void lbd_dp_close(struct lbd_dp *dp)
 	for (int i = 0; i < XLB_MAX_VIPS; i++) {
 		free(dp->vips[i].table);
 		free(dp->vips[i].slots);
+		free(dp->vips[i].moved_at);
 	}
 	if (dp->nl)
 		nl_close(dp->nl);
@@ -517,6 +519,31 @@ static bool vip_carried_traffic(const struct lbd_dp *dp, uint32_t vip_id)
 	return xlb_traffic_read(dp->fds.vip_stats, vip_id, &t) || t.packets;
 }
 
+static uint32_t seen_now(void)
+{
+	return (uint32_t)((lbd_mono_us() * 1000) >> XLB_CONN_SEEN_SHIFT);
+}
+
+/* When each moved slot first moved: the clock of "flows from before the move" starts there. */
+static int note_moves(struct lbd_vip_rt *rt, const uint32_t *slots, uint32_t size)
+{
+	uint32_t *at = calloc(size, sizeof(*at)), now = seen_now(), n = 0;
+	bool same_ring = rt->moved_at && rt->ring_size == size;
+
+	if (!at)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < size; i++) {
+		if (!(slots[i] & XLB_SLOT_MOVED))
+			continue;
+		at[i] = same_ring && rt->moved_at[i] ? rt->moved_at[i] : now;
+		n++;
+	}
+	free(rt->moved_at);
+	rt->moved_at = at;
+	rt->n_moved = n;
+	return 0;
+}
+
 /* The slots the data plane has, after a restart: a new lbd must not forget what moved. */
 static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 {
@@ -559,6 +586,12 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	old = vip_carried_traffic(dp, vip_id) ? rt->slots : NULL;
 	if (maglev_slots(table, v->ring_size, old, rt->ring_size, slots))
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
+	ret = note_moves(rt, slots, v->ring_size);
+	if (ret) {
+		free(table);
+		free(slots);
+		return fail(err, len, ret, "cannot note the moved slots: %s", strerror(-ret));
+	}
 	if (!resize && rt->slots && !memcmp(slots, rt->slots, v->ring_size * sizeof(*slots))) {
 		free(slots);
 		free(rt->table);
@@ -592,6 +625,152 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	if (!ret)
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
 	return ret ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+}
+
+/* ---- Forgetting idle flows, unmarking moved slots ---- */
+
+#define SWEEP_BATCH 4096
+
+struct sweep_vip {
+	struct lbd_vip_rt *rt;
+	bool *pinned;	/* per slot: a live remembered flow there has another backend */
+};
+
+/* The moved VIP a remembered flow belongs to, if any. A port-0 VIP may claim flows of a VIP on their exact port: that only keeps a slot marked longer. */
+static struct sweep_vip *sweep_vip_of(struct sweep_vip *vips, size_t n, const struct xlb_flow_key *k)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct lbd_vip_cfg *v = &vips[i].rt->key;
+
+		if (v->addr.family == k->family && v->proto == k->proto &&
+		    (!v->port || v->port == ntohs(k->dport)) && !memcmp(v->addr.a, k->dst, sizeof(k->dst)))
+			return &vips[i];
+	}
+	return NULL;
+}
+
+static void sweep_note(struct sweep_vip *sv, const struct xlb_flow_key *k, const struct xlb_conn *c)
+{
+	const struct lbd_vip_rt *rt = sv->rt;
+	uint32_t hash = rt->key.sched == LBD_SCHED_MAGLEV_SRC ? xlb_hash_src(k) : xlb_hash_flow(k);
+	uint32_t slot = xlb_ring_slot(hash, rt->ring_size);
+
+	if ((rt->slots[slot] & XLB_SLOT_MOVED) && XLB_SLOT_ID(rt->slots[slot]) != c->backend_id)
+		sv->pinned[slot] = true;
+}
+
+/*
+ * One pass over the connection table: deletes idle flows, and notes the
+ * moved slots where a live flow is remembered with another backend than
+ * the slot's.
+ */
+static int sweep_table(struct lbd_dp *dp, struct sweep_vip *vips, size_t n, uint32_t timeout)
+{
+	struct xlb_flow_key *keys = calloc(SWEEP_BATCH, sizeof(*keys));
+	struct xlb_conn *vals = calloc(SWEEP_BATCH, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint64_t in = 0, out = 0;
+	uint32_t now = seen_now();
+	bool first = true, last = false;
+	int ret = 0;
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (!last) {
+		uint32_t count = SWEEP_BATCH;
+
+		if (bpf_map_lookup_batch(dp->fds.conn, first ? NULL : &in, &out, keys, vals, &count, &opts)) {
+			if (errno != ENOENT) {
+				ret = -errno;
+				break;
+			}
+			last = true;
+		}
+		first = false;
+		in = out;
+		for (uint32_t i = 0; i < count; i++) {
+			struct sweep_vip *sv;
+
+			if (now - vals[i].seen > timeout) {
+				bpf_map_delete_elem(dp->fds.conn, &keys[i]);
+				continue;
+			}
+			sv = sweep_vip_of(vips, n, &keys[i]);
+			if (sv)
+				sweep_note(sv, &keys[i], &vals[i]);
+		}
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+/*
+ * A moved slot goes back to plain once no live remembered flow there has
+ * another backend, and no flow from before the move can still turn up:
+ * conn-timeout has passed since the move (a TCP flow that spoke since was
+ * remembered; one that did not is dead by the same rule that forgets idle
+ * flows), the UDP window is shut, or the slot is back on its first
+ * backend. A flow remembered between the pass and the publish can only be
+ * one of those, so nothing is lost in between.
+ */
+static int unmark_slots(struct lbd_dp *dp, struct sweep_vip *sv, uint32_t timeout, uint64_t now_ns)
+{
+	struct lbd_vip_rt *rt = sv->rt;
+	uint32_t now = seen_now(), cleared = 0;
+
+	if (now_ns < rt->udp_keep_until_ns)
+		return 0;
+	for (uint32_t i = 0; i < rt->ring_size; i++) {
+		uint32_t s = rt->slots[i];
+
+		if (!(s & XLB_SLOT_MOVED) || sv->pinned[i])
+			continue;
+		if (XLB_SLOT_PREV(s) != XLB_SLOT_ID(s) && XLB_SLOT_PREV(s) != XLB_SLOT_NONE &&
+		    now - rt->moved_at[i] < timeout)
+			continue;
+		rt->slots[i] = XLB_SLOT_ID(s);
+		rt->moved_at[i] = 0;
+		cleared++;
+	}
+	if (!cleared)
+		return 0;
+	rt->n_moved -= cleared;
+	return xlb_ring_publish(&dp->fds, rt->ring_id, rt->slots, rt->ring_size);
+}
+
+int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len)
+{
+	/* In seen units (2^30 ns), rounded up: never forget a flow early. */
+	uint32_t timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
+	struct sweep_vip *vips = calloc(XLB_MAX_VIPS, sizeof(*vips));
+	uint64_t now_ns = lbd_mono_us() * 1000;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!vips)
+		return fail(err, len, -ENOMEM, "sweep: out of memory");
+	for (uint32_t id = 0; id < XLB_MAX_VIPS && !ret; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+
+		if (!rt->used || !rt->n_moved || !rt->slots || !rt->moved_at)
+			continue;
+		vips[n].rt = rt;
+		vips[n].pinned = calloc(rt->ring_size, sizeof(bool));
+		if (!vips[n++].pinned)
+			ret = -ENOMEM;
+	}
+	if (!ret)
+		ret = sweep_table(dp, vips, n, timeout);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = unmark_slots(dp, &vips[i], timeout, now_ns);
+	for (size_t i = 0; i < n; i++)
+		free(vips[i].pinned);
+	free(vips);
+	return ret ? fail(err, len, ret, "sweeping the connection table: %s", strerror(-ret)) : 0;
 }
 
 static bool address_in_config(const struct lbd_config *cfg, const struct lbd_addr *a)
@@ -635,6 +814,7 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 			xlb_vip_address_mark(&dp->fds, key.family, key.addr, false);
 		free(rt->table);
 		free(rt->slots);
+		free(rt->moved_at);
 		memset(rt, 0, sizeof(*rt));
 	}
 	return 0;

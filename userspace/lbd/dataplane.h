@@ -28,6 +28,8 @@ struct lbd_vip_rt {
 	uint32_t ring_id, ring_size;
 	uint32_t *table;	/* the ring last published: backend ids, XLB_NO_BACKEND */
 	uint32_t *slots;	/* the same as the data plane has it, with moved marks */
+	uint32_t *moved_at;	/* per slot: when it was first marked moved, in xlb_conn.seen units */
+	uint32_t n_moved;	/* slots marked moved */
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 };
@@ -63,6 +65,11 @@ void lbd_dp_close(struct lbd_dp *dp);
 int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
 /* Only the Maglev tables: what a health verdict or slow start changes. */
 int lbd_dp_sync_rings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
+/*
+ * Forgets flows idle for conn_timeout seconds, and unmarks moved slots
+ * that no remembered flow and no flow from before the move can need.
+ */
+int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len);
 /* Detaches from an interface that is no longer configured. */
 int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len);
 

@@ -43,6 +43,8 @@
 #define DEFAULT_CONFIG	"/etc/xlb/lbd.conf"
 #define DEFAULT_PIN_DIR	"/sys/fs/bpf/xlb"
 #define TICK_SECONDS	1
+/* How often idle flows are forgotten and moved slots unmarked (lbd_dp_sweep). */
+#define SWEEP_TICKS	5
 #define HC_TICK_MS	20
 
 struct rate {
@@ -131,18 +133,21 @@ static void cmd_vip_list(struct lbd *d, struct out *o)
 {
 	out_obj_begin(o, NULL);
 	out_arr_begin(o, "vips");
-	out_text(o, "%-30s %-7s %-11s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "BACKENDS");
+	out_text(o, "%-30s %-7s %-11s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED", "BACKENDS");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
+		uint32_t moved = rt ? rt->n_moved : 0;
 		char vs[80];
 
 		lbd_vip_format(v, vs, sizeof(vs));
 		out_obj_begin(o, NULL);
 		print_vip_head(o, v);
+		out_u64(o, "moved_slots", moved);
 		out_u64(o, "backends", v->n_backends);
 		out_obj_end(o);
-		out_text(o, "%-30s %-7s %-11s %-8u %zu\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
-			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, v->n_backends);
+		out_text(o, "%-30s %-7s %-11s %-8u %-8u %zu\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
+			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, moved, v->n_backends);
 	}
 	out_arr_end(o);
 	out_obj_end(o);
@@ -242,6 +247,7 @@ static void cmd_show(struct lbd *d, struct out *o)
 		out_text(o, "not attached to any interface: lbctl attach DEV\n");
 	out_arr_end(o);
 	out_u64(o, "conn_table_size", d->dp.conn_table_size);
+	out_u64(o, "conn_timeout", d->cfg.conn_timeout);
 	out_arr_begin(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
@@ -666,6 +672,14 @@ static void resync(struct lbd *d, const char *why)
 	update_pending(d);
 }
 
+static void sweep(struct lbd *d)
+{
+	char err[LBD_ERR_LEN];
+
+	if (lbd_dp_sweep(&d->dp, d->cfg.conn_timeout, err, sizeof(err)))
+		lbd_warn("%s", err);
+}
+
 static void rebuild_rings(struct lbd *d, const char *why)
 {
 	char err[LBD_ERR_LEN];
@@ -765,7 +779,7 @@ static void on_signal(struct lbd *d)
 static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
-	int ticks = 0;
+	int ticks = 0, sweep_ticks = 0;
 
 	while (!d->stop) {
 		int n = epoll_wait(d->epfd, evs, 64, -1);
@@ -819,6 +833,8 @@ static void loop(struct lbd *d)
 				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
 				if (d->pending && ++ticks % 2 == 0)
 					resync(d, "timer");
+				if (++sweep_ticks % SWEEP_TICKS == 0)
+					sweep(d);
 			} else {
 				if (nl_drain_events(d->dp.nl) > 0)
 					resync(d, "a network change");

@@ -211,6 +211,8 @@ int main(int argc, char **argv)
 	memcpy((void *)gen->rodata->gen_dst_mac, o.dst_mac, 6);
 	memcpy((void *)gen->rodata->gen_src_mac, my_mac, 6);
 	gen->rodata->gen_ethertype = htons(o.family == 4 ? 0x0800 : 0x86dd);
+	gen->rodata->gen_hdr_len = (o.family == 4 ? 20 : 40) + 8;
+	memcpy((void *)gen->rodata->gen_hdr, frame + 14, gen->rodata->gen_hdr_len);
 	sink->rodata->sink_mode = o.ipip ? 1 : 0;
 	if (o.ipip) {
 		sink->rodata->sink_vip_family = strchr(o.vip, ':') ? 6 : 4;
