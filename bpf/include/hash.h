@@ -61,6 +61,16 @@ static __always_inline __u32 xlb_hash_flow(const struct xlb_flow_key *k)
 			      (ports | kind << 32) * XLB_HASH_K4);
 }
 
+/* Where a VIP key starts its probe in the VIP index. */
+static __always_inline __u32 xlb_hash_vip(const struct xlb_vip_key *k)
+{
+	__u64 rest = (__u64)k->port | (__u64)k->proto << 16 | (__u64)k->family << 24;
+
+	return xlb_hash_final(xlb_hash_word(k->addr[0], k->addr[1]) * XLB_HASH_K0 +
+			      xlb_hash_word(k->addr[2], k->addr[3]) * XLB_HASH_K1 +
+			      rest * XLB_HASH_K4) & (XLB_VIP_INDEX_SIZE - 1);
+}
+
 /*
  * A hash's slot in a ring of size slots: the top of hash * size, which
  * spreads as evenly as hash % size without a 64-bit divide (about 40

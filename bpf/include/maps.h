@@ -8,9 +8,8 @@
 #include "xlb_common.h"
 
 /*
- * (address, port, protocol) -> VIP. A hash, not an array, because a hash
- * update replaces the whole value at once: a packet sees either the old
- * ring id and size or the new ones, never a mix.
+ * (address, port, protocol) -> VIP: userspace's record, kept for a
+ * restarted lbd to read back. The program reads vip_index_map instead.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -18,6 +17,27 @@ struct {
 	__type(key, struct xlb_vip_key);
 	__type(value, struct xlb_vip_meta);
 } vip_map SEC(".maps");
+
+/*
+ * The program's view of vip_map (see XLB_VIP_INDEX_SIZE). Userspace
+ * rebuilds the whole array from vip_map after each change and swaps it in
+ * with one update, so a packet sees one version or the other. All inner
+ * arrays have one size, so the verifier can inline their lookups.
+ */
+struct xlb_vip_index {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_VIP_INDEX_SIZE);
+	/* Sizes, not types: clang emits only a forward declaration of the struct here. */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct xlb_vip_entry));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct xlb_vip_index);
+} vip_index_map SEC(".maps");
 
 /*
  * One Maglev ring per VIP, each an inner array of backend ids. Userspace

@@ -57,6 +57,22 @@ struct xlb_vip_meta {
 _Static_assert(sizeof(struct xlb_vip_meta) == 24, "xlb_vip_meta layout");
 
 /*
+ * What the program reads instead of vip_map: vip_map's entries in an
+ * array of XLB_VIP_INDEX_SIZE, each at xlb_hash_vip() or one of the next
+ * XLB_VIP_INDEX_PROBES - 1 places. An array lookup is inlined; a hash
+ * map's is a call and a jhash. 4x vip_map's entries keeps probes short.
+ */
+#define XLB_VIP_INDEX_SIZE	4096
+#define XLB_VIP_INDEX_PROBES	8
+
+struct xlb_vip_entry {
+	struct xlb_vip_key key;		/* family 0: an empty place */
+	__u32 pad;
+	struct xlb_vip_meta meta;
+};
+_Static_assert(sizeof(struct xlb_vip_entry) == 48, "xlb_vip_entry layout");
+
+/*
  * A ring slot: the backend id in the low 16 bits. Most slots say only
  * that, and a flow whose slot says only that goes to that backend without
  * the connection table: the slot has not changed since the flow began, so

@@ -12,6 +12,38 @@
 #define XLB_RING_TRIES		4
 #define XLB_RING_STRIDE		0x9e3779b1u
 
+static __always_inline int xlb_vip_key_eq(const struct xlb_vip_key *a, const struct xlb_vip_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* The VIP index's entry for key: probes from its hash until the key or an empty place. */
+static __always_inline struct xlb_vip_meta *xlb_vip_find(void *index, const struct xlb_vip_key *key)
+{
+	__u32 start = xlb_hash_vip(key), place;
+	struct xlb_vip_entry *e;
+
+#pragma unroll
+	for (int i = 0; i < XLB_VIP_INDEX_PROBES; i++) {
+		place = (start + i) & (XLB_VIP_INDEX_SIZE - 1);
+		e = bpf_map_lookup_elem(index, &place);
+		if (!e || !e->key.family)
+			return NULL;
+		if (xlb_vip_key_eq(&e->key, key))
+			return &e->meta;
+	}
+	return NULL;
+}
+
+static __always_inline void *xlb_vip_index(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&vip_index_map, &zero);
+}
+
 static __always_inline struct xlb_vip_meta *xlb_vip_lookup(const struct xlb_flow_key *flow)
 {
 	struct xlb_vip_key key = {
@@ -19,23 +51,27 @@ static __always_inline struct xlb_vip_meta *xlb_vip_lookup(const struct xlb_flow
 		.proto = flow->proto,
 		.family = flow->family,
 	};
+	void *index = xlb_vip_index();
 	struct xlb_vip_meta *vip;
 
+	if (!index)
+		return NULL;
 	__builtin_memcpy(key.addr, flow->dst, sizeof(key.addr));
-	vip = bpf_map_lookup_elem(&vip_map, &key);
+	vip = xlb_vip_find(index, &key);
 	if (vip)
 		return vip;
 	key.port = 0;
-	return bpf_map_lookup_elem(&vip_map, &key);
+	return xlb_vip_find(index, &key);
 }
 
 /* Is the destination an address that has VIPs? (the marker entry: port 0, protocol 0) */
 static __always_inline int xlb_is_vip_address(const struct xlb_flow_key *flow)
 {
 	struct xlb_vip_key key = { .family = flow->family };
+	void *index = xlb_vip_index();
 
 	__builtin_memcpy(key.addr, flow->dst, sizeof(key.addr));
-	return bpf_map_lookup_elem(&vip_map, &key) != NULL;
+	return index && xlb_vip_find(index, &key) != NULL;
 }
 
 static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
@@ -158,11 +194,13 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
  * The backend of a flow. On a slot that has not moved, the ring alone
  * decides, without the connection table: most packets stop here. The
  * table is for moved slots, and for a slot whose backend has just gone
- * down (until userspace publishes the ring without it).
+ * down (until userspace publishes the ring without it). ring_hash is the
+ * hash the ring was indexed by.
  */
 static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
 							     const struct xlb_vip_meta *vip,
-							     __u32 *backend_id, int *new_flow)
+							     __u32 *backend_id, int *new_flow,
+							     __u32 *ring_hash)
 {
 	__u32 ring_id = vip->ring_id, hash, slot;
 	struct xlb_backend *be;
@@ -172,6 +210,7 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	if (!ring || !vip->ring_size)
 		return NULL;
 	hash = xlb_flow_hash(vip, &pkt->flow);
+	*ring_hash = hash;
 	slot = xlb_ring_get(ring, vip, hash, 0);
 	if (!(slot & XLB_SLOT_MOVED)) {
 		*backend_id = XLB_SLOT_ID(slot);

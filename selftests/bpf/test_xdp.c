@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hash.h"
 #include "xdp_env.h"
 #include "xt.h"
 
@@ -627,6 +628,66 @@ static void vip_and_backend_counters(void)
 	XT_EQ(ba.new_flows - bb.new_flows, 1);
 }
 
+/*
+ * The program finds VIPs through an index that userspace rebuilds whole
+ * after changes: 600 more VIPs (some start their probes at one place) all
+ * forward once indexed, a port that is not one of them passes, and once
+ * deleted they all pass again.
+ */
+static void many_vips_in_the_index(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.3.1", IPPROTO_UDP, 43300, 0) };
+	struct xlb_vip_key key = { .proto = IPPROTO_UDP, .family = XLB_AF_INET }, base = key;
+	struct xlb_vip_meta meta;
+	uint8_t in[PKT_MAX], taken[XLB_VIP_INDEX_SIZE] = { 0 };
+	struct env_run r;
+	int tx = 0, passed = 0, shared = 0;
+
+	pkt_addr(4, env_vips[VIP4_UDP_DSR].addr, base.addr);
+	base.port = htons(env_vips[VIP4_UDP_DSR].port);
+	pkt_addr(4, s.dst, key.addr);
+	if (!XT_EQ(bpf_map_lookup_elem(env_fds.vip, &base, &meta), 0) ||
+	    !XT_EQ(xlb_vip_address_mark(&env_fds, XLB_AF_INET, key.addr, true), 1) ||
+	    !XT_EQ(xlb_vip_address_mark(&env_fds, XLB_AF_INET, key.addr, true), 0))
+		return;
+	for (int i = 0; i < 600; i++) {
+		key.port = htons((uint16_t)(1000 + i));
+		shared += taken[xlb_hash_vip(&key)]++ > 0;
+		if (!XT_EQ(xlb_vip_set(&env_fds, &key, &meta), 1))
+			return;
+	}
+	XT_TRUE(shared > 0, "no two of 600 VIPs start their probes at one place: the test proves less");
+	/* Written but not yet indexed: the program does not see them. */
+	s.dport = 1000;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+		XT_EQ(r.verdict, XDP_PASS);
+	if (!XT_EQ(xlb_vip_index_sync(&env_fds), 0))
+		return;
+	for (int i = 0; i < 600; i++) {
+		s.dport = (uint16_t)(1000 + i);
+		if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			tx += r.verdict == XDP_TX;
+	}
+	XT_EQ(tx, 600);
+	s.dport = 999;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
+		XT_EQ(r.verdict, XDP_PASS);
+		XT_EQ(r.delta[XLB_STAT_PASS_NOT_VIP], 1);
+	}
+	for (int i = 0; i < 600; i++) {
+		key.port = htons((uint16_t)(1000 + i));
+		XT_EQ(xlb_vip_del(&env_fds, &key), 1);
+	}
+	XT_EQ(xlb_vip_address_mark(&env_fds, XLB_AF_INET, key.addr, false), 1);
+	XT_EQ(xlb_vip_index_sync(&env_fds), 0);
+	for (int i = 0; i < 600; i += 7) {
+		s.dport = (uint16_t)(1000 + i);
+		if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+			passed += r.verdict == XDP_PASS;
+	}
+	XT_EQ(passed, (600 + 6) / 7);
+}
+
 /* A ring swap is one map update: the program reads the new ring at once. */
 static void ring_swap_is_atomic_update(void)
 {
@@ -643,7 +704,8 @@ static void ring_swap_is_atomic_update(void)
 	for (uint32_t i = 0; i < XLB_RING_MIN; i++)
 		table[i] = 22;
 	XT_EQ(xlb_ring_publish(&env_fds, meta.ring_id, table, XLB_RING_MIN), 0);
-	XT_EQ(xlb_vip_set(&env_fds, &key, &meta), 0);
+	XT_EQ(xlb_vip_set(&env_fds, &key, &meta), 1);
+	XT_EQ(xlb_vip_index_sync(&env_fds), 0);
 	if (XT_EQ(env_run(in, len, &r), 0))
 		XT_MEM(r.out, env_backend(22)->mac, 6);
 	/* Swap every slot to 23; drop the remembered flow so the ring decides. */
@@ -656,6 +718,7 @@ static void ring_swap_is_atomic_update(void)
 		XT_MEM(r.out, env_backend(23)->mac, 6);
 	XT_EQ(xlb_ring_publish(&env_fds, meta.ring_id, table, 250), -EINVAL);
 	xlb_vip_del(&env_fds, &key);
+	xlb_vip_index_sync(&env_fds);
 	free(table);
 }
 
@@ -669,6 +732,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(source_hash_sticks_client),
 	XT_CASE(icmp_error_creates_no_flow),
 	XT_CASE(vip_and_backend_counters),
+	XT_CASE(many_vips_in_the_index),
 	XT_CASE(ring_swap_is_atomic_update),
 };
 

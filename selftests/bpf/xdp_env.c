@@ -99,7 +99,9 @@ int env_write_vip(int v)
 
 	to_key_addr(vip->family, vip->addr, key.addr);
 	ret = xlb_vip_set(&env_fds, &key, &meta);
-	return ret ? ret : xlb_vip_address_mark(&env_fds, key.family, key.addr, true);
+	if (ret >= 0)
+		ret = xlb_vip_address_mark(&env_fds, key.family, key.addr, true);
+	return ret < 0 ? ret : xlb_vip_index_sync(&env_fds);
 }
 
 /* As lbd does: the first ring has no moved slots, later ones mark what moved. */

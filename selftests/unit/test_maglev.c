@@ -559,6 +559,38 @@ static void every_slot_filled(void)
 	free(t);
 }
 
+/* What lbd publishes: moved marks with the backend a slot had before its first move. */
+static void slots_mark_moves(void)
+{
+	uint32_t table[5] = { 1, 2, 3, 4, XLB_NO_BACKEND }, old[5], slots[5];
+
+	/* No traffic yet: plain ids, and XLB_SLOT_NONE for an empty slot. */
+	XT_EQ(maglev_slots(table, 5, NULL, 0, old), 0);
+	XT_EQ(old[0], 1);
+	XT_EQ(old[4], XLB_SLOT_NONE);
+	/* Slot 1 changes backend, slot 4 gets its first: only slot 1 moved. */
+	table[1] = 7;
+	table[4] = 8;
+	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
+	XT_EQ(slots[0], 1);
+	XT_EQ(slots[1], 7 | XLB_SLOT_MOVED | 2u << 16);
+	XT_EQ(slots[4], 8);
+	/* Moving again keeps the first backend as the previous one; moving back stays marked. */
+	memcpy(old, slots, sizeof(old));
+	table[1] = 9;
+	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
+	XT_EQ(XLB_SLOT_ID(slots[1]), 9);
+	XT_EQ(XLB_SLOT_PREV(slots[1]), 2);
+	memcpy(old, slots, sizeof(old));
+	table[1] = 2;
+	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
+	XT_EQ(slots[1], 2 | XLB_SLOT_MOVED | 2u << 16);
+	/* A new size: every slot moved, none with a previous backend. */
+	XT_EQ(maglev_slots(table, 5, old, 7, slots), 0);
+	for (int i = 0; i < 5; i++)
+		XT_EQ(XLB_SLOT_PREV(slots[i]) | (slots[i] & XLB_SLOT_MOVED), XLB_SLOT_NONE | XLB_SLOT_MOVED);
+}
+
 int main(void)
 {
 	static const struct xt_case cases[] = {
@@ -572,6 +604,7 @@ int main(void)
 		XT_CASE(bad_input),
 		XT_CASE(primes),
 		XT_CASE(every_slot_filled),
+		XT_CASE(slots_mark_moves),
 	};
 
 	return xt_run("maglev", cases, sizeof(cases) / sizeof(cases[0]));

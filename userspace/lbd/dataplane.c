@@ -119,6 +119,8 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 		return fail(err, len, ret, "cannot set up maps or netlink: %s", strerror(-ret));
 	}
 	adopt_maps(dp);
+	/* The first sync builds the index even if vip_map is as pinned: the index may be missing. */
+	dp->vip_index_stale = true;
 	return 0;
 }
 
@@ -622,9 +624,12 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	meta.ring_size = rt->ring_size;
 	meta.udp_keep_until_ns = rt->udp_keep_until_ns;
 	ret = xlb_vip_set(&dp->fds, &key, &meta);
-	if (!ret)
+	if (ret >= 0) {
+		dp->vip_index_stale |= ret > 0;
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
-	return ret ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+		dp->vip_index_stale |= ret > 0;
+	}
+	return ret < 0 ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
 }
 
 /* ---- Forgetting idle flows, unmarking moved slots ---- */
@@ -781,7 +786,7 @@ static bool address_in_config(const struct lbd_config *cfg, const struct lbd_add
 	return false;
 }
 
-static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
 	int ret;
 
@@ -809,15 +814,29 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 		if (!rt->used || rt->referenced)
 			continue;
 		key = map_key(&rt->key);
-		xlb_vip_del(&dp->fds, &key);
+		dp->vip_index_stale |= xlb_vip_del(&dp->fds, &key) > 0;
 		if (!address_in_config(cfg, &rt->key.addr))
-			xlb_vip_address_mark(&dp->fds, key.family, key.addr, false);
+			dp->vip_index_stale |= xlb_vip_address_mark(&dp->fds, key.family, key.addr, false) > 0;
 		free(rt->table);
 		free(rt->slots);
 		free(rt->moved_at);
 		memset(rt, 0, sizeof(*rt));
 	}
 	return 0;
+}
+
+/* The VIPs and their rings, then the program's VIP index once for all of them. */
+static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	int ret = write_vips(dp, cfg, err, len), sync;
+
+	if (!dp->vip_index_stale)
+		return ret;
+	sync = xlb_vip_index_sync(&dp->fds);
+	dp->vip_index_stale = sync != 0;
+	if (sync && !ret)
+		ret = fail(err, len, sync, "cannot write the VIP index: %s", strerror(-sync));
+	return ret;
 }
 
 static __be32 entropy_mask(uint8_t bits)

@@ -53,6 +53,7 @@ struct lbd_dp {
 	struct lbd_iface_rt ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
 	uint32_t conn_table_size;
+	bool vip_index_stale;	/* vip_map changed since the program's index was built */
 	const struct hc *hc;	/* health verdicts; NULL: every backend counts as healthy */
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "xlb_maps.h"
+#include "hash.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -55,6 +56,7 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		{ "backend_map", &fds->backend }, { "conn_map", &fds->conn },
 		{ "config_map", &fds->config },	  { "stats_map", &fds->stats },
 		{ "vip_stats", &fds->vip_stats }, { "backend_stats", &fds->backend_stats },
+		{ "vip_index_map", &fds->vip_index },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -70,15 +72,100 @@ static int errno_of(int ret)
 	return ret < 0 ? -errno : 0;
 }
 
+/* Writes values[0..n-1] into array fd, value_size bytes each. */
+static int array_fill(int fd, const void *values, size_t value_size, uint32_t n)
+{
+	uint32_t *keys = malloc(sizeof(*keys) * n), count = n;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int ret;
+
+	if (!keys)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	ret = errno_of(bpf_map_update_batch(fd, keys, values, &count, &opts));
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+		/* A kernel without batch updates on arrays: one slot at a time. */
+		ret = 0;
+		for (uint32_t i = 0; i < n && !ret; i++)
+			ret = errno_of(bpf_map_update_elem(fd, &keys[i], (const char *)values + i * value_size,
+							   BPF_ANY));
+	}
+	free(keys);
+	return ret;
+}
+
+/* Places every vip_map entry in a new index array and swaps it in. */
+int xlb_vip_index_sync(const struct xlb_map_fds *fds)
+{
+	struct xlb_vip_entry *index = calloc(XLB_VIP_INDEX_SIZE, sizeof(*index));
+	struct xlb_vip_key key, next, *prev = NULL;
+	uint32_t zero = 0;
+	int fd, ret = 0;
+
+	if (!index)
+		return -ENOMEM;
+	while (!ret && !bpf_map_get_next_key(fds->vip, prev, &next)) {
+		struct xlb_vip_meta meta;
+		uint32_t start = xlb_hash_vip(&next), p;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fds->vip, &key, &meta))
+			continue;	/* deleted meanwhile */
+		for (p = 0; p < XLB_VIP_INDEX_PROBES; p++) {
+			struct xlb_vip_entry *e = &index[(start + p) & (XLB_VIP_INDEX_SIZE - 1)];
+
+			if (!e->key.family) {
+				e->key = key;
+				e->meta = meta;
+				break;
+			}
+		}
+		if (p == XLB_VIP_INDEX_PROBES)
+			ret = -ENOSPC;
+	}
+	if (!ret) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_vip_index", sizeof(__u32), sizeof(*index),
+				    XLB_VIP_INDEX_SIZE, NULL);
+		ret = fd < 0 ? -errno : array_fill(fd, index, sizeof(*index), XLB_VIP_INDEX_SIZE);
+		if (!ret)
+			ret = errno_of(bpf_map_update_elem(fds->vip_index, &zero, &fd, BPF_ANY));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(index);
+	return ret;
+}
+
+/* vip_map[key] = value (NULL: deleted): 1 when that changed it, 0 when it held that already. */
+static int vip_write(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
+		     const struct xlb_vip_meta *value)
+{
+	struct xlb_vip_meta old;
+	bool had = !bpf_map_lookup_elem(fds->vip, key, &old);
+	int ret;
+
+	if (value ? had && !memcmp(&old, value, sizeof(old)) : !had)
+		return 0;
+	ret = value ? errno_of(bpf_map_update_elem(fds->vip, key, value, BPF_ANY))
+		    : errno_of(bpf_map_delete_elem(fds->vip, key));
+	return ret ? ret : 1;
+}
+
 int xlb_vip_set(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
 		const struct xlb_vip_meta *meta)
 {
-	return errno_of(bpf_map_update_elem(fds->vip, key, meta, BPF_ANY));
+	return vip_write(fds, key, meta);
 }
 
 int xlb_vip_del(const struct xlb_map_fds *fds, const struct xlb_vip_key *key)
 {
-	return errno_of(bpf_map_delete_elem(fds->vip, key));
+	struct xlb_vip_meta old;
+
+	if (bpf_map_lookup_elem(fds->vip, key, &old))
+		return -ENOENT;
+	return vip_write(fds, key, NULL);
 }
 
 int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __be32 addr[4],
@@ -86,13 +173,9 @@ int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __
 {
 	struct xlb_vip_key key = { .family = family };
 	struct xlb_vip_meta none = { 0 };
-	int ret;
 
 	memcpy(key.addr, addr, sizeof(key.addr));
-	if (present)
-		return errno_of(bpf_map_update_elem(fds->vip, &key, &none, BPF_ANY));
-	ret = errno_of(bpf_map_delete_elem(fds->vip, &key));
-	return ret == -ENOENT ? 0 : ret;
+	return vip_write(fds, &key, present ? &none : NULL);
 }
 
 int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb_backend *be)
@@ -100,27 +183,6 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
 	if (id >= XLB_MAX_BACKENDS)
 		return -EINVAL;
 	return errno_of(bpf_map_update_elem(fds->backend, &id, be, BPF_ANY));
-}
-
-static int ring_fill(int fd, const uint32_t *table, uint32_t size)
-{
-	uint32_t *keys = malloc(sizeof(*keys) * size), count = size;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	int ret;
-
-	if (!keys)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < size; i++)
-		keys[i] = i;
-	ret = errno_of(bpf_map_update_batch(fd, keys, table, &count, &opts));
-	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
-		/* A kernel without batch updates on arrays: one slot at a time. */
-		ret = 0;
-		for (uint32_t i = 0; i < size && !ret; i++)
-			ret = errno_of(bpf_map_update_elem(fd, &keys[i], &table[i], BPF_ANY));
-	}
-	free(keys);
-	return ret;
 }
 
 int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
@@ -135,7 +197,7 @@ int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint
 			    &opts);
 	if (fd < 0)
 		return -errno;
-	ret = ring_fill(fd, table, size);
+	ret = array_fill(fd, table, sizeof(*table), size);
 	if (!ret)
 		ret = errno_of(bpf_map_update_elem(fds->ring, &ring_id, &fd, BPF_ANY));
 	/* The outer map holds its own reference; ours is no longer needed. */

@@ -20,14 +20,22 @@ struct xlb_map_fds {
 	int stats;
 	int vip_stats;
 	int backend_stats;
+	int vip_index;
 };
 
 struct bpf_object;
 /* Fills fds from a loaded object (the skeleton's obj). */
 int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds);
 
+/*
+ * VIP writes go to vip_map, userspace's record. They return 1 when they
+ * changed it, 0 when it held that already, or -errno. The program reads
+ * an index of vip_map, which xlb_vip_index_sync() rebuilds whole and swaps
+ * in: call it after a batch of writes that changed something.
+ */
 int xlb_vip_set(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
 		const struct xlb_vip_meta *meta);
+int xlb_vip_index_sync(const struct xlb_map_fds *fds);
 int xlb_vip_del(const struct xlb_map_fds *fds, const struct xlb_vip_key *key);
 /* The "this address has VIPs" marker that keeps fragments and IP options away from the kernel. */
 int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __be32 addr[4],
