@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Established flows stay put: a long-lived TCP connection keeps its backend
 # while backends are added, removed and reweighted; a drained backend keeps
-# its connections and gets no new ones.
+# its connections (TCP and UDP) and gets no new ones; the ring slots such
+# changes mark go back to plain once nothing needs them.
 E2E_PREFIX=xe-flows E2E_SUITE=flows
 source "$(dirname "$0")/lib.sh"
 e2e_start 4
@@ -84,9 +85,9 @@ else
 		grep -qx "$owner" "$TB_DIR/enable.names"
 fi
 
-# moved_slots: what `lbctl -j vip list` says of the VIP's moved ring slots.
+# moved_slots: the moved ring slots of every VIP, from `lbctl -j vip list`.
 moved_slots() {
-	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$'
+	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$' | awk '{ n += $1 } END { print n + 0 }'
 }
 # slots_plain_within SECONDS: every moved slot is back to plain before then.
 slots_plain_within() {
@@ -100,7 +101,41 @@ slots_plain_within() {
 moved=$(moved_slots)
 expect changes_mark_moved_slots "lbctl shows '$moved' moved slots after the changes under traffic" \
 	test "${moved:-0}" -gt 0
-# No stream is left, so once conn-timeout has passed the next sweep (every 5 s) unmarks them all.
+
+# A UDP flow has no SYN: on a drained backend's moved slots it is kept by
+# the 3 s window after the change, and remembered from then on. New UDP
+# flows after the window follow the new ring.
+UDP_KEY="$TB_VIP4:7000/udp"
+lbctl vip add "$UDP_KEY" >/dev/null
+for i in 1 2 3; do lbctl backend add "$UDP_KEY" "$(tb_backend_addr "$i" 4)" >/dev/null; done
+ip netns exec "$E2E_PREFIX-cli" python3 "$E2E_ROOT/selftests/e2e/udp_stream.py" --dst "$TB_VIP4" \
+	--count 1800 --rate 300 --ready "$TB_DIR/udp.ready" >"$TB_DIR/udp.out" 2>&1 &
+udp_pid=$!
+for ((t = 0; t < 50; t++)); do
+	[[ -s $TB_DIR/udp.ready ]] && break
+	sleep 0.1
+done
+udp_owner=$(cat "$TB_DIR/udp.ready" 2>/dev/null)
+if [[ -z $udp_owner ]]; then
+	fail udp_flow_stays_on_drained_backend "the UDP flow got no answer"
+	kill "$udp_pid" 2>/dev/null
+else
+	lbctl backend set "$UDP_KEY" "$(tb_backend_addr "${udp_owner#be}" 4)" --drain >/dev/null
+	wait "$udp_pid"
+	read -r _ sent _ answered _ backends <"$TB_DIR/udp.out"
+	expect udp_flow_stays_on_drained_backend "$(cat "$TB_DIR/udp.out") (drained $udp_owner)" \
+		test "$sent" = 1800 -a "$answered" = 1800 -a "$backends" = "$udp_owner"
+	: >"$TB_DIR/udp_new.names"
+	for ((f = 0; f < 12; f++)); do
+		ip netns exec "$E2E_PREFIX-cli" python3 "$E2E_ROOT/selftests/e2e/udp_stream.py" --dst "$TB_VIP4" \
+			--count 5 --rate 100 | awk '{ print $6 }' >>"$TB_DIR/udp_new.names"
+	done
+	expect udp_new_flows_avoid_drained_backend "new UDP flows went to: $(tr '\n' ' ' <"$TB_DIR/udp_new.names")" \
+		bash -c "! grep -q '$udp_owner' '$TB_DIR/udp_new.names' && test \$(grep -c . '$TB_DIR/udp_new.names') -eq 12"
+fi
+
+# No stream is left, so once conn-timeout has passed the next sweep (every 5 s) unmarks them all
+# (the TCP VIP's, and the UDP VIP's once its flow's entry has gone idle).
 expect moved_slots_return_to_plain "$(moved_slots) slots still marked moved 15 s after the last change" \
 	slots_plain_within 15
 curl_many "$TB_VIP4" 30 >"$TB_DIR/plain.names"

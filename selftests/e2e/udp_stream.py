@@ -15,7 +15,7 @@ def main():
     p.add_argument("--port", type=int, default=7000)
     p.add_argument("--count", type=int, default=1000)
     p.add_argument("--rate", type=float, default=200.0)
-    p.add_argument("--ready", help="touch this file once the first answer came back")
+    p.add_argument("--ready", help="write the first answer's backend name here once it came back")
     a = p.parse_args()
 
     family = socket.AF_INET6 if ":" in a.dst else socket.AF_INET
@@ -39,7 +39,8 @@ def main():
             name, _, seq = data.decode().partition(" ")
             backends.add(name)
             if a.ready and not answered:
-                open(a.ready, "w").close()
+                with open(a.ready, "w") as f:
+                    f.write(name + "\n")
             answered.add(int(seq))
 
     t = threading.Thread(target=receive)

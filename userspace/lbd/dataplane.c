@@ -558,6 +558,29 @@ static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 	}
 }
 
+/*
+ * The UDP window must be open before a packet can see the slots that
+ * moved, or a datagram in between would be taken for a new flow and sent
+ * the new way: so the VIP's entry, still with its current ring, gets the
+ * window first, and the program's index with it.
+ */
+static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
+			   const struct xlb_vip_key *key, const struct xlb_vip_meta *meta)
+{
+	struct xlb_vip_meta now = *meta;
+	int ret;
+
+	now.ring_id = rt->ring_id;
+	now.ring_size = rt->ring_size;
+	now.udp_keep_until_ns = rt->udp_keep_until_ns;
+	ret = xlb_vip_set(&dp->fds, key, &now);
+	if (ret <= 0)
+		return ret;
+	ret = xlb_vip_index_sync(&dp->fds);
+	dp->vip_index_stale = ret != 0;
+	return ret;
+}
+
 static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
 {
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
@@ -586,8 +609,15 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	}
 	adopt_slots(dp, rt);
 	old = vip_carried_traffic(dp, vip_id) ? rt->slots : NULL;
-	if (maglev_slots(table, v->ring_size, old, rt->ring_size, slots))
+	if (maglev_slots(table, v->ring_size, old, rt->ring_size, slots)) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
+		ret = open_udp_window(dp, rt, &key, &meta);
+		if (ret) {
+			free(table);
+			free(slots);
+			return fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret));
+		}
+	}
 	ret = note_moves(rt, slots, v->ring_size);
 	if (ret) {
 		free(table);
