@@ -80,6 +80,10 @@ def make_handler(name, health_file):
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
+            # Say so when the client asked to close: else curl reuses the connection
+            # for its next URL and races our close (a reset, seen as a failed request).
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 

@@ -193,9 +193,12 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 /*
  * The backend of a flow. On a slot that has not moved, the ring alone
  * decides, without the connection table: most packets stop here. The
- * table is for moved slots, and for a slot whose backend has just gone
- * down (until userspace publishes the ring without it). ring_hash is the
- * hash the ring was indexed by.
+ * table is for moved slots, for a slot whose backend has just gone down
+ * (until userspace publishes the ring without it), and for every TCP
+ * SYN: a client retransmits its SYN after 1 and 3 s, and if the slot
+ * moved meanwhile the retransmission must still reach the backend that
+ * may have answered the first. ring_hash is the hash the ring was indexed
+ * by.
  */
 static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
 							     const struct xlb_vip_meta *vip,
@@ -212,12 +215,11 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	hash = xlb_flow_hash(vip, &pkt->flow);
 	*ring_hash = hash;
 	slot = xlb_ring_get(ring, vip, hash, 0);
-	if (!(slot & XLB_SLOT_MOVED)) {
+	if (!(slot & XLB_SLOT_MOVED) && !pkt->syn) {
 		*backend_id = XLB_SLOT_ID(slot);
 		be = xlb_backend_if_up(*backend_id);
 		if (be) {
 			xlb_count(XLB_STAT_RING_STABLE);
-			*new_flow = pkt->syn;
 			return be;
 		}
 	}

@@ -406,6 +406,23 @@ restore:
 	publish_fresh(VIP4_UDP_DSR);
 }
 
+/* A restarted lbd reads the rings back, moved marks and all. */
+static void ring_reads_back(void)
+{
+	const struct env_vip *vip = &env_vips[VIP4_CHURN];
+	uint32_t *got = calloc(vip->ring_size, sizeof(uint32_t)), moved = 0;
+
+	if (!got)
+		return;
+	if (XT_EQ(xlb_ring_read(&env_fds, VIP4_CHURN, got, vip->ring_size), 0))
+		XT_MEM(got, vip->slots, vip->ring_size * sizeof(uint32_t));
+	for (uint32_t i = 0; i < vip->ring_size; i++)
+		moved += !!(got[i] & XLB_SLOT_MOVED);
+	XT_TRUE(moved > 0, "no moved slot to read back: the test proves less");
+	XT_EQ(xlb_ring_read(&env_fds, VIP4_CHURN, got, vip->ring_size - 1), -EINVAL);
+	free(got);
+}
+
 /* A ring published before the VIP carried traffic has no moved slots: nothing can be on them. */
 static void first_ring_has_no_moved_slots(void)
 {
@@ -726,6 +743,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(first_ring_has_no_moved_slots),
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
+	XT_CASE(ring_reads_back),
 	XT_CASE(syn_on_known_tuple),
 	XT_CASE(flow_on_down_backend_moves),
 	XT_CASE(all_backends_down_drops),

@@ -14,6 +14,11 @@ for i in 1 2 3; do lbctl backend add "$KEY" "$(tb_backend_addr "$i" 4)" >/dev/nu
 echo "conn-timeout 2" >>"$(tb_dir "$E2E_PREFIX")/$(tb_lbd_base).conf"
 lbctl config reload >/dev/null
 
+# moved_slots: the moved ring slots of every VIP, from `lbctl -j vip list`.
+moved_slots() {
+	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$' | awk '{ n += $1 } END { print n + 0 }'
+}
+
 # stream_start NAME SECONDS: a streaming GET in the background (not in a subshell: we wait for it).
 stream_start() {
 	ip netns exec "$E2E_PREFIX-cli" curl -sS -N --max-time 30 \
@@ -80,15 +85,13 @@ else
 	expect drained_backend_keeps_flows "the stream on drained $owner broke or moved" \
 		stream_intact drain "$owner"
 	lbctl backend set "$KEY" "$(tb_backend_addr "$idx" 4)" --enable >/dev/null
+	# Read at once: from conn-timeout (2 s) on, a sweep may unmark them.
+	moved=$(moved_slots)
 	curl_many "$TB_VIP4" 60 >"$TB_DIR/enable.names"
 	expect enabled_backend_takes_flows_again "$owner got none of 60 flows after --enable" \
 		grep -qx "$owner" "$TB_DIR/enable.names"
 fi
 
-# moved_slots: the moved ring slots of every VIP, from `lbctl -j vip list`.
-moved_slots() {
-	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$' | awk '{ n += $1 } END { print n + 0 }'
-}
 # slots_plain_within SECONDS: every moved slot is back to plain before then.
 slots_plain_within() {
 	local t
@@ -98,7 +101,6 @@ slots_plain_within() {
 	done
 	return 1
 }
-moved=$(moved_slots)
 expect changes_mark_moved_slots "lbctl shows '$moved' moved slots after the changes under traffic" \
 	test "${moved:-0}" -gt 0
 

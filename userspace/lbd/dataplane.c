@@ -81,6 +81,7 @@ static void adopt_maps(struct lbd_dp *dp)
 		v->key.proto = key.proto;
 		v->ring_id = meta.ring_id;
 		v->ring_size = meta.ring_size;
+		v->udp_keep_until_ns = meta.udp_keep_until_ns;
 	}
 }
 
@@ -526,24 +527,25 @@ static uint32_t seen_now(void)
 	return (uint32_t)((lbd_mono_us() * 1000) >> XLB_CONN_SEEN_SHIFT);
 }
 
-/* When each moved slot first moved: the clock of "flows from before the move" starts there. */
-static int note_moves(struct lbd_vip_rt *rt, const uint32_t *slots, uint32_t size)
+/*
+ * When each moved slot of a new ring first moved: the clock of "flows from
+ * before the move" starts there. A new array, for the caller to keep once
+ * the ring is published.
+ */
+static uint32_t *moves_since(const struct lbd_vip_rt *rt, const uint32_t *slots, uint32_t size,
+			     uint32_t *n_moved)
 {
-	uint32_t *at = calloc(size, sizeof(*at)), now = seen_now(), n = 0;
+	uint32_t *at = calloc(size, sizeof(*at)), now = seen_now();
 	bool same_ring = rt->moved_at && rt->ring_size == size;
 
-	if (!at)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < size; i++) {
+	*n_moved = 0;
+	for (uint32_t i = 0; at && i < size; i++) {
 		if (!(slots[i] & XLB_SLOT_MOVED))
 			continue;
 		at[i] = same_ring && rt->moved_at[i] ? rt->moved_at[i] : now;
-		n++;
+		(*n_moved)++;
 	}
-	free(rt->moved_at);
-	rt->moved_at = at;
-	rt->n_moved = n;
-	return 0;
+	return at;
 }
 
 /* The slots the data plane has, after a restart: a new lbd must not forget what moved. */
@@ -581,11 +583,45 @@ static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
 	return ret;
 }
 
+/*
+ * A VIP that no packet has reached has no flow to keep, so its moved
+ * marks can go. The counter is read only after the marked table is in,
+ * and after a millisecond, far longer than a packet takes from reading
+ * the old table to counting itself: a packet that saw the old table has
+ * been counted by then. One that arrives later sees the marked table,
+ * where, with no UDP window open, it is placed as the plain one would.
+ */
+static void forget_moves_if_idle(struct lbd_dp *dp, uint32_t vip_id, struct lbd_vip_rt *rt)
+{
+	uint32_t *plain;
+
+	usleep(1000);
+	if (vip_carried_traffic(dp, vip_id))
+		return;
+	plain = malloc(rt->ring_size * sizeof(*plain));
+	if (!plain)
+		return;
+	for (uint32_t i = 0; i < rt->ring_size; i++)
+		plain[i] = XLB_SLOT_ID(rt->slots[i]);
+	if (xlb_ring_publish(&dp->fds, rt->ring_id, plain, rt->ring_size)) {
+		free(plain);
+		return;	/* the marks stay; the sweep takes them off later */
+	}
+	free(rt->slots);
+	rt->slots = plain;
+	memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
+	rt->n_moved = 0;
+}
+
+/* For maglev_slots(): a previous ring of size 0, so every slot is marked moved, with no previous backend. */
+static const uint32_t unknown_ring[1] = { XLB_SLOT_NONE };
+
 static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
 {
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
 	uint32_t *table = calloc(v->ring_size, sizeof(*table));
 	uint32_t *slots = calloc(v->ring_size, sizeof(*slots));
+	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, changed;
 	struct xlb_vip_key key = map_key(v);
 	struct xlb_vip_meta meta = {
 		.vip_id = vip_id,
@@ -593,58 +629,69 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		.flags = v->sched == LBD_SCHED_MAGLEV_SRC ? XLB_VIP_F_HASH_SRC : 0,
 	};
 	bool resize = rt->ring_size != v->ring_size;
-	const uint32_t *old;
-	int ret;
+	/* A new size or another hash puts every flow on another slot. */
+	bool rehash = resize || (rt->used && rt->key.sched != v->sched);
+	bool carried = vip_carried_traffic(dp, vip_id);
+	const uint32_t *old = NULL;
+	int ret = -ENOMEM;
 
-	if (!table || !slots) {
-		free(table);
-		free(slots);
-		return -ENOMEM;
-	}
+	if (!table || !slots)
+		goto out;
 	ret = build_ring(dp, v, rt, table);
 	if (ret) {
-		free(table);
-		free(slots);
-		return fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));
+		fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));
+		goto out;
 	}
+	/*
+	 * Marks as if the VIP carried traffic, always: whether it did can only
+	 * be known after the new table is in (see forget_moves_if_idle()).
+	 */
 	adopt_slots(dp, rt);
-	old = vip_carried_traffic(dp, vip_id) ? rt->slots : NULL;
-	if (maglev_slots(table, v->ring_size, old, rt->ring_size, slots)) {
+	old = rt->slots;
+	if (rt->ring_size && (rehash || !old)) {
+		/* Flows may be anywhere, and which slots they had is lost: only the table knows them. */
+		old = unknown_ring;
+		old_size = 0;
+	}
+	changed = maglev_slots(table, v->ring_size, old, old_size, slots);
+	/* The UDP window keeps flows that exist: none before the first packet. */
+	if (changed && carried) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
 		ret = open_udp_window(dp, rt, &key, &meta);
 		if (ret) {
-			free(table);
-			free(slots);
-			return fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret));
+			fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret));
+			goto out;
 		}
 	}
-	ret = note_moves(rt, slots, v->ring_size);
-	if (ret) {
-		free(table);
-		free(slots);
-		return fail(err, len, ret, "cannot note the moved slots: %s", strerror(-ret));
-	}
-	if (!resize && rt->slots && !memcmp(slots, rt->slots, v->ring_size * sizeof(*slots))) {
-		free(slots);
-		free(rt->table);
-		rt->table = table;
-	} else {
+	moved_at = moves_since(rt, slots, v->ring_size, &n_moved);
+	ret = -ENOMEM;
+	if (!moved_at)
+		goto out;
+	if (resize || !rt->slots || memcmp(slots, rt->slots, v->ring_size * sizeof(*slots))) {
 		/* A new size goes to the VIP's other ring slot; the vip_map update below switches both. */
 		uint32_t ring_id = resize ? vip_id * 2 + ((rt->ring_id & 1) ^ (rt->ring_size != 0))
 					  : rt->ring_id;
 
 		ret = xlb_ring_publish(&dp->fds, ring_id, slots, v->ring_size);
 		if (ret) {
-			free(table);
-			free(slots);
-			return fail(err, len, ret, "cannot publish the Maglev table: %s", strerror(-ret));
+			fail(err, len, ret, "cannot publish the Maglev table: %s", strerror(-ret));
+			goto out;
 		}
-		free(rt->table);
+		lbd_debug("VIP %u: new table, %u slots changed, %u marked moved%s", vip_id, changed,
+			  n_moved, carried ? "" : " (no traffic yet)");
 		free(rt->slots);
-		rt->table = table;
 		rt->slots = slots;
+		slots = NULL;
 		rt->ring_id = ring_id;
 	}
+	free(rt->table);
+	free(rt->moved_at);
+	rt->table = table;
+	rt->moved_at = moved_at;
+	rt->n_moved = n_moved;
+	table = moved_at = NULL;
+	if (rt->n_moved && !carried)
+		forget_moves_if_idle(dp, vip_id, rt);
 	rt->ring_size = v->ring_size;
 	rt->key = *v;
 	rt->key.backends = NULL;
@@ -659,7 +706,12 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
 		dp->vip_index_stale |= ret > 0;
 	}
-	return ret < 0 ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+	ret = ret < 0 ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+out:
+	free(table);
+	free(slots);
+	free(moved_at);
+	return ret;
 }
 
 /* ---- Forgetting idle flows, unmarking moved slots ---- */
@@ -671,16 +723,18 @@ struct sweep_vip {
 	bool *pinned;	/* per slot: a live remembered flow there has another backend */
 };
 
-/* The moved VIP a remembered flow belongs to, if any. A port-0 VIP may claim flows of a VIP on their exact port: that only keeps a slot marked longer. */
+/* The moved VIP a remembered flow belongs to, if any: as the program looks, the exact port first. */
 static struct sweep_vip *sweep_vip_of(struct sweep_vip *vips, size_t n, const struct xlb_flow_key *k)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct lbd_vip_cfg *v = &vips[i].rt->key;
+	for (int any_port = 0; any_port < 2; any_port++)
+		for (size_t i = 0; i < n; i++) {
+			const struct lbd_vip_cfg *v = &vips[i].rt->key;
 
-		if (v->addr.family == k->family && v->proto == k->proto &&
-		    (!v->port || v->port == ntohs(k->dport)) && !memcmp(v->addr.a, k->dst, sizeof(k->dst)))
-			return &vips[i];
-	}
+			if (v->addr.family == k->family && v->proto == k->proto &&
+			    v->port == (any_port ? 0 : ntohs(k->dport)) &&
+			    !memcmp(v->addr.a, k->dst, sizeof(k->dst)))
+				return &vips[i];
+		}
 	return NULL;
 }
 
@@ -729,7 +783,12 @@ static int sweep_table(struct lbd_dp *dp, struct sweep_vip *vips, size_t n, uint
 			struct sweep_vip *sv;
 
 			if (now - vals[i].seen > timeout) {
-				bpf_map_delete_elem(dp->fds.conn, &keys[i]);
+				struct xlb_conn again;
+
+				/* Read again: a packet since the batch makes it live. */
+				if (!bpf_map_lookup_elem(dp->fds.conn, &keys[i], &again) &&
+				    now - again.seen > timeout)
+					bpf_map_delete_elem(dp->fds.conn, &keys[i]);
 				continue;
 			}
 			sv = sweep_vip_of(vips, n, &keys[i]);
@@ -755,26 +814,39 @@ out:
 static int unmark_slots(struct lbd_dp *dp, struct sweep_vip *sv, uint32_t timeout, uint64_t now_ns)
 {
 	struct lbd_vip_rt *rt = sv->rt;
-	uint32_t now = seen_now(), cleared = 0;
+	uint32_t now = seen_now(), cleared = 0, *slots;
+	int ret;
 
 	if (now_ns < rt->udp_keep_until_ns)
 		return 0;
+	slots = malloc(rt->ring_size * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memcpy(slots, rt->slots, rt->ring_size * sizeof(*slots));
 	for (uint32_t i = 0; i < rt->ring_size; i++) {
-		uint32_t s = rt->slots[i];
+		uint32_t s = slots[i];
 
 		if (!(s & XLB_SLOT_MOVED) || sv->pinned[i])
 			continue;
+		/* The same "more than timeout" as for forgetting an idle flow. */
 		if (XLB_SLOT_PREV(s) != XLB_SLOT_ID(s) && XLB_SLOT_PREV(s) != XLB_SLOT_NONE &&
-		    now - rt->moved_at[i] < timeout)
+		    now - rt->moved_at[i] <= timeout)
 			continue;
-		rt->slots[i] = XLB_SLOT_ID(s);
-		rt->moved_at[i] = 0;
+		slots[i] = XLB_SLOT_ID(s);
 		cleared++;
 	}
-	if (!cleared)
-		return 0;
-	rt->n_moved -= cleared;
-	return xlb_ring_publish(&dp->fds, rt->ring_id, rt->slots, rt->ring_size);
+	ret = cleared ? xlb_ring_publish(&dp->fds, rt->ring_id, slots, rt->ring_size) : 0;
+	if (cleared && !ret) {
+		for (uint32_t i = 0; i < rt->ring_size; i++)
+			if (!(slots[i] & XLB_SLOT_MOVED))
+				rt->moved_at[i] = 0;
+		free(rt->slots);
+		rt->slots = slots;
+		rt->n_moved -= cleared;
+		slots = NULL;
+	}
+	free(slots);
+	return ret;
 }
 
 int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len)
@@ -784,7 +856,7 @@ int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len
 	struct sweep_vip *vips = calloc(XLB_MAX_VIPS, sizeof(*vips));
 	uint64_t now_ns = lbd_mono_us() * 1000;
 	size_t n = 0;
-	int ret = 0;
+	int ret = 0, failed = 0;
 
 	if (!vips)
 		return fail(err, len, -ENOMEM, "sweep: out of memory");
@@ -800,8 +872,14 @@ int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len
 	}
 	if (!ret)
 		ret = sweep_table(dp, vips, n, timeout);
-	for (size_t i = 0; i < n && !ret; i++)
-		ret = unmark_slots(dp, &vips[i], timeout, now_ns);
+	/* Only after a whole pass: a slot may be unmarked only if no flow holds it. */
+	for (size_t i = 0; i < n && !ret; i++) {
+		int one = unmark_slots(dp, &vips[i], timeout, now_ns);
+
+		if (one && !failed)
+			failed = one;
+	}
+	ret = ret ? ret : failed;
 	for (size_t i = 0; i < n; i++)
 		free(vips[i].pinned);
 	free(vips);

@@ -95,6 +95,28 @@ static int array_fill(int fd, const void *values, size_t value_size, uint32_t n)
 	return ret;
 }
 
+/* Reads values[0..n-1] of array fd, value_size bytes each. */
+static int array_read(int fd, void *values, size_t value_size, uint32_t n)
+{
+	uint32_t *keys = malloc(sizeof(*keys) * n), count = n, out = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int ret;
+
+	if (!keys)
+		return -ENOMEM;
+	ret = errno_of(bpf_map_lookup_batch(fd, NULL, &out, keys, values, &count, &opts));
+	/* The whole array in one batch ends with ENOENT: there is no next one. */
+	if (ret == -ENOENT && count == n)
+		ret = 0;
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+		ret = 0;
+		for (uint32_t i = 0; i < n && !ret; i++)
+			ret = errno_of(bpf_map_lookup_elem(fd, &i, (char *)values + i * value_size));
+	}
+	free(keys);
+	return ret;
+}
+
 /* Places every vip_map entry in a new index array and swaps it in. */
 int xlb_vip_index_sync(const struct xlb_map_fds *fds)
 {
@@ -105,10 +127,15 @@ int xlb_vip_index_sync(const struct xlb_map_fds *fds)
 
 	if (!index)
 		return -ENOMEM;
-	while (!ret && !bpf_map_get_next_key(fds->vip, prev, &next)) {
+	while (!ret) {
 		struct xlb_vip_meta meta;
-		uint32_t start = xlb_hash_vip(&next), p;
+		uint32_t start, p;
 
+		if (bpf_map_get_next_key(fds->vip, prev, &next)) {
+			ret = errno == ENOENT ? 0 : -errno;
+			break;
+		}
+		start = xlb_hash_vip(&next);
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fds->vip, &key, &meta))
@@ -218,8 +245,8 @@ int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slo
 		return -errno;
 	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries != size)
 		ret = -EINVAL;
-	for (uint32_t i = 0; i < size && !ret; i++)
-		ret = errno_of(bpf_map_lookup_elem(fd, &i, &slots[i]));
+	if (!ret)
+		ret = array_read(fd, slots, sizeof(*slots), size);
 	close(fd);
 	return ret;
 }

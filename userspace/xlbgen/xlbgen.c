@@ -112,7 +112,7 @@ static int parse(int argc, char **argv, struct opts *o)
 				return fprintf(stderr, "xlbgen: --proto '%s' is not udp, syn or ack\n", optarg), -1;
 			}
 			break;
-		case 'S': o->size = (uint16_t)atoi(optarg); break;
+		case 'S': o->size = (uint16_t)strtoul(optarg, NULL, 10); break;
 		case 'f': o->flows = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'n': o->packets = strtoull(optarg, NULL, 10); break;
 		case 'c': o->cpu = atoi(optarg); break;
@@ -129,6 +129,9 @@ static int parse(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	o->family = strchr(o->dst, ':') ? 6 : 4;
+	/* The generator program rewrites the Ethernet header, the IP header and 8 bytes of L4 in place. */
+	if (o->size < 64 || o->size > 1500)
+		return fprintf(stderr, "xlbgen: --size %u is out of range: 64 to 1500 bytes\n", o->size), -1;
 	return 0;
 }
 
