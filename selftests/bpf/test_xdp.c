@@ -423,16 +423,6 @@ static void ring_reads_back(void)
 	free(got);
 }
 
-/* A ring published before the VIP carried traffic has no moved slots: nothing can be on them. */
-static void first_ring_has_no_moved_slots(void)
-{
-	uint32_t n = env_vips[VIP4_TCP_DSR].ring_size;
-
-	for (uint32_t i = 0; i < n; i++)
-		if (!XT_EQ(env_vips[VIP4_TCP_DSR].slots[i] & XLB_SLOT_MOVED, 0))
-			return;
-}
-
 /*
  * A SYN on a remembered 5-tuple: within XLB_SYN_REUSE_NS it is the client
  * retransmitting, and must reach the backend that may have answered; later
@@ -740,7 +730,6 @@ static void ring_swap_is_atomic_update(void)
 }
 
 static const struct xt_case stateful[] = {
-	XT_CASE(first_ring_has_no_moved_slots),
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),

@@ -19,6 +19,16 @@ moved_slots() {
 	lbctl -j vip list | grep -o '"moved_slots": *[0-9]*' | grep -o '[0-9]*$' | awk '{ n += $1 } END { print n + 0 }'
 }
 
+# Backends added one by one before any traffic (each in the table once its MAC is
+# resolved): no flow can be on the slots that moved.
+for ((t = 0; t < 50; t++)); do
+	(($(lbctl backend list "$KEY" | grep -c ' active ') == 3)) && break
+	sleep 0.1
+done
+moved=$(moved_slots)
+expect fresh_vip_has_no_moved_slots "$moved slots marked moved before any packet reached the VIP" \
+	test "$moved" = 0
+
 # stream_start NAME SECONDS: a streaming GET in the background (not in a subshell: we wait for it).
 stream_start() {
 	ip netns exec "$E2E_PREFIX-cli" curl -sS -N --max-time 30 \
