@@ -128,7 +128,6 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 void lbd_dp_close(struct lbd_dp *dp)
 {
 	for (int i = 0; i < XLB_MAX_VIPS; i++) {
-		free(dp->vips[i].table);
 		free(dp->vips[i].slots);
 		free(dp->vips[i].moved_at);
 	}
@@ -440,8 +439,8 @@ uint32_t lbd_dp_ring_share(const struct lbd_vip_rt *vip, uint32_t id)
 {
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; vip->table && i < vip->ring_size; i++)
-		n += vip->table[i] == id;
+	for (uint32_t i = 0; vip->slots && i < vip->ring_size; i++)
+		n += XLB_SLOT_ID(vip->slots[i]) == id;
 	return n;
 }
 
@@ -585,32 +584,46 @@ static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
 
 /*
  * A VIP that no packet has reached has no flow to keep, so its moved
- * marks can go. The counter is read only after the marked table is in,
- * and after a millisecond, far longer than a packet takes from reading
- * the old table to counting itself: a packet that saw the old table has
- * been counted by then. One that arrives later sees the marked table,
- * where, with no UDP window open, it is placed as the plain one would.
+ * marks can go. The counters are read only after the marked tables are
+ * in, and after a millisecond, far longer than a packet takes from reading
+ * an old table to counting itself: a packet that saw an old table has been
+ * counted by then. One that arrives later sees the marked table, where,
+ * with no UDP window open, it is placed as the plain one would. One wait
+ * serves every VIP of a sync. tables_in: the VIP index that points packets
+ * at the marked tables is in.
  */
-static void forget_moves_if_idle(struct lbd_dp *dp, uint32_t vip_id, struct lbd_vip_rt *rt)
+static void forget_moves_if_idle(struct lbd_dp *dp, bool tables_in)
 {
-	uint32_t *plain;
+	bool waited = false;
 
-	usleep(1000);
-	if (vip_carried_traffic(dp, vip_id))
-		return;
-	plain = malloc(rt->ring_size * sizeof(*plain));
-	if (!plain)
-		return;
-	for (uint32_t i = 0; i < rt->ring_size; i++)
-		plain[i] = XLB_SLOT_ID(rt->slots[i]);
-	if (xlb_ring_publish(&dp->fds, rt->ring_id, plain, rt->ring_size)) {
-		free(plain);
-		return;	/* the marks stay; the sweep takes them off later */
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+		uint32_t *plain;
+
+		if (!rt->forget_if_idle)
+			continue;
+		rt->forget_if_idle = false;
+		if (!tables_in)
+			continue;	/* the marks stay; the sweep takes them off later */
+		if (!waited)
+			usleep(1000);
+		waited = true;
+		if (vip_carried_traffic(dp, id))
+			continue;
+		plain = malloc(rt->ring_size * sizeof(*plain));
+		if (!plain)
+			continue;
+		for (uint32_t i = 0; i < rt->ring_size; i++)
+			plain[i] = XLB_SLOT_ID(rt->slots[i]);
+		if (xlb_ring_publish(&dp->fds, rt->ring_id, plain, rt->ring_size)) {
+			free(plain);
+			continue;	/* the marks stay; the sweep takes them off later */
+		}
+		free(rt->slots);
+		rt->slots = plain;
+		memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
+		rt->n_moved = 0;
 	}
-	free(rt->slots);
-	rt->slots = plain;
-	memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
-	rt->n_moved = 0;
 }
 
 /* For maglev_slots(): a previous ring of size 0, so every slot is marked moved, with no previous backend. */
@@ -684,14 +697,11 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		slots = NULL;
 		rt->ring_id = ring_id;
 	}
-	free(rt->table);
 	free(rt->moved_at);
-	rt->table = table;
 	rt->moved_at = moved_at;
 	rt->n_moved = n_moved;
-	table = moved_at = NULL;
-	if (rt->n_moved && !carried)
-		forget_moves_if_idle(dp, vip_id, rt);
+	moved_at = NULL;
+	rt->forget_if_idle = rt->n_moved && !carried;
 	rt->ring_size = v->ring_size;
 	rt->key = *v;
 	rt->key.backends = NULL;
@@ -925,7 +935,6 @@ static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err
 		dp->vip_index_stale |= xlb_vip_del(&dp->fds, &key) > 0;
 		if (!address_in_config(cfg, &rt->key.addr))
 			dp->vip_index_stale |= xlb_vip_address_mark(&dp->fds, key.family, key.addr, false) > 0;
-		free(rt->table);
 		free(rt->slots);
 		free(rt->moved_at);
 		memset(rt, 0, sizeof(*rt));
@@ -936,14 +945,16 @@ static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err
 /* The VIPs and their rings, then the program's VIP index once for all of them. */
 static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
-	int ret = write_vips(dp, cfg, err, len), sync;
+	int ret = write_vips(dp, cfg, err, len), sync = 0;
 
-	if (!dp->vip_index_stale)
-		return ret;
-	sync = xlb_vip_index_sync(&dp->fds);
-	dp->vip_index_stale = sync != 0;
-	if (sync && !ret)
-		ret = fail(err, len, sync, "cannot write the VIP index: %s", strerror(-sync));
+	if (dp->vip_index_stale) {
+		sync = xlb_vip_index_sync(&dp->fds);
+		dp->vip_index_stale = sync != 0;
+		if (sync && !ret)
+			ret = fail(err, len, sync, "cannot write the VIP index: %s", strerror(-sync));
+	}
+	/* After the index: a table of a new size is what packets read only from then on. */
+	forget_moves_if_idle(dp, !sync);
 	return ret;
 }
 

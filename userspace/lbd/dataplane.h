@@ -26,10 +26,10 @@ struct lbd_vip_rt {
 	struct lbd_vip_cfg key;	/* addr, port, proto only */
 	bool used, referenced;
 	uint32_t ring_id, ring_size;
-	uint32_t *table;	/* the ring last published: backend ids, XLB_NO_BACKEND */
-	uint32_t *slots;	/* the same as the data plane has it, with moved marks */
+	uint32_t *slots;	/* the ring as the data plane has it: ids and moved marks */
 	uint32_t *moved_at;	/* per slot: when it was first marked moved, in xlb_conn.seen units */
 	uint32_t n_moved;	/* slots marked moved */
+	bool forget_if_idle;	/* marked by this sync, and no packet had reached the VIP */
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 };

@@ -750,7 +750,7 @@ static bool node_healthy(struct lbd *d)
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, &d->cfg.vips[i], NULL);
 
-		if (!rt || !rt->table || rt->table[0] == XLB_NO_BACKEND || rt->fail_open)
+		if (!rt || !rt->slots || XLB_SLOT_ID(rt->slots[0]) == XLB_SLOT_NONE || rt->fail_open)
 			return false;
 	}
 	return true;
