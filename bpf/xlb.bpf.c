@@ -13,18 +13,16 @@
 #include "xlb_sched.h"
 #include "encap.h"
 
+/* The outer header's entropy is per flow (flow_hash), also where the ring hashes the client only. */
 static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_pkt *pkt,
 				       const struct xlb_vip_meta *vip, const struct xlb_backend *be,
-				       __u32 ring_hash, const __u32 l3_off)
+				       __u32 flow_hash, const __u32 l3_off)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 
 	if (vip->fwd_mode == XLB_FWD_DSR)
 		return xlb_forward_dsr(data, data_end, be);
-	/* The outer header's entropy is per flow, also where the ring hashes the client only. */
-	if (vip->flags & XLB_VIP_F_HASH_SRC)
-		ring_hash = xlb_hash_flow(&pkt->flow);
-	return xlb_forward_ipip(ctx, pkt, be, ring_hash, l3_off);
+	return xlb_forward_ipip(ctx, pkt, be, flow_hash, l3_off);
 }
 
 SEC("xdp")
@@ -35,7 +33,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_pkt pkt = {};
 	struct xlb_vip_meta *vip;
 	struct xlb_backend *be;
-	__u32 backend_id = 0, ring_hash = 0;
+	__u32 backend_id = 0, flow_hash = 0;
 	int act, new_flow = 0;
 
 	xlb_count(XLB_STAT_RX);
@@ -56,7 +54,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	vip = xlb_vip_lookup(&pkt.flow);
 	if (!vip)
 		return xlb_verdict(XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
-	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &ring_hash);
+	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &flow_hash);
 	if (!be)
 		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_BACKEND);
 	if (pkt.icmp_err)
@@ -66,8 +64,8 @@ int xlb_xdp(struct xdp_md *ctx)
 
 	/* A constant L2 length on each branch keeps offsets simple for the verifier. */
 	if (pkt.l3_off == sizeof(struct ethhdr))
-		return xlb_forward(ctx, &pkt, vip, be, ring_hash, sizeof(struct ethhdr));
-	return xlb_forward(ctx, &pkt, vip, be, ring_hash,
+		return xlb_forward(ctx, &pkt, vip, be, flow_hash, sizeof(struct ethhdr));
+	return xlb_forward(ctx, &pkt, vip, be, flow_hash,
 			   sizeof(struct ethhdr) + sizeof(struct xlb_vlan_hdr));
 }
 

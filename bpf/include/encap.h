@@ -61,6 +61,16 @@ static __always_inline void xlb_outer_ipv6(struct ipv6hdr *outer, const struct x
 	__builtin_memcpy(&outer->daddr, be->addr, 16);
 }
 
+/*
+ * A packet longer than the tunnel carries (mtu: the link's MTU less the
+ * outer header). IPv6 cannot be told to go below 1280 (RFC 8201), and a
+ * tunnel narrower than that, as on a link under 1320 (1300 with an IPv4
+ * outer header), breaks RFC 8200's promise that 1280 always gets through:
+ * a kernel tunnel keeps it by fragmenting the outer packet, which one XDP
+ * frame cannot. So above 1280 the client learns 1280; at most 1280, no
+ * ICMP would make it send less, and the packet is dropped and counted as
+ * too big. The remedy is a link of at least 1320 (1300) toward backends.
+ */
 static __always_inline int xlb_too_big(struct xdp_md *ctx, const struct xlb_pkt *pkt, __u32 mtu,
 				       const __u32 l3_off)
 {
@@ -69,7 +79,9 @@ static __always_inline int xlb_too_big(struct xdp_md *ctx, const struct xlb_pkt 
 		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TOO_BIG);
 	if (pkt->flow.family == XLB_AF_INET)
 		return xlb_icmp4_too_big(ctx, pkt, mtu, l3_off);
-	return xlb_icmp6_too_big(ctx, pkt, mtu, l3_off);
+	if (pkt->l3_len <= XLB_IPV6_MIN_MTU)
+		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TOO_BIG);
+	return xlb_icmp6_too_big(ctx, pkt, mtu < XLB_IPV6_MIN_MTU ? XLB_IPV6_MIN_MTU : mtu, l3_off);
 }
 
 static __always_inline int xlb_forward_ipip(struct xdp_md *ctx, const struct xlb_pkt *pkt,

@@ -32,12 +32,18 @@ static __always_inline __u64 xlb_hash_word(__be32 lo, __be32 hi)
 	return (__u64)lo | ((__u64)hi << 32);
 }
 
-static __always_inline __u32 xlb_hash_final(__u64 h)
+/* Each step is invertible, so distinct sums give distinct results. */
+static __always_inline __u64 xlb_hash_mix(__u64 h)
 {
 	h ^= h >> 32;
 	h *= XLB_HASH_MIX;
 	h ^= h >> 29;
-	return (__u32)(h >> 32);
+	return h;
+}
+
+static __always_inline __u32 xlb_hash_final(__u64 h)
+{
+	return (__u32)(xlb_hash_mix(h) >> 32);
 }
 
 /* The client's address only: for source-affinity VIPs. */
@@ -48,17 +54,23 @@ static __always_inline __u32 xlb_hash_src(const struct xlb_flow_key *k)
 			      (__u64)k->family * XLB_HASH_K4);
 }
 
-/* The whole 5-tuple. */
-static __always_inline __u32 xlb_hash_flow(const struct xlb_flow_key *k)
+/* The whole 5-tuple, 64 bits: xlb_hash_flow() and 32 more for the refresh filter. */
+static __always_inline __u64 xlb_hash_flow64(const struct xlb_flow_key *k)
 {
 	__u64 ports = ((__u32)k->sport << 16) | k->dport;
 	__u64 kind = ((__u64)k->proto << 8) | k->family;
 
-	return xlb_hash_final(xlb_hash_word(k->src[0], k->src[1]) * XLB_HASH_K0 +
-			      xlb_hash_word(k->src[2], k->src[3]) * XLB_HASH_K1 +
-			      xlb_hash_word(k->dst[0], k->dst[1]) * XLB_HASH_K2 +
-			      xlb_hash_word(k->dst[2], k->dst[3]) * XLB_HASH_K3 +
-			      (ports | kind << 32) * XLB_HASH_K4);
+	return xlb_hash_mix(xlb_hash_word(k->src[0], k->src[1]) * XLB_HASH_K0 +
+			    xlb_hash_word(k->src[2], k->src[3]) * XLB_HASH_K1 +
+			    xlb_hash_word(k->dst[0], k->dst[1]) * XLB_HASH_K2 +
+			    xlb_hash_word(k->dst[2], k->dst[3]) * XLB_HASH_K3 +
+			    (ports | kind << 32) * XLB_HASH_K4);
+}
+
+/* The whole 5-tuple. */
+static __always_inline __u32 xlb_hash_flow(const struct xlb_flow_key *k)
+{
+	return (__u32)(xlb_hash_flow64(k) >> 32);
 }
 
 /* Where a VIP key starts its probe in the VIP index. */
@@ -69,6 +81,30 @@ static __always_inline __u32 xlb_hash_vip(const struct xlb_vip_key *k)
 	return xlb_hash_final(xlb_hash_word(k->addr[0], k->addr[1]) * XLB_HASH_K0 +
 			      xlb_hash_word(k->addr[2], k->addr[3]) * XLB_HASH_K1 +
 			      rest * XLB_HASH_K4) & (XLB_VIP_INDEX_SIZE - 1);
+}
+
+/*
+ * The refresh filter (xlb_sched.h): a flow's place is the low bits of its
+ * 64-bit hash and its tag the high 32, so two flows share a tag at one
+ * place only when 48 bits of their hashes agree.
+ */
+#define XLB_REFRESH_SIZE	65536
+/* Table lookups the filter lets through per CPU and period (see xlb_refresh_budget()). */
+#define XLB_REFRESH_BUDGET	4096
+/*
+ * A flow refreshed less than this many periods ago needs no refresh, so
+ * the budget of a period goes to the flows that have waited longest.
+ */
+#define XLB_REFRESH_EVERY	4
+
+static __always_inline __u32 xlb_refresh_index(__u64 flow_hash)
+{
+	return (__u32)flow_hash & (XLB_REFRESH_SIZE - 1);
+}
+
+static __always_inline __u32 xlb_refresh_tag(__u64 flow_hash)
+{
+	return (__u32)(flow_hash >> 32);
 }
 
 /*

@@ -81,6 +81,7 @@ static __always_inline int xlb_icmp4_too_big(struct xdp_md *ctx, const struct xl
 	return xlb_verdict(XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT);
 }
 
+/* For a packet of more than 1280 bytes (the quote is 1280 less our headers); mtu at least 1280. */
 static __always_inline int xlb_icmp6_too_big(struct xdp_md *ctx, const struct xlb_pkt *pkt,
 					     __u32 mtu, const __u32 l3_off)
 {
@@ -119,7 +120,7 @@ static __always_inline int xlb_icmp6_too_big(struct xdp_md *ctx, const struct xl
 	icmp6->icmp6_type = ICMPV6_PKT_TOOBIG;
 	icmp6->icmp6_code = 0;
 	icmp6->icmp6_cksum = 0;
-	icmp6->icmp6_mtu = bpf_htonl(mtu < XLB_IPV6_MIN_MTU ? XLB_IPV6_MIN_MTU : mtu);
+	icmp6->icmp6_mtu = bpf_htonl(mtu);
 
 	/* Pseudo-header: addresses, upper-layer length, next header. */
 	sum = xlb_csum_words(&ip6->saddr, 16, 0);

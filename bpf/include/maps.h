@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "xlb_common.h"
+#include "hash.h"
 
 /*
  * (address, port, protocol) -> VIP: userspace's record, kept for a
@@ -73,6 +74,45 @@ struct {
 	__type(key, struct xlb_flow_key);
 	__type(value, struct xlb_conn);
 } conn_map SEC(".maps");
+
+/*
+ * The flows remembered on moved slots, apart from conn_map: a plain hash
+ * evicts nothing, so a connection opened on a moved slot after the move
+ * cannot lose its entry to LRU pressure (a SYN flood, say) and then be
+ * taken for a flow from before the move. Only lbd's sweep deletes here
+ * (idle for conn-timeout). Allocated as used; userspace sizes it like
+ * conn_map. When it is full a flow goes to conn_map instead (counted).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XLB_CONN_DEFAULT);
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_conn);
+} moved_map SEC(".maps");
+
+/*
+ * A refresh period: 256 jiffies, about a second (1.02 s at HZ 250, 0.26 s
+ * at HZ 1000, 2.56 s at HZ 100), far below any useful conn-timeout.
+ */
+#define XLB_REFRESH_JIFFIES	256
+
+/* Which flow last refreshed its conn_map entry from a place here, and when. */
+struct xlb_refresh {
+	__u32 tag;	/* xlb_refresh_tag() of the flow */
+	__u32 period;	/* jiffies / XLB_REFRESH_JIFFIES when it did */
+};
+
+/*
+ * Per CPU, as a flow's packets mostly arrive on one; one that moves
+ * between CPUs only costs extra lookups. Nothing but the program reads it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_REFRESH_SIZE + 1);	/* the last: this period's budget, tag = lookups made */
+	__type(key, __u32);
+	__type(value, struct xlb_refresh);
+} refresh_map SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -21,6 +21,7 @@
 #include "stats.h"
 
 #define XLB_CONTINUE		(-1)
+/* Extension headers followed before the L4 header; a longer chain counts as a fragment. */
 #define XLB_IPV6_MAX_EXT	4
 #define XLB_ETH_P_8021Q		0x8100
 #define XLB_IP_MF		0x2000
@@ -56,7 +57,7 @@ struct xlb_pkt {
 	__u32 l4_off;
 	__u8 tos;			/* IPv4 TOS or IPv6 traffic class, copied to the outer header */
 	__u8 df;			/* IPv4 don't-fragment; always set for IPv6 */
-	__u8 fragment;
+	__u8 fragment;			/* or an IPv6 header chain longer than we follow */
 	__u8 options;
 	__u8 icmp_err;			/* an ICMP error about flow, not a packet of it */
 	__u8 syn;			/* a TCP SYN without ACK: a connection's first packet */
@@ -141,10 +142,6 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 	off = pkt->l3_off + sizeof(*ip6);
 #pragma unroll
 	for (int i = 0; i < XLB_IPV6_MAX_EXT; i++) {
-		if (nexthdr == IPPROTO_FRAGMENT) {
-			pkt->fragment = 1;
-			break;
-		}
 		if (!xlb_ipv6_is_skippable(nexthdr))
 			break;
 		opt = data + off;
@@ -153,7 +150,14 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 		nexthdr = opt->nexthdr;
 		off += (opt->hdrlen + 1) * 8;
 	}
-	/* A chain longer than we follow leaves an extension header here: "other protocol". */
+	/*
+	 * A fragment header, or a chain longer than we follow: either hides
+	 * the ports (the longer chain maybe a fragment header too). For a VIP
+	 * address both are dropped, never passed to the kernel, which would
+	 * hand them to a local service; for other addresses both pass.
+	 */
+	if (nexthdr == IPPROTO_FRAGMENT || xlb_ipv6_is_skippable(nexthdr))
+		pkt->fragment = 1;
 	pkt->flow.proto = nexthdr;
 	pkt->l4_off = off;
 	return XLB_CONTINUE;

@@ -49,8 +49,9 @@ struct xlb_vip_meta {
 	__u8 pad[2];
 	/*
 	 * Until then (bpf_ktime_get_ns(), CLOCK_MONOTONIC) a UDP packet the
-	 * connection table does not know, on a moved slot, is taken for a flow
-	 * that was there before the move: see XLB_SLOT_MOVED.
+	 * connection table does not know, on a moved slot marked
+	 * XLB_SLOT_FRESH, is taken for a flow that was there before the move:
+	 * see XLB_SLOT_MOVED.
 	 */
 	__u64 udp_keep_until_ns;
 };
@@ -75,19 +76,29 @@ struct xlb_vip_entry {
 _Static_assert(sizeof(struct xlb_vip_entry) == 48, "xlb_vip_entry layout");
 
 /*
- * A ring slot: the backend id in the low 16 bits. Most slots say only
- * that, and a flow whose slot says only that goes to that backend without
- * the connection table: the slot has not changed since the flow began, so
- * the table would say the same. XLB_SLOT_MOVED marks a slot whose backend
- * changed while the VIP carried traffic. There the table decides, and a
- * flow it does not know yet is a flow from before the move when it is a
- * TCP packet other than a SYN (or, for a short while after the move, any
- * UDP packet): it goes to the backend the slot had before its first move,
- * in bits 16..30, and is remembered from then on.
+ * A ring slot: the backend id in bits 0..14 (XLB_SLOT_ID). Most slots say
+ * only that, and a flow whose slot says only that goes to that backend
+ * without the connection table: the slot has not changed since the flow
+ * began, so the table would say the same. XLB_SLOT_MOVED marks a slot
+ * whose backend changed while the VIP carried traffic. There the table
+ * decides, and a flow it does not know yet is a flow from before the move
+ * when it is a TCP packet other than a SYN (or, for a short while after a
+ * change that moved the slot, any UDP packet: XLB_SLOT_FRESH): it goes to
+ * the backend the slot had before its first move, in bits 16..30, and is
+ * remembered from then on.
  */
 #define XLB_SLOT_MOVED		(1u << 31)
+/*
+ * On a moved slot: it moved in the latest change, so the VIP's UDP window
+ * (xlb_vip_meta.udp_keep_until_ns) applies to it. Slots that moved in an
+ * earlier change carry no such bit: every live UDP flow there is in the
+ * connection table already, so an unknown one is new and must not go to
+ * the previous backend (a drained one, say) each time a later change,
+ * such as a slow-start step, reopens the window.
+ */
+#define XLB_SLOT_FRESH		(1u << 15)
 #define XLB_SLOT_NONE		0x7fffu		/* no backend in the slot (or before it) */
-#define XLB_SLOT_ID(s)		((s) & 0xffffu)
+#define XLB_SLOT_ID(s)		((s) & 0x7fffu)
 #define XLB_SLOT_PREV(s)	(((s) >> 16) & 0x7fffu)
 _Static_assert(XLB_MAX_BACKENDS <= XLB_SLOT_NONE, "backend ids fit a ring slot");
 
@@ -172,6 +183,7 @@ enum xlb_stat {
 	XLB_STAT_ICMP_ERR_FORWARDED,	/* ICMP error about a flow sent to the flow's backend */
 	XLB_STAT_RING_STABLE,		/* sent by an unmoved ring slot, without the connection table */
 	XLB_STAT_CONN_PREV,		/* a miss on a moved slot kept on the slot's previous backend */
+	XLB_STAT_MOVED_FULL,		/* moved_map full: a flow on a moved slot remembered in conn_map */
 	XLB_STAT_MAX,
 };
 

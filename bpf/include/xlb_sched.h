@@ -81,12 +81,6 @@ static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
 	return be && (be->flags & XLB_BACKEND_F_UP) ? be : NULL;
 }
 
-static __always_inline __u32 xlb_flow_hash(const struct xlb_vip_meta *vip,
-					    const struct xlb_flow_key *flow)
-{
-	return vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(flow) : xlb_hash_flow(flow);
-}
-
 /* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */
 static __always_inline __u32 xlb_ring_get(void *ring, const struct xlb_vip_meta *vip, __u32 hash,
 					  __u32 probe)
@@ -127,17 +121,75 @@ static __always_inline void xlb_conn_seen(struct xlb_conn *conn)
 }
 
 /*
+ * A TCP connection on an unmoved slot is sent without the table, yet its
+ * entry (every SYN makes one) must outlive lbd's sweep of entries whose
+ * `seen` is older than conn-timeout: the slot may move under it some day.
+ * So its packets refresh `seen`, but at most once every XLB_REFRESH_EVERY
+ * periods of XLB_REFRESH_JIFFIES (about 4 s): a per-CPU filter of the
+ * flows that did so lately decides without the table. Its clock is jiffies, which the
+ * verifier inlines; a time helper call cost 20 ns a packet here. Flows
+ * that share a place cost each other lookups only; unless 48 bits of
+ * their hashes agree, they never skip a refresh that is due.
+ */
+/*
+ * A flood of ACKs from random tuples misses the filter at every packet,
+ * and each miss is a table lookup (about 1 us with cold caches): so each
+ * CPU makes at most XLB_REFRESH_BUDGET of them a period. A flow refreshed
+ * within XLB_REFRESH_EVERY periods does not ask, so without a flood every
+ * flow gets its turn (4096 x 4 flows a CPU every 4 s); what a flood leaves
+ * out is refreshed once it ends, long before conn-timeout unless it lasts
+ * that long.
+ */
+static __always_inline int xlb_refresh_budget(__u32 period)
+{
+	__u32 index = XLB_REFRESH_SIZE;
+	struct xlb_refresh *budget = bpf_map_lookup_elem(&refresh_map, &index);
+
+	if (!budget)
+		return 0;
+	if (budget->period != period) {
+		budget->period = period;
+		budget->tag = 0;
+	}
+	if (budget->tag >= XLB_REFRESH_BUDGET)
+		return 0;
+	budget->tag++;
+	return 1;
+}
+
+static __always_inline void xlb_conn_refresh(const struct xlb_pkt *pkt, __u64 flow_hash)
+{
+	__u32 index = xlb_refresh_index(flow_hash), tag = xlb_refresh_tag(flow_hash);
+	__u32 period = bpf_jiffies64() / XLB_REFRESH_JIFFIES;
+	struct xlb_refresh *last = bpf_map_lookup_elem(&refresh_map, &index);
+	struct xlb_conn *conn;
+
+	if (!last || (last->tag == tag && period - last->period < XLB_REFRESH_EVERY) ||
+	    !xlb_refresh_budget(period))
+		return;
+	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	if (conn)
+		xlb_conn_seen(conn);
+	last->tag = tag;
+	last->period = period;
+}
+
+/*
  * A flow the table does not know, on a moved slot, began before the move
- * if it is TCP past its SYN. UDP has no such mark, so for a few seconds
- * after a change (udp_keep_until_ns) every unknown UDP flow there counts
- * as old: that catches each live flow at its next packet.
+ * if it is TCP past its SYN, however long ago the slot moved. UDP has no
+ * such mark, so for a few seconds after a change (udp_keep_until_ns) an
+ * unknown UDP flow counts as old on the slots that change moved, which
+ * userspace marks XLB_SLOT_FRESH: that catches each live flow at its next
+ * packet. On slots that moved before, every live flow is in the table by
+ * now (each packet on a moved slot goes through it), so an unknown one is
+ * new, even while a later change has the window open.
  */
 static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
-						  const struct xlb_vip_meta *vip)
+						  const struct xlb_vip_meta *vip, __u32 slot)
 {
 	if (pkt->flow.proto == IPPROTO_TCP)
 		return !pkt->syn;
-	return bpf_ktime_get_ns() < vip->udp_keep_until_ns;
+	return (slot & XLB_SLOT_FRESH) && bpf_ktime_get_ns() < vip->udp_keep_until_ns;
 }
 
 /*
@@ -149,6 +201,34 @@ static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
  * reused source port, so it is picked afresh: it must not go to the
  * backend an old connection had (drained or removed since).
  */
+/*
+ * A flow's entry: on a moved slot first in moved_map (flows that began on
+ * the slot while it was marked), then in conn_map (flows remembered from
+ * their SYN before the slot moved).
+ */
+static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt, __u32 slot)
+{
+	struct xlb_conn *conn = NULL;
+
+	if (slot & XLB_SLOT_MOVED)
+		conn = bpf_map_lookup_elem(&moved_map, &pkt->flow);
+	if (!conn)
+		conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	return conn;
+}
+
+/* Where a flow picked just now is remembered: see moved_map. */
+static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 slot,
+					      const struct xlb_conn *fresh)
+{
+	if (slot & XLB_SLOT_MOVED) {
+		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
+			return;
+		xlb_count(XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
+	}
+	bpf_map_update_elem(&conn_map, &pkt->flow, fresh, BPF_ANY);
+}
+
 static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_pkt *pkt,
 								const struct xlb_vip_meta *vip,
 								void *ring, __u32 hash, __u32 slot,
@@ -157,7 +237,7 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	struct xlb_backend *be = NULL;
 	struct xlb_conn *conn, fresh;
 
-	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	conn = xlb_conn_find(pkt, slot);
 	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS)
 		conn = NULL;
 	if (conn) {
@@ -171,7 +251,7 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 		xlb_count(XLB_STAT_CONN_REPICK);
 	} else {
 		xlb_count(XLB_STAT_CONN_MISS);
-		if ((slot & XLB_SLOT_MOVED) && xlb_flow_predates_move(pkt, vip)) {
+		if ((slot & XLB_SLOT_MOVED) && xlb_flow_predates_move(pkt, vip, slot)) {
 			*backend_id = XLB_SLOT_PREV(slot);
 			be = xlb_backend_if_up(*backend_id);
 			if (be)
@@ -185,40 +265,46 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	fresh.backend_id = *backend_id;
 	fresh.created_ns = bpf_ktime_get_ns();
 	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
-	bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY);
+	xlb_conn_remember(pkt, slot, &fresh);
 	*new_flow = 1;
 	return be;
 }
 
 /*
  * The backend of a flow. On a slot that has not moved, the ring alone
- * decides, without the connection table: most packets stop here. The
- * table is for moved slots, for a slot whose backend has just gone down
- * (until userspace publishes the ring without it), and for every TCP
- * SYN: a client retransmits its SYN after 1 and 3 s, and if the slot
- * moved meanwhile the retransmission must still reach the backend that
- * may have answered the first. ring_hash is the hash the ring was indexed
- * by.
+ * decides, without the connection table: most packets stop here (TCP
+ * ones glance at it once a second). The table is for moved slots, for a
+ * slot whose backend has just gone down (until userspace publishes the
+ * ring without it), and for every TCP SYN: a client retransmits its SYN
+ * after 1 and 3 s, and if the slot moved meanwhile the retransmission
+ * must still reach the backend that may have answered the first.
+ * flow_hash is the 5-tuple's hash, also for VIPs whose ring hashes the
+ * client only.
  */
 static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt *pkt,
 							     const struct xlb_vip_meta *vip,
 							     __u32 *backend_id, int *new_flow,
-							     __u32 *ring_hash)
+							     __u32 *flow_hash)
 {
 	__u32 ring_id = vip->ring_id, hash, slot;
 	struct xlb_backend *be;
+	__u64 flow64;
 	void *ring;
 
 	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
 	if (!ring || !vip->ring_size)
 		return NULL;
-	hash = xlb_flow_hash(vip, &pkt->flow);
-	*ring_hash = hash;
+	flow64 = xlb_hash_flow64(&pkt->flow);
+	*flow_hash = flow64 >> 32;
+	hash = vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(&pkt->flow) : *flow_hash;
 	slot = xlb_ring_get(ring, vip, hash, 0);
 	if (!(slot & XLB_SLOT_MOVED) && !pkt->syn) {
 		*backend_id = XLB_SLOT_ID(slot);
 		be = xlb_backend_if_up(*backend_id);
 		if (be) {
+			/* UDP on unmoved slots is not remembered; ICMP errors are no traffic. */
+			if (pkt->flow.proto == IPPROTO_TCP && !pkt->icmp_err)
+				xlb_conn_refresh(pkt, flow64);
 			xlb_count(XLB_STAT_RING_STABLE);
 			return be;
 		}

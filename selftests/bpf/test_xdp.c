@@ -4,14 +4,18 @@
  * kernel's verifier. Each row of `cases` is one frame in, the verdict and
  * counter we expect, and how the frame must come out, byte for byte.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "xdp_env.h"
@@ -43,10 +47,14 @@ struct pkt_case {
 	void (*mutate)(uint8_t *frame);
 	/* An ICMP error about the flow `in` (quoting its reply), instead of `in` itself. */
 	size_t icmp_quote;
+	uint16_t link_mtu;		/* the config's mtu for this case; 0: the usual 1500 */
 };
 
 #define V4(s, d, p, sp, dp) .family = 4, .src = (s), .dst = (d), .proto = (p), .sport = (sp), .dport = (dp)
 #define V6(s, d, p, sp, dp) .family = 6, .src = (s), .dst = (d), .proto = (p), .sport = (sp), .dport = (dp)
+/* An IPv6 TCP packet of `len` bytes (header included, no extension headers) to the IPIP VIP. */
+#define V6_TCP_IPIP_LEN(sp, len) V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, (sp), 80), .payload = (len) - 60
+#define V4_TCP_IPIP6_LEN(sp, len) V4(CLIENT4, "198.18.1.3", IPPROTO_TCP, (sp), 80), .payload = (len) - 40
 
 static void set_ihl4(uint8_t *f) { f[14] = 0x44; }
 static void set_version6_in_ipv4(uint8_t *f) { f[14] = 0x65; }
@@ -86,6 +94,16 @@ static const struct pkt_case cases[] = {
 	{ "v6_ext_headers_skipped", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, 40013, 80),
 	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING }, .n_ext = 3 },
 	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP },
+	{ "v6_one_ext_header_skipped", { V6(CLIENT6, "2001:db8:1::1", IPPROTO_UDP, 40014, 53),
+	  .ext = { IPPROTO_DSTOPTS }, .n_ext = 1 },
+	  XDP_TX, XLB_STAT_TX_DSR, OUT_FORWARD, VIP6_UDP_DSR },
+	{ "v6_two_ext_headers_skipped", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_UDP, 40015, 53),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_ROUTING }, .n_ext = 2 },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_UDP_IPIP },
+	/* The longest chain the parser follows. */
+	{ "v6_four_ext_headers_skipped", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, 40016, 80),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS }, .n_ext = 4 },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP },
 
 	/* Not ours: to the kernel, untouched. */
 	{ "v4_not_vip", { V4(CLIENT4, "198.18.9.9", IPPROTO_TCP, 40100, 80) },
@@ -109,6 +127,12 @@ static const struct pkt_case cases[] = {
 	{ "fragment_to_other_host", { V4(CLIENT4, "198.18.9.9", IPPROTO_UDP, 1, 53), .frag_off = 0x2000, .no_df = true },
 	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME },
 	{ "options_to_other_host", { V4(CLIENT4, "198.18.9.9", IPPROTO_TCP, 1, 80), .ihl = 6 },
+	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME },
+	{ "v6_five_ext_headers_to_other_host", { V6(CLIENT6, "2001:db8:9::9", IPPROTO_TCP, 1, 80),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS }, .n_ext = 5 },
+	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME },
+	{ "v6_fragment_after_four_ext_to_other_host", { V6(CLIENT6, "2001:db8:9::9", IPPROTO_UDP, 1, 53),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT }, .n_ext = 5 },
 	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME },
 
 	/* Malformed, fragments, options: dropped, each with its counter. */
@@ -149,6 +173,16 @@ static const struct pkt_case cases[] = {
 	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, OUT_ANY },
 	{ "options_to_vip", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 1, 80), .ihl = 6 },
 	  XDP_DROP, XLB_STAT_DROP_IP_OPTIONS, OUT_ANY },
+	/* A chain longer than the parser follows hides the ports (and maybe a fragment header). */
+	{ "v6_five_ext_headers_to_vip", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, 1, 80),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS }, .n_ext = 5 },
+	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, OUT_ANY },
+	{ "v6_fragment_after_four_ext_to_vip", { V6(CLIENT6, "2001:db8:1::1", IPPROTO_UDP, 1, 53),
+	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT }, .n_ext = 5 },
+	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, OUT_ANY },
+	{ "v6_five_ext_headers_to_vip_address_other_port", { V6(CLIENT6, "2001:db8:1::1", IPPROTO_TCP, 1, 22),
+	  .ext = { IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS }, .n_ext = 5 },
+	  XDP_DROP, XLB_STAT_DROP_FRAGMENT, OUT_ANY },
 
 	/* Too big to encapsulate (1500 - 20 = 1480 for IPv4 outer, 1500 - 40 for IPv6). */
 	{ "v4_too_big_df", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40200, 80), .payload = 1460 - 19 },
@@ -163,6 +197,39 @@ static const struct pkt_case cases[] = {
 	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1460 },
 	{ "vlan_v4_too_big", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40205, 80), .payload = 1460, .vlan = 9 },
 	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1480 },
+	{ "v6_fits_exactly", { V6_TCP_IPIP_LEN(40206, 1460) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP },
+	{ "v6_too_big_by_one", { V6_TCP_IPIP_LEN(40207, 1461) },
+	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1460 },
+	/*
+	 * At mtu 1320 an IPv6 tunnel carries exactly the IPv6 minimum of 1280.
+	 * Below, the tunnel is narrower than IPv6 allows any link to be: what
+	 * is above 1280 learns 1280 (no sender goes lower, RFC 8201), and what
+	 * is at most 1280 but does not fit cannot be sent in one frame, nor
+	 * can any ICMP make its sender shrink it: dropped and counted as too
+	 * big. (A kernel tunnel would fragment the outer packet; see icmp.h.)
+	 */
+	{ "v6_mtu1320_1280_fits", { V6_TCP_IPIP_LEN(40210, 1280) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP, .link_mtu = 1320 },
+	{ "v6_mtu1320_1281_too_big", { V6_TCP_IPIP_LEN(40211, 1281) },
+	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1280, .link_mtu = 1320 },
+	{ "v6_mtu1300_fits_exactly", { V6_TCP_IPIP_LEN(40212, 1260) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP, .link_mtu = 1300 },
+	{ "v6_mtu1300_over_by_one_dropped", { V6_TCP_IPIP_LEN(40213, 1261) },
+	  XDP_DROP, XLB_STAT_DROP_TOO_BIG, OUT_ANY, .link_mtu = 1300 },
+	{ "v6_mtu1300_1280_dropped", { V6_TCP_IPIP_LEN(40214, 1280) },
+	  XDP_DROP, XLB_STAT_DROP_TOO_BIG, OUT_ANY, .link_mtu = 1300 },
+	{ "v6_mtu1300_1281_told_1280", { V6_TCP_IPIP_LEN(40215, 1281) },
+	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1280, .link_mtu = 1300 },
+	{ "v6_mtu1280_1241_dropped", { V6_TCP_IPIP_LEN(40216, 1241) },
+	  XDP_DROP, XLB_STAT_DROP_TOO_BIG, OUT_ANY, .link_mtu = 1280 },
+	{ "v6_mtu1280_1240_fits", { V6_TCP_IPIP_LEN(40217, 1240) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_TCP_IPIP, .link_mtu = 1280 },
+	/* IPv4 has no such floor: the tunnel's own limit is announced. */
+	{ "v4_in_v6_mtu1300_fits_exactly", { V4_TCP_IPIP6_LEN(40218, 1260) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP4_TCP_IPIP6, .link_mtu = 1300 },
+	{ "v4_in_v6_mtu1300_too_big", { V4_TCP_IPIP6_LEN(40219, 1261) },
+	  XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT, OUT_TOO_BIG, .mtu = 1260, .link_mtu = 1300 },
 
 	/* ICMP errors about a VIP's flow go to that flow's backend. */
 	{ "icmp4_frag_needed_to_backend", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40300, 80), .payload = 200 },
@@ -205,12 +272,21 @@ static void check_checksums(const uint8_t *frame, size_t len)
 		XT_TRUE(pkt_ipv4_csum_ok(ip + ((ip[0] >> 4) == 4 ? 20 : 40)), "inner IPv4 checksum");
 }
 
+static bool set_link_mtu(uint16_t mtu)
+{
+	if (env_cfg.mtu == mtu)
+		return true;
+	env_cfg.mtu = mtu;
+	return XT_EQ(xlb_config_set(&env_fds, &env_cfg), 0);
+}
+
 static void run_case(const struct pkt_case *c)
 {
 	uint8_t in[PKT_MAX], exp[PKT_MAX];
 	size_t len, exp_len = 0;
 	struct xlb_flow_key flow;
 	struct env_run r;
+	int ret;
 
 	if (c->icmp_quote) {
 		struct pkt_spec quoted = reply_of(&c->in);
@@ -227,9 +303,12 @@ static void run_case(const struct pkt_case *c)
 		len = c->cut;
 	env_flow(&c->in, &flow);
 
-	if (!XT_EQ(env_run(in, len, &r), 0))
+	if (!set_link_mtu(c->link_mtu ? c->link_mtu : 1500))
 		return;
-	if (!XT_EQ(r.verdict, c->verdict))
+	ret = env_run(in, len, &r);
+	if (c->link_mtu && !set_link_mtu(1500))
+		return;
+	if (!XT_EQ(ret, 0) || !XT_EQ(r.verdict, c->verdict))
 		return;
 	XT_EQ(r.delta[c->stat], 1);
 	XT_EQ(r.delta[XLB_STAT_RX], 1);
@@ -261,7 +340,7 @@ static bool remembered(const struct xlb_flow_key *flow)
 {
 	struct xlb_conn conn;
 
-	return !bpf_map_lookup_elem(env_fds.conn, flow, &conn);
+	return env_conn_find(flow, &conn) >= 0;
 }
 
 /* Publishes the VIP's ring afresh, as for a VIP that has carried no traffic: no moved slots. */
@@ -459,10 +538,12 @@ static void syn_on_known_tuple(void)
 		XT_MEM(r.out, env_backend(21)->mac, 6);
 	}
 	/* Age the remembered flow past XLB_SYN_REUSE_NS: a SYN now is a new connection. */
-	if (!XT_EQ(bpf_map_lookup_elem(env_fds.conn, &flow, &conn), 0))
+	int fd = env_conn_find(&flow, &conn);
+
+	if (!XT_TRUE(fd >= 0, "the SYN's flow is remembered"))
 		return;
 	conn.created_ns -= XLB_SYN_REUSE_NS + 1000000000ull;
-	if (!XT_EQ(bpf_map_update_elem(env_fds.conn, &flow, &conn, BPF_EXIST), 0))
+	if (!XT_EQ(bpf_map_update_elem(fd, &flow, &conn, BPF_EXIST), 0))
 		return;
 	s.tcp_flags = 0x10;
 	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
@@ -593,7 +674,7 @@ static void icmp_error_creates_no_flow(void)
 		return;
 	XT_EQ(r.verdict, XDP_TX);
 	XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1);
-	XT_NE(bpf_map_lookup_elem(env_fds.conn, &flow, &conn), 0);
+	XT_TRUE(env_conn_find(&flow, &conn) < 0, "no entry");
 }
 
 /* Counters per VIP and per backend move with the traffic. */
@@ -729,6 +810,379 @@ static void ring_swap_is_atomic_update(void)
 	free(table);
 }
 
+/* The program's clock for `seen`: bpf_ktime_get_coarse_ns() is CLOCK_MONOTONIC_COARSE. */
+static uint32_t seen_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+	return (uint32_t)(((uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec) >> XLB_CONN_SEEN_SHIFT);
+}
+
+/* Runs one frame of s and checks it went by the unmoved slot to the ring's backend. */
+static bool send_stable(const struct pkt_spec *s, int vip)
+{
+	struct xlb_flow_key flow;
+	uint8_t in[PKT_MAX];
+	struct env_run r;
+
+	env_flow(s, &flow);
+	return XT_EQ(env_run(in, pkt_build(s, in), &r), 0) && XT_EQ(r.verdict, XDP_TX) &&
+	       XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1) &&
+	       XT_MEM(r.out, env_backend(env_ring_pick(vip, &flow))->mac, 6);
+}
+
+static uint32_t conn_seen(const struct xlb_flow_key *flow)
+{
+	struct xlb_conn conn = { 0 };
+
+	XT_EQ(bpf_map_lookup_elem(env_fds.conn, flow, &conn), 0);
+	return conn.seen;
+}
+
+static bool set_conn_seen(const struct xlb_flow_key *flow, uint32_t backend, uint32_t seen)
+{
+	struct xlb_conn conn = { .backend_id = backend, .created_ns = 1, .seen = seen };
+
+	return XT_EQ(bpf_map_update_elem(env_fds.conn, flow, &conn, BPF_ANY), 0);
+}
+
+/*
+ * A TCP connection sending on an unmoved slot stays in the table (lbd
+ * forgets entries whose `seen` is older than conn-timeout): its ACKs
+ * refresh `seen`, though once a refresh period per flow only, so the second
+ * ACK of a period does not reach the table. A flow the table does not know
+ * gains no entry there. The refresh filter is per CPU: stay on one.
+ */
+static void tcp_conn_refreshed_on_unmoved_slot(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 49000, 80) };
+	const struct env_vip *vip = &env_vips[VIP4_TCP_DSR];
+	struct xlb_flow_key flow;
+	cpu_set_t cpus, pinned;
+	uint32_t id, now, old;
+	bool skipped = false;
+
+	if (!XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
+		return;
+	CPU_ZERO(&pinned);
+	CPU_SET(sched_getcpu(), &pinned);
+	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+		return;
+	/*
+	 * A period may end between the two ACKs, and then the second rightly
+	 * looks again: a new flow for each try, as the filter knows the last.
+	 */
+	for (int try = 0; try < 4 && !skipped; try++) {
+		s.sport = (uint16_t)(49000 + try);
+		env_flow(&s, &flow);
+		id = env_ring_pick(VIP4_TCP_DSR, &flow);
+		if (!XT_TRUE(!(vip->slots[xlb_ring_slot(xlb_hash_flow(&flow), vip->ring_size)] & XLB_SLOT_MOVED),
+			     "the flow's slot has moved: the test needs an unmoved one"))
+			goto out;
+		now = seen_now();
+		old = now - 10;
+		if (!set_conn_seen(&flow, id, old) || !send_stable(&s, VIP4_TCP_DSR))
+			goto out;
+		if (!XT_TRUE(conn_seen(&flow) - now <= seen_now() - now,
+			     "an ACK on an unmoved slot left seen %u (now %u)", conn_seen(&flow), now))
+			goto out;
+		if (!set_conn_seen(&flow, id, old) || !send_stable(&s, VIP4_TCP_DSR))
+			goto out;
+		skipped = conn_seen(&flow) == old;
+		env_conn_forget(&flow);
+	}
+	XT_TRUE(skipped, "in 4 tries, every second ACK looked its flow up again");
+	/* Unknown to the table: stays unknown. */
+	s.sport = 49008;
+	env_flow(&s, &flow);
+	if (send_stable(&s, VIP4_TCP_DSR))
+		XT_TRUE(!remembered(&flow), "an ACK on an unmoved slot put its flow in the table");
+out:
+	env_conn_forget(&flow);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+
+/*
+ * An ACK flood from random tuples misses the filter at every packet: each
+ * CPU looks the table up at most XLB_REFRESH_BUDGET times a period, and a
+ * connection left out then is refreshed in the next period.
+ */
+static void refresh_budget_caps_lookups(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 0, 80) }, flood = s;
+	uint8_t in[PKT_MAX];
+	struct xlb_flow_key flow;
+	cpu_set_t cpus, pinned;
+	struct env_run r;
+	uint32_t id, old;
+	bool capped = false;
+
+	if (!XT_EQ(publish_fresh(VIP4_TCP_DSR), 0) || !XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
+		return;
+	CPU_ZERO(&pinned);
+	CPU_SET(sched_getcpu(), &pinned);
+	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+		return;
+	flood.src = "198.18.0.77";
+	for (int try = 0; try < 6 && !capped; try++) {
+		s.sport = (uint16_t)(48000 + try);
+		env_flow(&s, &flow);
+		id = env_ring_pick(VIP4_TCP_DSR, &flow);
+		old = seen_now() - 10;
+		/* The flood spends this period's budget, and one more in case a period began during it. */
+		for (uint32_t i = 0; i <= XLB_REFRESH_BUDGET; i++) {
+			flood.sport = (uint16_t)(1 + i % 60000);
+			if (env_run(in, pkt_build(&flood, in), &r))
+				break;
+		}
+		if (!set_conn_seen(&flow, id, old) || !send_stable(&s, VIP4_TCP_DSR))
+			goto out;
+		capped = conn_seen(&flow) == old;
+		if (!capped)
+			env_conn_forget(&flow);
+	}
+	if (!XT_TRUE(capped, "in 6 tries, an ACK after %u flood packets still looked its flow up",
+		     XLB_REFRESH_BUDGET + 1))
+		goto out;
+	/* The next period has a budget again: the same connection's next ACK refreshes it. */
+	usleep(1100000);
+	if (send_stable(&s, VIP4_TCP_DSR))
+		XT_TRUE(conn_seen(&flow) != old, "no refresh in the period after the flood");
+out:
+	env_conn_forget(&flow);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+
+/*
+ * Two flows at one place of the refresh filter (each the other's collision)
+ * never skip each other's refresh: whichever comes, its entry is refreshed,
+ * at the price of a lookup each.
+ */
+static void refresh_filter_shared_place(void)
+{
+	struct pkt_spec a = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 49010, 80) }, b = a;
+	const struct env_vip *vip = &env_vips[VIP4_TCP_DSR];
+	struct xlb_flow_key fa, fb;
+	cpu_set_t cpus, pinned;
+	char client[32];
+	uint32_t now, old;
+	uint64_t ha, hb;
+	bool found = false;
+
+	env_flow(&a, &fa);
+	ha = xlb_hash_flow64(&fa);
+	b.src = client;
+	/* About one flow in 65536 shares a's place: search clients and ports. */
+	for (int c = 11; c < 60 && !found; c++) {
+		snprintf(client, sizeof(client), "198.18.0.%d", c);
+		for (b.sport = 1024; b.sport < 65535 && !found; b.sport++) {
+			env_flow(&b, &fb);
+			hb = xlb_hash_flow64(&fb);
+			found = xlb_refresh_index(hb) == xlb_refresh_index(ha) &&
+				xlb_refresh_tag(hb) != xlb_refresh_tag(ha) &&
+				!(vip->slots[xlb_ring_slot(xlb_hash_flow(&fb), vip->ring_size)] & XLB_SLOT_MOVED);
+		}
+	}
+	b.sport--;
+	if (!XT_TRUE(found, "no flow shares flow a's place: the test needs one"))
+		return;
+	if (!XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
+		return;
+	CPU_ZERO(&pinned);
+	CPU_SET(sched_getcpu(), &pinned);
+	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+		return;
+	now = seen_now();
+	old = now - 10;
+	if (!set_conn_seen(&fa, env_ring_pick(VIP4_TCP_DSR, &fa), old) ||
+	    !set_conn_seen(&fb, env_ring_pick(VIP4_TCP_DSR, &fb), old))
+		goto out;
+	/* a, then b at a's place, then a again: each refreshed. */
+	if (!send_stable(&a, VIP4_TCP_DSR) || !send_stable(&b, VIP4_TCP_DSR))
+		goto out;
+	XT_TRUE(conn_seen(&fa) - now <= seen_now() - now, "flow a: seen %u, now %u", conn_seen(&fa), now);
+	XT_TRUE(conn_seen(&fb) - now <= seen_now() - now, "flow b, at a's place: seen %u, now %u",
+		conn_seen(&fb), now);
+	if (!set_conn_seen(&fa, env_ring_pick(VIP4_TCP_DSR, &fa), old) || !send_stable(&a, VIP4_TCP_DSR))
+		goto out;
+	XT_TRUE(conn_seen(&fa) - now <= seen_now() - now, "flow a after b: seen %u, now %u",
+		conn_seen(&fa), now);
+out:
+	env_conn_forget(&fa);
+	env_conn_forget(&fb);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+
+/* Publishes one slot of the VIP's ring as given. */
+static bool publish_slot(int v, const struct xlb_flow_key *flow, uint32_t slot)
+{
+	struct env_vip *vip = &env_vips[v];
+
+	vip->slots[xlb_ring_slot(xlb_hash_flow(flow), vip->ring_size)] = slot;
+	return XT_EQ(xlb_ring_publish(&env_fds, (uint32_t)v, vip->slots, vip->ring_size), 0);
+}
+
+/* One frame of s: which backend's MAC it went to, 0 for none; r holds the run. */
+static uint32_t sent_to(const struct pkt_spec *s, struct env_run *r)
+{
+	uint8_t in[PKT_MAX];
+
+	if (!XT_EQ(env_run(in, pkt_build(s, in), r), 0) || !XT_EQ(r->verdict, XDP_TX))
+		return 0;
+	for (uint32_t id = 1; id < 64; id++)
+		if (env_backend(id) && !memcmp(r->out, env_backend(id)->mac, 6))
+			return id;
+	return 0;
+}
+
+/*
+ * A connection opened on a moved slot after the move is remembered where
+ * LRU pressure cannot reach it (moved_map): when conn_map evicts what it
+ * holds (a SYN flood does), the connection's next packet still reaches the
+ * backend its SYN went to, not the slot's previous one. A flow from before
+ * the move, known to no table, still goes to the previous backend.
+ */
+static void post_move_connection_survives_eviction(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49200, 80), .tcp_flags = 0x02 };
+	struct xlb_flow_key flow;
+	struct xlb_conn conn;
+	struct env_run r;
+	uint32_t id, prev;
+
+	if (!XT_EQ(publish_fresh(VIP4_CHURN), 0))
+		return;
+	env_flow(&s, &flow);
+	id = env_ring_pick(VIP4_CHURN, &flow);
+	prev = id == 21 ? 22 : 21;
+	if (!publish_slot(VIP4_CHURN, &flow, id | XLB_SLOT_MOVED | prev << 16))
+		goto out;
+	XT_EQ(sent_to(&s, &r), id);	/* a SYN after the move follows the ring */
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	XT_EQ(bpf_map_lookup_elem(env_fds.moved, &flow, &conn), 0);
+	XT_EQ(conn.backend_id, id);
+	/* What an LRU eviction does to conn_map: */
+	bpf_map_delete_elem(env_fds.conn, &flow);
+	s.tcp_flags = 0x10;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 0);
+	/* Another flow on the same slot, from before the move (no SYN seen): the previous backend. */
+	env_conn_forget(&flow);
+	XT_EQ(sent_to(&s, &r), prev);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1);
+	XT_EQ(bpf_map_lookup_elem(env_fds.moved, &flow, &conn), 0);
+	XT_EQ(conn.backend_id, prev);
+	env_conn_forget(&flow);
+out:
+	publish_fresh(VIP4_CHURN);
+}
+
+/*
+ * The UDP window holds unknown UDP flows on the slot's previous backend
+ * only on slots that moved in the latest change (XLB_SLOT_FRESH): a slot
+ * that moved earlier has its live flows in the table already, so an
+ * unknown flow there is new even while a later change (a slow-start step)
+ * has the window open. TCP past its SYN needs no window and no bit.
+ */
+static void udp_window_only_on_fresh_slots(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_UDP, 49100, 53) };
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t id, prev, slot;
+	struct timespec now;
+
+	if (!XT_EQ(publish_fresh(VIP4_UDP_DSR), 0))
+		return;
+	env_flow(&s, &flow);
+	id = env_ring_pick(VIP4_UDP_DSR, &flow);
+	prev = id % 3 + 1;
+	slot = id | XLB_SLOT_MOVED | prev << 16;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	env_vips[VIP4_UDP_DSR].udp_keep_until_ns = (uint64_t)now.tv_sec * 1000000000ull +
+						   (uint64_t)now.tv_nsec + ENV_UDP_KEEP_NS;
+	if (!XT_EQ(env_write_vip(VIP4_UDP_DSR), 0) || !publish_slot(VIP4_UDP_DSR, &flow, slot))
+		goto out;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 0);
+	/* The same slot, moved in this change: the flow may have been there before. */
+	env_conn_forget(&flow);
+	if (!publish_slot(VIP4_UDP_DSR, &flow, slot | XLB_SLOT_FRESH))
+		goto out;
+	XT_EQ(sent_to(&s, &r), prev);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1);
+	env_conn_forget(&flow);
+	/* An ACK of a connection the table lost, on a slot that moved long ago: still before the move. */
+	s = (struct pkt_spec){ V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49101, 80) };
+	env_flow(&s, &flow);
+	id = env_ring_pick(VIP4_CHURN, &flow);
+	prev = id == 21 ? 22 : 21;
+	if (!publish_slot(VIP4_CHURN, &flow, id | XLB_SLOT_MOVED | prev << 16))
+		goto out;
+	XT_EQ(sent_to(&s, &r), prev);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1);
+	env_conn_forget(&flow);
+out:
+	env_vips[VIP4_UDP_DSR].udp_keep_until_ns = 0;
+	publish_fresh(VIP4_UDP_DSR);
+	publish_fresh(VIP4_CHURN);
+}
+
+/*
+ * The case behind XLB_SLOT_FRESH: a backend is drained (its slots move),
+ * its window passes, then another backend's slow start changes the ring
+ * again and reopens the window. New UDP flows on the slots the drain moved
+ * must not go to the drained backend; those on slots this change moved
+ * stay where they were.
+ */
+static void udp_window_after_second_change(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_UDP, 0, 53) };
+	struct env_vip *vip = &env_vips[VIP4_UDP_DSR];
+	struct xlb_flow_key flow;
+	struct env_run r;
+	int earlier = 0, latest = 0;
+
+	memcpy(vip->backends, (uint32_t[]){ 1, 2, 3, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(publish_fresh(VIP4_UDP_DSR), 0))
+		return;
+	memcpy(vip->backends, (uint32_t[]){ 1, 2, 0, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_UDP_DSR), 0) || !XT_EQ(env_fresh_expire(VIP4_UDP_DSR), 0))
+		goto out;
+	memcpy(vip->backends, (uint32_t[]){ 1, 2, 21, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_UDP_DSR), 0))
+		goto out;
+	for (int i = 0; i < 256; i++) {
+		uint32_t slot, got;
+
+		s.sport = (uint16_t)(49200 + i);
+		env_flow(&s, &flow);
+		slot = vip->slots[xlb_ring_slot(xlb_hash_flow(&flow), vip->ring_size)];
+		got = sent_to(&s, &r);
+		if ((slot & XLB_SLOT_MOVED) && !(slot & XLB_SLOT_FRESH)) {
+			earlier++;
+			XT_EQ(got, env_ring_pick(VIP4_UDP_DSR, &flow));
+		} else if (slot & XLB_SLOT_MOVED) {
+			latest++;
+			XT_EQ(got, XLB_SLOT_PREV(slot));
+		} else {
+			XT_EQ(got, env_ring_pick(VIP4_UDP_DSR, &flow));
+		}
+		if (xt_cur.failed)
+			break;
+	}
+	if (!xt_cur.failed)
+		XT_TRUE(earlier > 0 && latest > 0, "flows on slots moved earlier %d, in the latest change "
+			"%d: the test needs both", earlier, latest);
+out:
+	memcpy(vip->backends, (uint32_t[]){ 1, 2, 3, 0 }, 4 * sizeof(uint32_t));
+	vip->udp_keep_until_ns = 0;
+	publish_fresh(VIP4_UDP_DSR);
+}
+
 static const struct xt_case stateful[] = {
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
@@ -741,6 +1195,12 @@ static const struct xt_case stateful[] = {
 	XT_CASE(vip_and_backend_counters),
 	XT_CASE(many_vips_in_the_index),
 	XT_CASE(ring_swap_is_atomic_update),
+	XT_CASE(tcp_conn_refreshed_on_unmoved_slot),
+	XT_CASE(refresh_filter_shared_place),
+	XT_CASE(refresh_budget_caps_lookups),
+	XT_CASE(udp_window_only_on_fresh_slots),
+	XT_CASE(post_move_connection_survives_eviction),
+	XT_CASE(udp_window_after_second_change),
 };
 
 int main(void)

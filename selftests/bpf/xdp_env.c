@@ -144,6 +144,15 @@ int env_publish(int v)
 	return ret ? ret : env_write_vip(v);
 }
 
+int env_fresh_expire(int v)
+{
+	struct env_vip *vip = &env_vips[v];
+
+	for (uint32_t i = 0; i < vip->ring_size; i++)
+		vip->slots[i] &= ~XLB_SLOT_FRESH;
+	return xlb_ring_publish(&env_fds, (uint32_t)v, vip->slots, vip->ring_size);
+}
+
 static int write_world(void)
 {
 	int ret;
@@ -178,6 +187,7 @@ int env_setup(uint32_t conn_size)
 	if (!skel)
 		return -errno;
 	bpf_map__set_max_entries(skel->maps.conn_map, conn_size);
+	bpf_map__set_max_entries(skel->maps.moved_map, conn_size);
 	ret = xlb__load(skel);
 	if (ret) {
 		fprintf(stderr, "env: loading xlb.bpf.o failed: %d (is this run as root?)\n", ret);
@@ -268,4 +278,19 @@ size_t env_expect_forward(int v, uint32_t id, const struct xlb_flow_key *flow,
 		o.flow_label = hash & 0xfffff;
 	}
 	return pkt_expect_ipip(in, len, &o, out);
+}
+
+int env_conn_find(const struct xlb_flow_key *flow, struct xlb_conn *out)
+{
+	if (!bpf_map_lookup_elem(env_fds.moved, flow, out))
+		return env_fds.moved;
+	if (!bpf_map_lookup_elem(env_fds.conn, flow, out))
+		return env_fds.conn;
+	return -ENOENT;
+}
+
+void env_conn_forget(const struct xlb_flow_key *flow)
+{
+	bpf_map_delete_elem(env_fds.moved, flow);
+	bpf_map_delete_elem(env_fds.conn, flow);
 }

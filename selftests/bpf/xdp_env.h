@@ -60,6 +60,11 @@ struct env_run {
 /* How long after a change unknown UDP flows on moved slots stay put, as in lbd. */
 #define ENV_UDP_KEEP_NS (3ull * 1000000000ull)
 
+/* A flow's entry wherever the program remembers it (moved_map, then conn_map): the fd, or -ENOENT. */
+int env_conn_find(const struct xlb_flow_key *flow, struct xlb_conn *out);
+/* Forgets a flow in both tables, as an eviction or the sweep would. */
+void env_conn_forget(const struct xlb_flow_key *flow);
+
 /* Loads the program (conn table of conn_size entries) and writes the world. */
 int env_setup(uint32_t conn_size);
 void env_teardown(void);
@@ -69,6 +74,11 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r);
 const struct env_backend *env_backend(uint32_t id);
 /* Rebuilds and publishes a VIP's ring from its backends list (those with weight 1). */
 int env_publish(int vip);
+/*
+ * Clears XLB_SLOT_FRESH on every slot and publishes the ring, as lbd does
+ * once the UDP window of the change that moved them is over.
+ */
+int env_fresh_expire(int vip);
 /* Rewrites the VIP's map entry (after a test changed udp_keep_until_ns). */
 int env_write_vip(int vip);
 int env_backend_up(uint32_t id, bool up);

@@ -144,6 +144,22 @@ else
 	done
 	expect udp_new_flows_avoid_drained_backend "new UDP flows went to: $(tr '\n' ' ' <"$TB_DIR/udp_new.names")" \
 		bash -c "! grep -q '$udp_owner' '$TB_DIR/udp_new.names' && test \$(grep -c . '$TB_DIR/udp_new.names') -eq 12"
+	# A later change that moves other slots (a slow-start step does so every
+	# second) opens a window for those slots only: new flows on the slots the
+	# drain moved long ago still avoid the drained backend.
+	keep=1
+	[[ $udp_owner == be1 ]] && keep=2
+	lbctl backend set "$UDP_KEY" "$(tb_backend_addr $keep 4)" --weight 3 >/dev/null
+	later_pids=()
+	for ((f = 0; f < 16; f++)); do
+		ip netns exec "$E2E_PREFIX-cli" python3 "$E2E_ROOT/selftests/e2e/udp_stream.py" --dst "$TB_VIP4" \
+			--count 2 --rate 100 >"$TB_DIR/udp_later.$f" &
+		later_pids+=($!)
+	done
+	wait "${later_pids[@]}"
+	cat "$TB_DIR"/udp_later.* | awk '{ print $6 }' >"$TB_DIR/udp_later.names"
+	expect later_change_keeps_drained_backend_out "new UDP flows right after a later change went to: $(tr '\n' ' ' <"$TB_DIR/udp_later.names")" \
+		bash -c "! grep -q '$udp_owner' '$TB_DIR/udp_later.names' && test \$(grep -c . '$TB_DIR/udp_later.names') -eq 16"
 fi
 
 # No stream is left, so once conn-timeout has passed the next sweep (every 5 s) unmarks them all

@@ -185,3 +185,20 @@ mac2=$(ip -n $P-cli neigh show $VIPV | awk '{ for (i = 1; i < NF; i++) if ($i ==
 echo "     virtual MAC failover: longest silence $outage ms, client's MAC $mac -> $mac2"
 expect vmac_failover_keeps_mac "lb vrid 71 $(state71 lb), MAC $mac -> $mac2, silence $outage ms" \
 	test "$(state71 lb)" = master -a "$mac2" = "$mac" -a "$outage" -le $(($(bound_ms 100) + 100))
+
+# ---- a reload that turns the virtual MAC off and on again ----
+# The router restarts with the devices the new setting needs: the macvlan
+# goes, the VIP is then held on eth0 itself; back on, the macvlan returns.
+CONF_LB=$(tb_dir $P)/lbd.conf
+has_vrrp71() { ip -n $P-lb link show vrrp.71 >/dev/null 2>&1; }
+sed -i '/vrid 71 /s/ vmac//' "$CONF_LB"
+on lb config reload >/dev/null
+for ((t = 0; t < 300; t++)); do [[ $(state71 lb) == master ]] && ! has_vrrp71 && break; sleep 0.01; done
+expect vmac_off_removes_macvlan "vrrp.71 still there or lb vrid 71 $(state71 lb) after vmac went off" \
+	bash -c "! ip -n $P-lb link show vrrp.71 >/dev/null 2>&1 && test '$(state71 lb)' = master"
+expect vmac_off_vip_on_eth0 "$VIPV not on lb's eth0 after vmac went off" \
+	bash -c "ip -n $P-lb addr show dev eth0 | grep -q 'inet $VIPV/'"
+sed -i '/vrid 71 /s/ vip / vmac vip /' "$CONF_LB"
+on lb config reload >/dev/null
+for ((t = 0; t < 300; t++)); do [[ $(state71 lb) == master ]] && has_vrrp71 && break; sleep 0.01; done
+expect vmac_on_adds_macvlan "no vrrp.71 on lb after vmac went on again (state $(state71 lb))" has_vrrp71

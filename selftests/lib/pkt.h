@@ -27,7 +27,7 @@ struct pkt_spec {
 	bool no_df;		/* IPv4: DF clear */
 	uint16_t frag_off;	/* IPv4: MF and offset bits, host order */
 	uint8_t ihl;		/* IPv4: 0 means 5; more adds zeroed option words */
-	uint8_t ext[4];		/* IPv6: extension headers before L4, 8 bytes each */
+	uint8_t ext[8];		/* IPv6: extension headers before L4, 8 bytes each */
 	int n_ext;
 	uint16_t min_frame;	/* pad the frame with zeros up to this length */
 	uint8_t tcp_flags;	/* 0 means ACK: a packet of an established connection */

@@ -1,10 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* lbd's configuration grammar: the file, lbctl's words, errors that name the line and the fix. */
+#define _GNU_SOURCE	/* nftw */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "xt.h"
@@ -89,30 +96,297 @@ static void parses_a_full_file(void)
 	lbd_config_free(&cfg);
 }
 
-/* What lbd writes, it reads back as the same configuration. */
+/*
+ * Model equality, field by field: a field the writer drops or the reader
+ * invents shows up as a difference, named by its path. A new field changes
+ * the struct's size and stops the build here until it is compared too.
+ */
+_Static_assert(sizeof(struct lbd_check_cfg) == 248, "struct lbd_check_cfg changed: compare the new field in check_eq()");
+_Static_assert(sizeof(struct lbd_backend_cfg) == 276, "struct lbd_backend_cfg changed: compare it in backend_eq()");
+_Static_assert(sizeof(struct lbd_vip_cfg) == 304, "struct lbd_vip_cfg changed: compare it in vip_eq()");
+_Static_assert(sizeof(struct lbd_iface_cfg) == 17, "struct lbd_iface_cfg changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_vrrp_cfg) == 360, "struct lbd_vrrp_cfg changed: compare it in vrrp_eq()");
+_Static_assert(sizeof(struct lbd_config) == 3104, "struct lbd_config changed: compare it in cfg_eq()");
+
+static char diff[512];
+
+static bool differ(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool differ(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(diff, sizeof(diff), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* A field's path for diff, as "cfg.vips[1].backends[0].check". */
+static const char *sub(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static const char *sub(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return buf;
+}
+
+#define SAME_NUM(path, a, b, f)                                                            \
+	((a)->f == (b)->f || differ("%s." #f ": %lld vs %lld", path, (long long)(a)->f,   \
+				    (long long)(b)->f))
+#define SAME_STR(path, a, b, f) \
+	(!strcmp((a)->f, (b)->f) || differ("%s." #f ": '%s' vs '%s'", path, (a)->f, (b)->f))
+
+static bool addr_eq(const char *path, const struct lbd_addr *a, const struct lbd_addr *b)
+{
+	char x[INET6_ADDRSTRLEN], y[INET6_ADDRSTRLEN];
+
+	if (lbd_addr_eq(a, b))
+		return true;
+	lbd_addr_format(a, x, sizeof(x));
+	lbd_addr_format(b, y, sizeof(y));
+	return differ("%s: %s (family %u) vs %s (family %u)", path, x, a->family, y, b->family);
+}
+
+static bool check_eq(const char *path, const struct lbd_check_cfg *a, const struct lbd_check_cfg *b)
+{
+	return SAME_NUM(path, a, b, type) && SAME_NUM(path, a, b, rise) && SAME_NUM(path, a, b, fall) &&
+	       SAME_STR(path, a, b, arg) && SAME_STR(path, a, b, host) &&
+	       SAME_NUM(path, a, b, expect_lo) && SAME_NUM(path, a, b, expect_hi) &&
+	       SAME_NUM(path, a, b, interval_ms) && SAME_NUM(path, a, b, timeout_ms) &&
+	       SAME_NUM(path, a, b, slow_start_ms) && SAME_NUM(path, a, b, slow_start_set);
+}
+
+static bool backend_eq(const char *path, const struct lbd_backend_cfg *a, const struct lbd_backend_cfg *b)
+{
+	char p[128];
+
+	sub(p, sizeof(p), "%s.addr", path);
+	if (!addr_eq(p, &a->addr, &b->addr))
+		return false;
+	sub(p, sizeof(p), "%s.check", path);
+	return SAME_NUM(path, a, b, weight) && SAME_NUM(path, a, b, drain) && SAME_NUM(path, a, b, admin) &&
+	       check_eq(p, &a->check, &b->check);
+}
+
+static bool vip_eq(const char *path, const struct lbd_vip_cfg *a, const struct lbd_vip_cfg *b)
+{
+	char p[128];
+
+	sub(p, sizeof(p), "%s.addr", path);
+	if (!addr_eq(p, &a->addr, &b->addr))
+		return false;
+	sub(p, sizeof(p), "%s.check", path);
+	if (!SAME_NUM(path, a, b, port) || !SAME_NUM(path, a, b, proto) || !SAME_NUM(path, a, b, fwd) ||
+	    !SAME_NUM(path, a, b, sched) || !SAME_NUM(path, a, b, ring_size) ||
+	    !SAME_NUM(path, a, b, all_down_drop) || !check_eq(p, &a->check, &b->check) ||
+	    !SAME_NUM(path, a, b, n_backends))
+		return false;
+	for (size_t i = 0; i < a->n_backends; i++) {
+		sub(p, sizeof(p), "%s.backends[%zu]", path, i);
+		if (!backend_eq(p, &a->backends[i], &b->backends[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool vrrp_eq(const char *path, const struct lbd_vrrp_cfg *a, const struct lbd_vrrp_cfg *b)
+{
+	char p[128];
+
+	if (!SAME_STR(path, a, b, dev) || !SAME_NUM(path, a, b, vrid) || !SAME_NUM(path, a, b, priority) ||
+	    !SAME_NUM(path, a, b, family) || !SAME_NUM(path, a, b, no_preempt) || !SAME_NUM(path, a, b, vmac) ||
+	    !SAME_NUM(path, a, b, advert_cs) || !SAME_NUM(path, a, b, preempt_delay_ms) ||
+	    !SAME_NUM(path, a, b, fault_drop) || !SAME_NUM(path, a, b, n_addrs))
+		return false;
+	for (size_t i = 0; i < a->n_addrs; i++) {
+		sub(p, sizeof(p), "%s.addrs[%zu]", path, i);
+		if (!addr_eq(p, &a->addrs[i], &b->addrs[i]))
+			return false;
+	}
+	return true;
+}
+
+/* True when a and b are the same model; else diff names the first difference. */
+static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
+{
+	char p[128];
+
+	if (!SAME_NUM("cfg", a, b, conn_table_size) || !SAME_NUM("cfg", a, b, conn_timeout) ||
+	    !SAME_NUM("cfg", a, b, mtu) || !addr_eq("cfg.ipip_src4", &a->ipip_src4, &b->ipip_src4) ||
+	    !addr_eq("cfg.ipip_src6", &a->ipip_src6, &b->ipip_src6) || !SAME_NUM("cfg", a, b, entropy4) ||
+	    !SAME_NUM("cfg", a, b, entropy6) || !SAME_NUM("cfg", a, b, n_ifaces) ||
+	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp))
+		return false;
+	for (size_t i = 0; i < a->n_ifaces; i++) {
+		sub(p, sizeof(p), "cfg.ifaces[%zu]", i);
+		if (!SAME_STR(p, &a->ifaces[i], &b->ifaces[i], name) || !SAME_NUM(p, &a->ifaces[i], &b->ifaces[i], mode))
+			return false;
+	}
+	for (size_t i = 0; i < a->n_vrrp; i++) {
+		sub(p, sizeof(p), "cfg.vrrp[%zu]", i);
+		if (!vrrp_eq(p, &a->vrrp[i], &b->vrrp[i]))
+			return false;
+	}
+	for (size_t i = 0; i < a->n_vips; i++) {
+		sub(p, sizeof(p), "cfg.vips[%zu]", i);
+		if (!vip_eq(p, &a->vips[i], &b->vips[i]))
+			return false;
+	}
+	return true;
+}
+
+/* Every statement and option of the grammar, IPv4 and IPv6, defaults and extremes. */
+static const char rich[] =
+	"conn-table-size 131072\n"
+	"conn-timeout 300\n"
+	"mtu 1500\n"
+	"ipip-source 198.18.0.2 entropy-bits 8\n"
+	"ipip-source 2001:db8::2 entropy-bits 16\n"
+	"attach veth0 xdp-mode native\n"
+	"attach veth1 xdp-mode generic\n"
+	"vrrp veth0 vrid 51 priority 150 advert 100ms fault-drop 20 no-preempt preempt-delay 1500ms vmac "
+	"vip 198.18.1.1 198.18.1.2\n"
+	"vrrp veth0 vrid 51 priority 255 advert 2s vip 2001:db8:1::1 2001:db8:1::2\n"
+	"vrrp veth1 vrid 7 priority 1 advert 40950ms fault-drop 0 vip 198.18.1.3\n"
+	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537 all-down drop check http:/health "
+	"expect 200-299 host www.example interval 2s timeout 750ms rise 3 fall 4 slow-start 30s\n"
+	"  backend 198.18.0.101 weight 1\n"
+	"  backend 198.18.0.102 weight 3 drain admin up\n"
+	"  backend 198.18.0.103 weight 0 admin down check \"exec:/usr/local/bin/probe --deep\tx\" timeout 1s\n"
+	"  backend 198.18.0.104 check none slow-start 0s\n"
+	"  backend 198.18.0.105 check http:/other expect 204 host b.example interval 1m rise 1 fall 100\n"
+	"vip [2001:db8:1::1]:0/udp forward ipip sched maglev-src ring-size 251 check exec:/bin/true\n"
+	"  backend 2001:db8::101 weight 10000\n"
+	"vip [2001:db8:1::2]:53/udp all-down open check udp interval 1h timeout 1h\n"
+	"  backend 2001:db8::102 check \"udp:ping pong\" interval 100ms timeout 10ms\n"
+	"  backend 2001:db8::103 check udp:payload:with:colons slow-start 1h\n"
+	"vip 198.18.1.2:443/tcp forward ipip check tcp\n"
+	"  backend 198.18.0.106 check tcp rise 100\n"
+	"  backend 2001:db8::104\n";
+
+/* Writes cfg and parses the text back into out; false (with err) when it does not parse. */
+static bool reread(const struct lbd_config *cfg, struct lbd_config *out, char *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	bool ok;
+
+	lbd_config_write(f, cfg);
+	fclose(f);
+	ok = parse_text(text, out, err) == 0;
+	if (!ok)
+		fprintf(stderr, "  the written text:\n%s", text);
+	free(text);
+	return ok;
+}
+
+/* What lbd writes, it reads back as the same model: parse(write(parse(text))) == parse(text). */
 static void write_then_read_is_identity(void)
 {
-	struct lbd_config a, b;
-	char err[LBD_ERR_LEN], *text = NULL, *text2 = NULL;
-	size_t len = 0, len2 = 0;
-	FILE *f;
+	const char *texts[] = { good, rich };
 
-	if (!XT_EQ(parse_text(good, &a, err), 0))
-		return;
-	f = open_memstream(&text, &len);
-	lbd_config_write(f, &a);
-	fclose(f);
-	if (XT_EQ(parse_text(text, &b, err), 0)) {
-		f = open_memstream(&text2, &len2);
-		lbd_config_write(f, &b);
-		fclose(f);
-		XT_TRUE(len == len2 && !memcmp(text, text2, len), "second write differs:\n%s\n---\n%s", text, text2);
-		XT_EQ(b.conn_timeout, 120);
-		lbd_config_free(&b);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct lbd_config a, b;
+		char err[LBD_ERR_LEN] = "";
+
+		if (!XT_TRUE(parse_text(texts[i], &a, err) == 0, "text %zu does not parse: %s", i, err))
+			continue;
+		if (XT_TRUE(reread(&a, &b, err), "text %zu: what lbd wrote does not parse: %s", i, err)) {
+			XT_TRUE(cfg_eq(&b, &a), "text %zu: the model read back differs: %s", i, diff);
+			lbd_config_free(&b);
+		}
+		lbd_config_free(&a);
 	}
-	free(text);
-	free(text2);
+}
+
+/* The equality above is what the round trip rests on: it must see each kind of field. */
+static void model_equality_sees_every_kind_of_field(void)
+{
+	struct lbd_config a, b;
+	char err[LBD_ERR_LEN] = "";
+
+	if (!XT_EQ(parse_text(rich, &a, err), 0))
+		return;
+	XT_TRUE(cfg_eq(&a, &a), "a model differs from itself: %s", diff);
+	lbd_config_copy(&b, &a);
+	b.vrrp[0].vmac = false;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vrrp[0].vmac"), "vmac difference: '%s'", diff);
+	b.vrrp[0].vmac = true;
+	b.vips[0].backends[4].check.host[0] = 0;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[0].backends[4].check.host"), "host difference: '%s'", diff);
+	strcpy(b.vips[0].backends[4].check.host, a.vips[0].backends[4].check.host);
+	b.ipip_src6.a[3] ^= 1;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.ipip_src6"), "address difference: '%s'", diff);
+	b.ipip_src6 = a.ipip_src6;
+	b.vips[1].backends[0].check.slow_start_set = true;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "slow_start_set"), "slow-start-set difference: '%s'", diff);
+	b.vips[1].backends[0].check.slow_start_set = false;
+	XT_TRUE(cfg_eq(&a, &b), "the copy, restored, differs: %s", diff);
+	lbd_config_free(&b);
 	lbd_config_free(&a);
+}
+
+static int cmd_argv(struct lbd_config *cfg, int argc, char **argv, char *err)
+{
+	struct lbd_cmd c;
+	int ret = lbd_cmd_parse(argc, argv, &c, err, LBD_ERR_LEN);
+
+	return ret ? ret : lbd_cmd_apply(cfg, &c, err, LBD_ERR_LEN);
+}
+
+/*
+ * Each byte in each free-text place (an interface name, a check's argument,
+ * a Host header), given through lbctl's words: lbd refuses it, or the file
+ * it writes reads back as the same model. Never a file that does not.
+ */
+static void odd_characters_are_refused_or_read_back(void)
+{
+	static const struct {
+		const char *what, *words[8];	/* "%c" in a word: the byte under test */
+	} places[] = {
+		{ "attach DEV", { "attach", "e%c0" } },
+		{ "vrrp DEV", { "vrrp", "add", "e%c0", "--vrid", "9", "--vip", "198.18.1.9" } },
+		{ "exec check", { "vip", "add", "198.18.1.4:80/tcp", "--check", "exec:/bin/a%cb" } },
+		{ "udp payload", { "vip", "add", "198.18.1.5:80/udp", "--check", "udp:a%cb" } },
+		{ "http path", { "vip", "add", "198.18.1.6:80/tcp", "--check", "http:/a%cb" } },
+		{ "host", { "vip", "add", "198.18.1.7:80/tcp", "--check", "http:/", "--host", "a%cb" } },
+	};
+
+	for (size_t k = 0; k < sizeof(places) / sizeof(places[0]); k++) {
+		int refused = 0, kept = 0;
+
+		for (int ch = 1; ch < 256; ch++) {
+			char words[8][64], *argv[8], err[LBD_ERR_LEN] = "";
+			struct lbd_config cfg, back;
+			int argc = 0;
+
+			for (; argc < 8 && places[k].words[argc]; argc++) {
+				snprintf(words[argc], sizeof(words[argc]), places[k].words[argc], ch);
+				argv[argc] = words[argc];
+			}
+			lbd_config_init(&cfg);
+			if (cmd_argv(&cfg, argc, argv, err)) {
+				refused++;
+				continue;
+			}
+			kept++;
+			if (!XT_TRUE(reread(&cfg, &back, err), "%s with byte 0x%02x: the file does not read back: %s",
+				     places[k].what, ch, err)) {
+				lbd_config_free(&cfg);
+				continue;
+			}
+			XT_TRUE(cfg_eq(&back, &cfg), "%s with byte 0x%02x reads back differently: %s", places[k].what,
+				ch, diff);
+			lbd_config_free(&back);
+			lbd_config_free(&cfg);
+		}
+		/* Both outcomes happen: the place is really exercised, not refused whole. */
+		XT_TRUE(refused && kept, "%s: %d bytes refused, %d kept", places[k].what, refused, kept);
+	}
 }
 
 static void bad_file_names_the_line(void)
@@ -244,12 +518,358 @@ static void wrong_commands_change_nothing(void)
 	lbd_config_free(&before);
 }
 
+/* strtod takes "nan", and a NaN passes every range check: advert 0, adverts in a tight loop. */
+static void non_finite_numbers_are_refused(void)
+{
+	static const char *const durations[] = {
+		"nan", "nanms", "NaNs", "-nanms", "+nanms", "nan(1)ms", "infs", "infinitym", "0x10s",
+		"1e3ms", " 1s", "1.s", ".5s", "1" "000000000000000000000000000000000000000000000000000000000000"
+		"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+		"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+		"000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000s",
+	};
+	static const struct {
+		const char *line, *want;
+	} words[] = {
+		{ "vip add 198.18.1.3:80/tcp --interval nanms", "interval 'nanms' is not a duration" },
+		{ "vip add 198.18.1.4:80/tcp --timeout nanms", "timeout 'nanms' is not a duration" },
+		{ "vip add 198.18.1.5:80/tcp --slow-start nans", "slow-start 'nans' is not a duration" },
+		{ "backend add 198.18.1.1:80/tcp 198.18.0.9 --timeout NaNms", "timeout 'NaNms' is not a duration" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --slow-start nanm", "slow-start 'nanm' is not a duration" },
+		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --interval infs", "interval 'infs' is not a duration" },
+		{ "vrrp add eth0 --vrid 5 --advert nanms --vip 198.18.1.1", "advert 'nanms' is not a duration" },
+		{ "vrrp add eth0 --vrid 6 --preempt-delay nans --vip 198.18.1.1", "preempt-delay 'nans' is not a duration" },
+	};
+	static const struct {
+		const char *text, *want;
+	} lines[] = {
+		{ "vip 198.18.1.1:80/tcp interval nanms\n", "t.conf:1: interval 'nanms' is not a duration" },
+		{ "vip 198.18.1.1:80/tcp\n backend 198.18.0.1 slow-start -nanms\n",
+		  "t.conf:2: slow-start '-nanms' is not a duration" },
+		{ "vrrp eth0 vrid 5 advert nanms vip 198.18.1.1\n", "t.conf:1: advert 'nanms' is not a duration" },
+		{ "vrrp eth0 vrid 5 preempt-delay nan(0)s vip 198.18.1.1\n",
+		  "t.conf:1: preempt-delay 'nan(0)s' is not a duration" },
+	};
+	static const struct {
+		const char *text;
+		uint32_t ms;
+	} fine[] = { { "1.5s", 1500 }, { "100ms", 100 }, { "2m", 120000 }, { "1h", 3600000 }, { "0s", 0 },
+		     { "0.25s", 250 } };
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN];
+	uint32_t ms;
+
+	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		ms = 12345;
+		XT_TRUE(check_duration_parse(durations[i], 0, 3600000, &ms) < 0 && ms == 12345,
+			"duration '%.20s' taken as %u ms", durations[i], ms);
+	}
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+		XT_TRUE(!check_duration_parse(fine[i].text, 0, 3600000, &ms) && ms == fine[i].ms,
+			"duration '%s': expected %u ms", fine[i].text, fine[i].ms);
+	lbd_config_init(&cfg);
+	cmd(&cfg, "vip add 198.18.1.1:80/tcp", err);
+	cmd(&cfg, "backend add 198.18.1.1:80/tcp 198.18.0.1", err);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		err[0] = 0;
+		XT_NE(cmd(&cfg, words[i].line, err), 0);
+		XT_TRUE(strstr(err, words[i].want) != NULL, "'%s': error '%s' lacks '%s'", words[i].line, err,
+			words[i].want);
+	}
+	XT_EQ(cfg.n_vrrp, 0);
+	lbd_config_free(&cfg);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		err[0] = 0;
+		XT_EQ(parse_text(lines[i].text, &cfg, err), -EINVAL);
+		XT_TRUE(!strncmp(err, lines[i].want, strlen(lines[i].want)), "error '%s', expected it to start '%s'",
+			err, lines[i].want);
+	}
+}
+
+/* What the writer cannot write back is refused when it comes in, with the reason. */
+static void unwritable_words_are_refused(void)
+{
+	static const struct {
+		const char *words[8], *want;
+	} bad[] = {
+		{ { "vip", "add", "198.18.1.3:80/tcp", "--check", "exec:/bin/probe\r--deep" }, "control character 0x0d" },
+		{ { "vip", "add", "198.18.1.3:80/udp", "--check", "udp:a\rb" }, "control character 0x0d" },
+		{ { "vip", "add", "198.18.1.3:80/tcp", "--check", "http:/\tx" }, "control character 0x09" },
+		{ { "attach", "et#h0" }, "interface name 'et#h0': lbd.conf cannot hold '#'" },
+		{ { "attach", "eth\"0" }, "interface name 'eth\"0': lbd.conf cannot hold '\"'" },
+		{ { "attach", "eth\r0" }, "'eth?0' is not an interface name: it holds control character 0x0d" },
+		{ { "attach", "eth:0" }, "'eth:0' is not an interface name: ':' cannot be in one" },
+		{ { "attach", ".." }, "'..' is not an interface name" },
+		{ { "vrrp", "add", "v#0", "--vrid", "9", "--vip", "198.18.1.9" }, "lbd.conf cannot hold '#'" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct lbd_config cfg;
+		char err[LBD_ERR_LEN] = "", *argv[8];
+		int argc = 0;
+
+		for (; argc < 8 && bad[i].words[argc]; argc++)
+			argv[argc] = (char *)bad[i].words[argc];
+		lbd_config_init(&cfg);
+		XT_NE(cmd_argv(&cfg, argc, argv, err), 0);
+		XT_TRUE(strstr(err, bad[i].want) != NULL, "case %zu: error '%s' lacks '%s'", i, err, bad[i].want);
+		XT_TRUE(cfg.n_vips + cfg.n_ifaces + cfg.n_vrrp == 0, "case %zu changed the model", i);
+		lbd_config_free(&cfg);
+	}
+}
+
+/* The IPv4 and the IPv6 router of one VRID: vrrp del names one by an address it holds. */
+static void vrrp_del_names_the_family(void)
+{
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN] = "";
+
+	lbd_config_init(&cfg);
+	XT_EQ(cmd(&cfg, "vrrp add eth0 --vrid 51 --vip 198.18.1.1 198.18.1.2", err), 0);
+	XT_EQ(cmd(&cfg, "vrrp add eth0 --vrid 51 --priority 50 --vip 2001:db8:1::1", err), 0);
+	XT_EQ(cmd(&cfg, "vrrp add eth0 --vrid 51 --vip 198.18.1.3", err), -EINVAL);
+	XT_TRUE(strstr(err, "lbctl vrrp del eth0 --vrid 51 --vip 198.18.1.1 first"), "error '%s'", err);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51", err), -EINVAL);
+	XT_TRUE(strstr(err, "VRID 51 on eth0 has an IPv4 and an IPv6 router: name one by an address it holds, "
+			    "as in lbctl vrrp del eth0 --vrid 51 --vip 198.18.1.1"), "error '%s'", err);
+	XT_EQ(cfg.n_vrrp, 2);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51 --vip 198.18.1.9", err), -EINVAL);
+	XT_TRUE(strstr(err, "the IPv4 router of VRID 51 on eth0 does not hold 198.18.1.9"), "error '%s'", err);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51 --vip 198.18.1.2 2001:db8:1::1", err), -EINVAL);
+	XT_TRUE(strstr(err, "IPv4 or IPv6 addresses, not both"), "error '%s'", err);
+	XT_EQ(cfg.n_vrrp, 2);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51 --vip 2001:db8:1::1", err), 0);
+	XT_TRUE(cfg.n_vrrp == 1 && cfg.vrrp[0].family == XLB_AF_INET, "the IPv4 router is left");
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51 --vip 2001:db8:1::1", err), -EINVAL);
+	XT_TRUE(strstr(err, "no IPv6 router with VRID 51 on eth0"), "error '%s'", err);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51 --priority 5", err), -EINVAL);
+	XT_TRUE(strstr(err, "vrrp del takes only --vrid N and --vip ADDR"), "error '%s'", err);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51", err), 0);
+	XT_EQ(cfg.n_vrrp, 0);
+	XT_EQ(cmd(&cfg, "vrrp del eth0 --vrid 51", err), -EINVAL);
+	XT_TRUE(strstr(err, "no VRID 51 on eth0"), "error '%s'", err);
+	lbd_config_free(&cfg);
+}
+
+/* ---- saving the file ---- */
+
+/*
+ * The fsyncs lbd_config_save makes, in order. This definition takes the
+ * place of libc's for config.o, linked into this binary.
+ */
+static struct {
+	bool dir;
+	ino_t ino, watched_ino;	/* watched_ino: what the watched path named at the time */
+} syncs[16];
+static int n_syncs;
+static const char *sync_watch;
+
+int fsync(int fd)
+{
+	struct stat st, w;
+
+	if (n_syncs < 16 && !fstat(fd, &st)) {
+		syncs[n_syncs].dir = S_ISDIR(st.st_mode);
+		syncs[n_syncs].ino = st.st_ino;
+		syncs[n_syncs].watched_ino = sync_watch && !stat(sync_watch, &w) ? w.st_ino : 0;
+		n_syncs++;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static char tmpdir[64];
+
+static bool make_tmpdir(void)
+{
+	strcpy(tmpdir, "/tmp/xlb-test-config.XXXXXX");
+	return XT_TRUE(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path);
+}
+
+static void rm_tmpdir(void)
+{
+	nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *in_tmp(char *buf, size_t len, const char *name)
+{
+	return sub(buf, len, "%s/%s", tmpdir, name);
+}
+
+static bool write_file(const char *path, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	if (!XT_TRUE(fd >= 0, "create %s: %s", path, strerror(errno)))
+		return false;
+	fchmod(fd, mode);	/* past the umask */
+	close(fd);
+	return true;
+}
+
+/* Saves a model from the good text at path; true when saved and the file at target reads back. */
+static bool save_and_reread(const char *path, const char *target)
+{
+	struct lbd_config a, b;
+	char err[LBD_ERR_LEN] = "";
+	bool ok = false;
+
+	if (!XT_EQ(parse_text(good, &a, err), 0))
+		return false;
+	if (XT_TRUE(lbd_config_save(path, &a, err, sizeof(err)) == 0, "save %s: %s", path, err) &&
+	    XT_TRUE(lbd_config_load(target, &b, err, sizeof(err)) == 0, "load %s: %s", target, err)) {
+		ok = XT_TRUE(cfg_eq(&b, &a), "%s holds another model: %s", target, diff);
+		lbd_config_free(&b);
+	}
+	lbd_config_free(&a);
+	return ok;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? (mode_t)-1 : st.st_mode & 07777;
+}
+
+/* No temporary file stays behind in dir. */
+static void no_leftovers(const char *dir)
+{
+	char cmdline[256];
+
+	sub(cmdline, sizeof(cmdline), "ls -A '%s' | grep -q '\\.tmp\\.'", dir);
+	XT_TRUE(system(cmdline) != 0, "a temporary file stayed in %s", dir);
+}
+
+/* A 0600 file whose exec checks hold a secret stays 0600; a new file is 0600 too. */
+static void saving_keeps_the_mode(void)
+{
+	static const mode_t modes[] = { 0600, 0640, 0644 };
+	char path[128];
+	mode_t old = umask(022);
+	int cwd;
+
+	if (!make_tmpdir())
+		goto out;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		sub(path, sizeof(path), "%s/lbd-%o.conf", tmpdir, modes[i]);
+		if (write_file(path, modes[i]) && save_and_reread(path, path))
+			XT_TRUE(mode_of(path) == modes[i], "%s: mode %o after the save, was %o", path, mode_of(path),
+				modes[i]);
+	}
+	in_tmp(path, sizeof(path), "new/lbd.conf");
+	if (save_and_reread(path, path))
+		XT_TRUE(mode_of(path) == 0600, "a new file has mode %o, expected 0600", mode_of(path));
+	/* A bare name: its directory is ".", and the file is not taken for one. */
+	cwd = open(".", O_RDONLY | O_DIRECTORY);
+	if (XT_TRUE(cwd >= 0 && !chdir(tmpdir), "cannot enter %s", tmpdir) && save_and_reread("bare.conf", "bare.conf"))
+		XT_TRUE(mode_of("bare.conf") == 0600, "bare.conf has mode %o, expected 0600", mode_of("bare.conf"));
+	if (cwd >= 0 && (fchdir(cwd) || close(cwd)))
+		XT_TRUE(false, "cannot return to the first directory");
+	no_leftovers(tmpdir);
+	rm_tmpdir();
+out:
+	umask(old);
+}
+
+/* A symlinked config stays a link; its target gets the content (also a dangling link's). */
+static void saving_follows_a_symlink(void)
+{
+	char link[128], link2[128], target[128], dangling[128], fresh[128], real[128], got[128];
+	ssize_t n;
+	struct stat st;
+
+	if (!make_tmpdir())
+		return;
+	in_tmp(real, sizeof(real), "real");
+	mkdir(real, 0755);
+	in_tmp(target, sizeof(target), "real/lbd.conf");
+	in_tmp(link, sizeof(link), "lbd.conf");
+	in_tmp(link2, sizeof(link2), "lbd2.conf");
+	if (write_file(target, 0640) && XT_EQ(symlink("real/lbd.conf", link), 0) &&
+	    XT_EQ(symlink("lbd.conf", link2), 0) && save_and_reread(link2, target)) {
+		n = readlink(link, got, sizeof(got) - 1);
+		XT_TRUE(n > 0 && !lstat(link, &st) && S_ISLNK(st.st_mode) && !strncmp(got, "real/lbd.conf", (size_t)n),
+			"%s is no longer the link to real/lbd.conf", link);
+		XT_TRUE(!lstat(link2, &st) && S_ISLNK(st.st_mode), "%s is no longer a link", link2);
+		XT_TRUE(mode_of(target) == 0640, "the target's mode is %o, was 0640", mode_of(target));
+	}
+	in_tmp(dangling, sizeof(dangling), "dangling.conf");
+	in_tmp(fresh, sizeof(fresh), "real/fresh.conf");
+	if (XT_EQ(symlink("real/fresh.conf", dangling), 0) && save_and_reread(dangling, fresh)) {
+		XT_TRUE(!lstat(dangling, &st) && S_ISLNK(st.st_mode), "%s is no longer a link", dangling);
+		XT_TRUE(mode_of(fresh) == 0600, "the new target has mode %o, expected 0600", mode_of(fresh));
+	}
+	no_leftovers(tmpdir);
+	no_leftovers(real);
+	rm_tmpdir();
+}
+
+static void saving_keeps_the_owner(void)
+{
+	char path[128];
+	struct stat st;
+
+	if (geteuid() != 0)
+		XT_SKIP("giving a file to uid 65534 needs root");
+	if (!make_tmpdir())
+		return;
+	in_tmp(path, sizeof(path), "lbd.conf");
+	if (write_file(path, 0640) && XT_EQ(chown(path, 65534, 65534), 0) && save_and_reread(path, path) &&
+	    XT_EQ(stat(path, &st), 0))
+		XT_TRUE(st.st_uid == 65534 && st.st_gid == 65534 && (st.st_mode & 07777) == 0640,
+			"owner %u:%u mode %o after the save, was 65534:65534 0640", st.st_uid, st.st_gid,
+			st.st_mode & 07777);
+	rm_tmpdir();
+}
+
+/* The data reaches the disk before the rename, the rename before the save returns. */
+static void saving_syncs_the_file_and_the_directory(void)
+{
+	char path[128];
+	struct stat file, dir;
+	int data = -1, dirsync = -1;
+
+	if (!make_tmpdir())
+		return;
+	in_tmp(path, sizeof(path), "lbd.conf");
+	n_syncs = 0;
+	sync_watch = path;
+	if (write_file(path, 0600) && save_and_reread(path, path) && XT_EQ(stat(path, &file), 0) &&
+	    XT_EQ(stat(tmpdir, &dir), 0)) {
+		for (int i = 0; i < n_syncs; i++) {
+			if (!syncs[i].dir && syncs[i].ino == file.st_ino && data < 0)
+				data = i;
+			if (syncs[i].dir && syncs[i].ino == dir.st_ino && syncs[i].watched_ino == file.st_ino)
+				dirsync = i;
+		}
+		XT_TRUE(data >= 0, "the new file was not fsynced (%d fsyncs)", n_syncs);
+		XT_TRUE(dirsync > data, "the directory was not fsynced after the rename (%d fsyncs)", n_syncs);
+	}
+	sync_watch = NULL;
+	rm_tmpdir();
+}
+
 int main(void)
 {
 	static const struct xt_case cases[] = {
 		XT_CASE(parses_a_full_file),	   XT_CASE(write_then_read_is_identity),
 		XT_CASE(bad_file_names_the_line), XT_CASE(commands_change_the_model),
 		XT_CASE(wrong_commands_change_nothing),
+		XT_CASE(model_equality_sees_every_kind_of_field),
+		XT_CASE(odd_characters_are_refused_or_read_back),
+		XT_CASE(non_finite_numbers_are_refused),
+		XT_CASE(unwritable_words_are_refused),
+		XT_CASE(vrrp_del_names_the_family),
+		XT_CASE(saving_keeps_the_mode),
+		XT_CASE(saving_follows_a_symlink),
+		XT_CASE(saving_keeps_the_owner),
+		XT_CASE(saving_syncs_the_file_and_the_directory),
 	};
 
 	return xt_run("config", cases, sizeof(cases) / sizeof(cases[0]));

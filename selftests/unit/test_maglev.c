@@ -573,7 +573,7 @@ static void slots_mark_moves(void)
 	table[4] = 8;
 	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
 	XT_EQ(slots[0], 1);
-	XT_EQ(slots[1], 7 | XLB_SLOT_MOVED | 2u << 16);
+	XT_EQ(slots[1], 7 | XLB_SLOT_MOVED | XLB_SLOT_FRESH | 2u << 16);
 	XT_EQ(slots[4], 8);
 	/* Moving again keeps the first backend as the previous one; moving back stays marked. */
 	memcpy(old, slots, sizeof(old));
@@ -584,11 +584,51 @@ static void slots_mark_moves(void)
 	memcpy(old, slots, sizeof(old));
 	table[1] = 2;
 	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
-	XT_EQ(slots[1], 2 | XLB_SLOT_MOVED | 2u << 16);
+	XT_EQ(slots[1], 2 | XLB_SLOT_MOVED | XLB_SLOT_FRESH | 2u << 16);
 	/* A new size: every slot moved, none with a previous backend. */
 	XT_EQ(maglev_slots(table, 5, old, 7, slots), 0);
 	for (int i = 0; i < 5; i++)
 		XT_EQ(XLB_SLOT_PREV(slots[i]) | (slots[i] & XLB_SLOT_MOVED), XLB_SLOT_NONE | XLB_SLOT_MOVED);
+}
+
+/*
+ * The UDP window is for the flows a change moved: a slot that moved in an
+ * earlier change, once its window is over, is not FRESH when a later
+ * change (a slow-start step) moves other slots and reopens the window.
+ */
+static void fresh_only_for_the_latest_move(void)
+{
+	uint32_t table[5] = { 1, 2, 3, 4, 5 }, old[5], slots[5], moved_at[5] = { 0 };
+
+	maglev_slots(table, 5, NULL, 0, old);
+	/* t=10: backend 2 drained, its slot goes to 3. */
+	table[1] = 3;
+	maglev_slots(table, 5, old, 5, slots);
+	XT_TRUE(slots[1] & XLB_SLOT_FRESH, "a slot moved just now is FRESH");
+	moved_at[1] = 10;
+	/* Within the window (3 units) the mark stays, for a change in between too. */
+	memcpy(old, slots, sizeof(old));
+	XT_EQ(maglev_fresh_expire(old, moved_at, 5, 13, 3), 1);
+	XT_TRUE(old[1] & XLB_SLOT_FRESH, "still FRESH within its window");
+	/* t=20: a slow-start step moves slot 3 (4 -> 5): only slot 3 is FRESH. */
+	memcpy(old, slots, sizeof(old));
+	XT_EQ(maglev_fresh_expire(old, moved_at, 5, 20, 3), 0);
+	table[3] = 5;
+	XT_EQ(maglev_slots(table, 5, old, 5, slots), 1);
+	XT_TRUE(slots[3] & XLB_SLOT_FRESH, "the slot this change moved is FRESH");
+	XT_EQ(XLB_SLOT_PREV(slots[3]), 4);
+	XT_TRUE(!(slots[1] & XLB_SLOT_FRESH), "the slot drained long ago is not");
+	XT_TRUE(slots[1] & XLB_SLOT_MOVED, "but still moved, for TCP");
+	XT_EQ(XLB_SLOT_PREV(slots[1]), 2);
+	/* Moving a slot that moved before gives it no new window: its flows are in the table. */
+	memcpy(old, slots, sizeof(old));
+	maglev_fresh_expire(old, moved_at, 5, 30, 3);
+	table[1] = 4;
+	maglev_slots(table, 5, old, 5, slots);
+	XT_TRUE(!(slots[1] & XLB_SLOT_FRESH), "a moved slot that moves again is not FRESH");
+	/* Not known when it moved (a restart): the mark stays as the data plane had it. */
+	old[0] = 1 | XLB_SLOT_MOVED | XLB_SLOT_FRESH | 9u << 16;
+	XT_EQ(maglev_fresh_expire(old, NULL, 5, 1000, 3), 1);
 }
 
 int main(void)
@@ -605,6 +645,7 @@ int main(void)
 		XT_CASE(primes),
 		XT_CASE(every_slot_filled),
 		XT_CASE(slots_mark_moves),
+		XT_CASE(fresh_only_for_the_latest_move),
 	};
 
 	return xt_run("maglev", cases, sizeof(cases) / sizeof(cases[0]));

@@ -34,7 +34,7 @@ static const char usage_text[] =
 	"  config show | reload\n"
 	"  vrrp add DEV --vrid N [--priority 100] [--advert 1s] [--no-preempt] [--preempt-delay 5s]\n"
 	"          [--fault-drop 50] [--vmac] --vip ADDR...\n"
-	"  vrrp del DEV --vrid N\n"
+	"  vrrp del DEV --vrid N [--vip ADDR]   (an address it holds picks the IPv4 or IPv6 router)\n"
 	"  vrrp show\n"
 	"CHECK: --check tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none --interval 1s --timeout 500ms\n"
 	"       --rise 2 --fall 3 --slow-start 30s --expect 200-399 --host NAME\n"
@@ -44,7 +44,7 @@ static const char usage_text[] =
 static int request(const char *socket_path, bool json, int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char buf[CTL_MAX_REQUEST + 2], *line = NULL;
+	char buf[CTL_MAX_REQUEST + 1], *line = NULL;
 	size_t line_cap = 0;
 	size_t len = 0;
 	int fd, status = 1;
@@ -55,11 +55,27 @@ static int request(const char *socket_path, bool json, int argc, char **argv)
 		return 1;
 	}
 	strcpy(sa.sun_path, socket_path);
+	/* lbd refuses what does not fit; saying so here names the cause before anything is sent. */
+	if (argc > CTL_MAX_ARGS) {
+		fprintf(stderr, "lbctl: the command has %d words, more than the %d lbd accepts: "
+			"split it into several commands\n", argc, CTL_MAX_ARGS);
+		return 1;
+	}
 	len = (size_t)snprintf(buf, sizeof(buf), "%s", json ? "j" : "-");
 	for (int i = 0; i < argc; i++) {
-		if (strchr(argv[i], CTL_SEP) || strchr(argv[i], '\n') ||
-		    len + strlen(argv[i]) + 2 > CTL_MAX_REQUEST) {
-			fprintf(stderr, "lbctl: argument '%s' is too long or holds a control character\n", argv[i]);
+		if (strchr(argv[i], CTL_SEP) || strchr(argv[i], '\n')) {
+			fprintf(stderr, "lbctl: argument '%s' holds a newline or the control character 0x1f\n",
+				argv[i]);
+			return 1;
+		}
+		/* the separator, the word and the final newline */
+		if (len + 1 + strlen(argv[i]) + 1 > CTL_MAX_REQUEST) {
+			size_t total = len + 1;
+
+			for (int k = i; k < argc; k++)
+				total += 1 + strlen(argv[k]);
+			fprintf(stderr, "lbctl: the command is %zu bytes long, more than the %d lbd accepts: "
+				"split it into several commands\n", total, CTL_MAX_REQUEST);
 			return 1;
 		}
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%c%s", CTL_SEP, argv[i]);
@@ -81,24 +97,42 @@ static int request(const char *socket_path, bool json, int argc, char **argv)
 		return 1;
 	}
 	in = fdopen(fd, "r");
+	/*
+	 * The whole reply is read before any of it is printed: lbd drops a
+	 * client that does not read its reply within 10 s, and a pager
+	 * (lbctl show | less) may wait on its reader for much longer.
+	 */
+	char *rows = NULL;
+	size_t rows_len = 0;
+	FILE *held = open_memstream(&rows, &rows_len);
+	FILE *to = held ? held : stdout;
 	/* getline: one JSON reply is a single line of any length. */
+	const char *error = NULL;
 	bool answered = false;
 
 	while (in && getline(&line, &line_cap, in) > 0) {
 		line[strcspn(line, "\n")] = 0;
 		if (!strncmp(line, "row ", 4) || !strcmp(line, "row")) {
-			puts(line[3] ? line + 4 : "");
+			fprintf(to, "%s\n", line[3] ? line + 4 : "");
 		} else if (!strcmp(line, "done")) {
 			status = 0;
 			answered = true;
 			break;
 		} else if (!strncmp(line, "error ", 6)) {
-			fprintf(stderr, "lbctl: %s\n", line + 6);
+			error = line + 6;
 			answered = true;
 			break;
 		}
 	}
-	if (!answered)
+	if (held) {
+		fclose(held);
+		fwrite(rows, 1, rows_len, stdout);
+	}
+	free(rows);
+	fflush(stdout);
+	if (error)
+		fprintf(stderr, "lbctl: %s\n", error);
+	else if (!answered)
 		fprintf(stderr, "lbctl: lbd at %s closed the connection without an answer: see its log\n",
 			socket_path);
 	free(line);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "check.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,24 @@ static int fail(char *err, size_t len, const char *msg, const char *text)
 {
 	snprintf(err, len, msg, text);
 	return -EINVAL;
+}
+
+int check_control_char(const char *s, bool tab_ok)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p < 0x20 && !(tab_ok && *p == '\t')) || *p == 0x7f)
+			return *p;
+	return -1;
+}
+
+void check_printable(const char *s, char *buf, size_t len)
+{
+	size_t i = 0;
+
+	for (; len && s[i] && i < len - 1; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	if (len)
+		buf[i] = 0;
 }
 
 int check_spec_parse(const char *text, struct lbd_check_cfg *c, char *err, size_t len)
@@ -21,6 +41,7 @@ int check_spec_parse(const char *text, struct lbd_check_cfg *c, char *err, size_
 	const char *colon = strchr(text, ':'), *arg = colon ? colon + 1 : "";
 	size_t name_len = colon ? (size_t)(colon - text) : strlen(text);
 	size_t k;
+	int ctl;
 
 	for (k = 0; k < sizeof(types) / sizeof(types[0]); k++)
 		if (strlen(types[k].name) == name_len && !strncmp(text, types[k].name, name_len))
@@ -29,8 +50,18 @@ int check_spec_parse(const char *text, struct lbd_check_cfg *c, char *err, size_
 		return fail(err, len, "check '%s' is not tcp, http:/PATH, udp[:PAYLOAD], exec:CMD or none", text);
 	if (strlen(arg) >= CHECK_ARG_LEN)
 		return fail(err, len, "check '%.40s...' is too long", text);
-	if (strchr(arg, '"') || strchr(arg, '\n') || strchr(arg, '#'))
-		return fail(err, len, "check '%s' may not hold '\"', '#' or a newline", text);
+	/* A tab reads back inside the quotes check_write puts around it; in a path it breaks the request. */
+	ctl = check_control_char(arg, types[k].type != CHECK_HTTP);
+	if (ctl >= 0) {
+		char shown[64];
+
+		check_printable(text, shown, sizeof(shown));
+		snprintf(err, len, "check '%s' holds control character 0x%02x: lbd.conf holds printable text only%s",
+			 shown, ctl, types[k].type == CHECK_HTTP ? " (write %09 for a tab in a path)" : "");
+		return -EINVAL;
+	}
+	if (strchr(arg, '"') || strchr(arg, '#'))
+		return fail(err, len, "check '%s' may not hold '\"' or '#'", text);
 	switch (types[k].type) {
 	case CHECK_NONE:
 	case CHECK_TCP:
@@ -53,15 +84,31 @@ int check_spec_parse(const char *text, struct lbd_check_cfg *c, char *err, size_
 	return 0;
 }
 
+/*
+ * Decimal digits with an optional fraction, then the unit. strtod alone
+ * would also take "nan", "inf", hex and exponents, and a NaN passes every
+ * range check below (an advert of 0: adverts in a tight loop).
+ */
 int check_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uint32_t *ms)
 {
+	const char *p = text;
 	char *end;
 	double v;
 	unsigned long long scale;
 
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)*++p))
+			return -EINVAL;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
 	errno = 0;
 	v = strtod(text, &end);
-	if (end == text || errno || v < 0 || *text == '-' || *text == '+')
+	if (end != p || errno || !isfinite(v))
 		return -EINVAL;
 	if (!strcmp(end, "ms"))
 		scale = 1;
@@ -74,7 +121,7 @@ int check_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uin
 	else
 		return -EINVAL;
 	v *= (double)scale;
-	if (v < min_ms || v > max_ms)
+	if (!(v >= min_ms && v <= max_ms))
 		return -ERANGE;
 	*ms = (uint32_t)(v + 0.5);
 	return 0;

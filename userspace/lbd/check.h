@@ -53,7 +53,11 @@ struct lbd_check {
 
 /* "tcp", "http:/path", "udp:PAYLOAD", "exec:CMD", "none". */
 int check_spec_parse(const char *text, struct lbd_check_cfg *c, char *err, size_t len);
-/* "1s", "500ms", "2m"; min..max in ms. */
+/* The first control character of s (tab allowed when tab_ok), or -1: lbd.conf holds text. */
+int check_control_char(const char *s, bool tab_ok);
+/* s with each control character as '?', for an error message. */
+void check_printable(const char *s, char *buf, size_t len);
+/* "1s", "500ms", "1.5s", "2m", "1h": digits, an optional fraction, a unit; min..max in ms. */
 int check_duration_parse(const char *text, uint32_t min_ms, uint32_t max_ms, uint32_t *ms);
 void check_duration_format(uint32_t ms, char *buf, size_t len);
 /* "200" or "200-399". */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -324,8 +325,12 @@ static int opt_value(unsigned int bit, const char *v, struct opt_values *o, char
 			return fail(err, len, "expect '%s' is not an HTTP status or range from 100 to 599 (e.g. 200-399)", v);
 		return 0;
 	case OPT_HOST:
-		if (strlen(v) >= CHECK_HOST_LEN || strpbrk(v, " \t\r\n\"#"))
-			return fail(err, len, "host '%s' is not a host name", v);
+		if (strlen(v) >= CHECK_HOST_LEN || strpbrk(v, " \"#") || check_control_char(v, false) >= 0) {
+			char shown[CHECK_HOST_LEN];
+
+			check_printable(v, shown, sizeof(shown));
+			return fail(err, len, "host '%s' is not a host name", shown);
+		}
 		strcpy(o->check.host, v);
 		return 0;
 	case OPT_ALL_DOWN:
@@ -432,10 +437,32 @@ static int parse_backend_addr(const char *text, struct lbd_backend_cfg *be, char
 	return 0;
 }
 
+/*
+ * What the kernel takes as a name (dev_valid_name) and lbd.conf can hold:
+ * the kernel allows '#' and '"', but in the file one starts a comment and
+ * the other a quote, so the name would not read back.
+ */
 static int parse_ifname(const char *text, struct lbd_iface_cfg *iface, char *err, size_t len)
 {
-	if (!*text || strlen(text) >= IF_NAMESIZE || strchr(text, '/') || strchr(text, ' '))
-		return fail(err, len, "'%s' is not an interface name", text);
+	char shown[IF_NAMESIZE];
+	int ctl;
+
+	if (!*text || strlen(text) >= IF_NAMESIZE || !strcmp(text, ".") || !strcmp(text, ".."))
+		return fail(err, len, "'%.*s' is not an interface name (1 to %d characters, not . or ..)",
+			    IF_NAMESIZE * 2, text, IF_NAMESIZE - 1);
+	ctl = check_control_char(text, false);
+	if (ctl >= 0) {
+		check_printable(text, shown, sizeof(shown));
+		return fail(err, len, "'%s' is not an interface name: it holds control character 0x%02x", shown, ctl);
+	}
+	for (const char *p = text; *p; p++) {
+		if (*p == '/' || *p == ':' || *p == ' ')
+			return fail(err, len, "'%s' is not an interface name: '%c' cannot be in one", text, *p);
+		if (*p == '#' || *p == '"')
+			return fail(err, len, "interface name '%s': lbd.conf cannot hold '%c' (it starts a %s there); "
+				    "rename the interface: ip link set %s name NEW", text, *p,
+				    *p == '#' ? "comment" : "quoted word", text);
+	}
 	memset(iface, 0, sizeof(*iface));
 	strcpy(iface->name, text);
 	return 0;
@@ -450,7 +477,8 @@ static int parse_ifname(const char *text, struct lbd_iface_cfg *iface, char *err
 /*
  * "vrid N priority P [advert D] [no-preempt] [preempt-delay D] [fault-drop N]
  * [vip ADDR...]" after the device; cli: every name starts with "--".
- * del: only the VRID is wanted.
+ * del: the VRID, and addresses that name the family as they do for add
+ * (an IPv4 and an IPv6 router may share a VRID).
  */
 static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp_cfg *v, char *err,
 		      size_t len)
@@ -468,8 +496,9 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 			return fail(err, len, "unexpected '%s': options start with --", name);
 		if (!strncmp(name, "--", 2))
 			name += 2;
-		if (del && strcmp(name, "vrid"))
-			return fail(err, len, "vrrp del takes only --vrid N");
+		if (del && strcmp(name, "vrid") && strcmp(name, "vip"))
+			return fail(err, len, "vrrp del takes only --vrid N and --vip ADDR (to choose the IPv4 or "
+				    "the IPv6 router)");
 		if (!strcmp(name, "no-preempt")) {
 			v->no_preempt = true;
 			continue;
@@ -545,6 +574,45 @@ static struct lbd_vrrp_cfg *vrrp_find(struct lbd_config *cfg, const char *dev, u
 		    (!family || cfg->vrrp[i].family == family))
 			return &cfg->vrrp[i];
 	return NULL;
+}
+
+static const char *family_name(uint8_t family)
+{
+	return family == XLB_AF_INET ? "IPv4" : "IPv6";
+}
+
+/* want: the device, the VRID, and any addresses given, which pick the family. */
+static int vrrp_del(struct lbd_config *cfg, const struct lbd_vrrp_cfg *want, char *err, size_t len)
+{
+	struct lbd_vrrp_cfg *v4 = vrrp_find(cfg, want->dev, want->vrid, XLB_AF_INET);
+	struct lbd_vrrp_cfg *v6 = vrrp_find(cfg, want->dev, want->vrid, XLB_AF_INET6), *v;
+	char a[INET6_ADDRSTRLEN];
+
+	if (!v4 && !v6)
+		return fail(err, len, "no VRID %u on %s: see 'lbctl vrrp show'", want->vrid, want->dev);
+	if (!want->family && v4 && v6) {
+		lbd_addr_format(&v4->addrs[0], a, sizeof(a));
+		return fail(err, len, "VRID %u on %s has an IPv4 and an IPv6 router: name one by an address it "
+			    "holds, as in lbctl vrrp del %s --vrid %u --vip %s", want->vrid, want->dev, want->dev,
+			    want->vrid, a);
+	}
+	v = !want->family ? (v4 ? v4 : v6) : want->family == XLB_AF_INET ? v4 : v6;
+	if (!v)
+		return fail(err, len, "no %s router with VRID %u on %s: see 'lbctl vrrp show'",
+			    family_name(want->family), want->vrid, want->dev);
+	for (size_t i = 0; i < want->n_addrs; i++) {
+		size_t k = 0;
+
+		while (k < v->n_addrs && !lbd_addr_eq(&v->addrs[k], &want->addrs[i]))
+			k++;
+		if (k == v->n_addrs) {
+			lbd_addr_format(&want->addrs[i], a, sizeof(a));
+			return fail(err, len, "the %s router of VRID %u on %s does not hold %s: see 'lbctl vrrp show'",
+				    family_name(v->family), want->vrid, want->dev, a);
+		}
+	}
+	*v = cfg->vrrp[--cfg->n_vrrp];
+	return 0;
 }
 
 static void vrrp_write(FILE *f, const struct lbd_vrrp_cfg *v)
@@ -807,22 +875,21 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		return 0;
 	case CMD_BACKEND_LIST:
 		return vip ? 0 : fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
-	case CMD_VRRP_ADD:
-		if (vrrp_find(cfg, cmd->vrrp.dev, cmd->vrrp.vrid, cmd->vrrp.family))
-			return fail(err, len, "VRID %u on %s exists already: lbctl vrrp del %s --vrid %u first",
-				    cmd->vrrp.vrid, cmd->vrrp.dev, cmd->vrrp.dev, cmd->vrrp.vrid);
+	case CMD_VRRP_ADD: {
+		const struct lbd_vrrp_cfg *v = vrrp_find(cfg, cmd->vrrp.dev, cmd->vrrp.vrid, cmd->vrrp.family);
+
+		if (v) {
+			lbd_addr_format(&v->addrs[0], bs, sizeof(bs));
+			return fail(err, len, "VRID %u on %s exists already: lbctl vrrp del %s --vrid %u --vip %s first",
+				    v->vrid, v->dev, v->dev, v->vrid, bs);
+		}
 		if (cfg->n_vrrp == LBD_MAX_VRRP)
 			return fail(err, len, "already %d virtual routers, the most lbd runs", LBD_MAX_VRRP);
 		cfg->vrrp[cfg->n_vrrp++] = cmd->vrrp;
 		return 0;
-	case CMD_VRRP_DEL: {
-		struct lbd_vrrp_cfg *v = vrrp_find(cfg, cmd->vrrp.dev, cmd->vrrp.vrid, 0);
-
-		if (!v)
-			return fail(err, len, "no VRID %u on %s: see 'lbctl vrrp show'", cmd->vrrp.vrid, cmd->vrrp.dev);
-		*v = cfg->vrrp[--cfg->n_vrrp];
-		return 0;
 	}
+	case CMD_VRRP_DEL:
+		return vrrp_del(cfg, &cmd->vrrp, err, len);
 	default:
 		return 0;
 	}
@@ -1053,39 +1120,112 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 	}
 }
 
+/*
+ * The file a save replaces: path, or what its chain of symlinks ends at (a
+ * save must leave the link and write its target, which may not exist yet).
+ */
+static int save_target(const char *path, char *out, size_t len)
+{
+	char link[PATH_MAX], dir[PATH_MAX];
+	ssize_t n;
+
+	if (snprintf(out, len, "%s", path) >= (int)len)
+		return -ENAMETOOLONG;
+	for (int hops = 0; hops < 40; hops++) {
+		n = readlink(out, link, sizeof(link) - 1);
+		if (n < 0)
+			return errno == EINVAL || errno == ENOENT ? 0 : -errno;
+		link[n] = 0;
+		strcpy(dir, out);
+		if (link[0] != '/' && snprintf(out, len, "%s/%s", dirname(dir), link) >= (int)len)
+			return -ENAMETOOLONG;
+		if (link[0] == '/' && snprintf(out, len, "%s", link) >= (int)len)
+			return -ENAMETOOLONG;
+	}
+	return -ELOOP;
+}
+
+/*
+ * The new file gets the old one's owner and mode before it takes its place:
+ * exec checks may hold secrets in a 0600 file. A first file is 0600.
+ */
+static int save_keep_owner(int fd, const char *target)
+{
+	struct stat old, cur;
+
+	if (stat(target, &old)) {
+		if (errno != ENOENT)
+			return -errno;
+		return fchmod(fd, 0600) ? -errno : 0;
+	}
+	if (fstat(fd, &cur))
+		return -errno;
+	if ((cur.st_uid != old.st_uid || cur.st_gid != old.st_gid) && fchown(fd, old.st_uid, old.st_gid))
+		return -errno;
+	return fchmod(fd, old.st_mode & 07777) ? -errno : 0;
+}
+
+/* After the rename: the directory entry itself must reach the disk too. */
+static int sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
 int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len)
 {
-	char tmp[4096], dir[4096];
+	char target[PATH_MAX], tmp[PATH_MAX + 32], buf[PATH_MAX];
+	const char *step = "write", *dir;
 	FILE *f;
-	int fd, ret = 0;
+	int fd, ret;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return fail(err, err_len, "config path too long: %s", path);
-	/* The first save on a fresh host: /etc/xlb may not exist yet. */
-	strcpy(dir, path);
-	if (mkdir(dirname(dir), 0755) && errno != EEXIST) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot create the directory of %s: %s", path, strerror(-ret));
+	ret = save_target(path, target, sizeof(target));
+	if (ret) {
+		snprintf(err, err_len, "cannot follow %s to the file to write: %s", path, strerror(-ret));
 		return ret;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", target, (int)getpid());
+	/* The first save on a fresh host: /etc/xlb may not exist yet. */
+	strcpy(buf, target);
+	dir = dirname(buf);
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, err_len, "cannot create the directory of %s: %s", target, strerror(-ret));
+		return ret;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		ret = -errno;
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlink(tmp);
+		}
 		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(-ret));
 		return ret;
 	}
+	ret = save_keep_owner(fd, target);
+	if (ret)
+		step = "keep the owner and mode of";
 	lbd_config_write(f, cfg);
-	if (fflush(f) || fsync(fd))
+	if (!ret && (fflush(f) || fsync(fd)))
 		ret = -errno;
 	if (fclose(f) && !ret)
 		ret = -errno;
-	if (!ret && rename(tmp, path))
+	if (!ret && rename(tmp, target))
 		ret = -errno;
 	if (ret) {
 		unlink(tmp);
-		snprintf(err, err_len, "cannot write %s: %s", path, strerror(-ret));
+		snprintf(err, err_len, "cannot %s %s: %s", step, target, strerror(-ret));
+		return ret;
 	}
+	ret = sync_dir(dir);
+	if (ret)
+		snprintf(err, err_len, "wrote %s but cannot sync its directory %s: %s", target, dir, strerror(-ret));
 	return ret;
 }

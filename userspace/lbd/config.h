@@ -114,7 +114,12 @@ int lbd_config_copy(struct lbd_config *dst, const struct lbd_config *src);
 /* Parses a whole file; on error fills err with "FILE:LINE: reason" and leaves cfg empty. */
 int lbd_config_load(const char *path, struct lbd_config *cfg, char *err, size_t err_len);
 int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len);
-/* Writes the file atomically: a temporary file beside it, fsync, rename. */
+/*
+ * Writes the file atomically: a temporary file beside it (beside a symlink's
+ * target: the link stays), with the old file's owner and mode (0600 for a
+ * first file), fsync, rename, fsync of the directory. On an error before the
+ * rename the file is unchanged; a failed directory sync is reported after it.
+ */
 int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len);
 void lbd_config_write(FILE *f, const struct lbd_config *cfg);
 

@@ -52,6 +52,9 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 	close(fd);
 }
 
+static void drop_ring_later(struct lbd_dp *dp, uint32_t ring_id);
+static void be_index_rebuild(struct lbd_dp *dp);
+
 static void adopt_maps(struct lbd_dp *dp)
 {
 	struct xlb_vip_key key, next, *prev = NULL;
@@ -67,6 +70,7 @@ static void adopt_maps(struct lbd_dp *dp)
 		memcpy(dp->backends[id].mac, be.mac, 6);
 		dp->backends[id].have_mac = be.flags & XLB_BACKEND_F_UP;
 	}
+	be_index_rebuild(dp);
 	while (!bpf_map_get_next_key(dp->fds.vip, prev, &next)) {
 		key = next;
 		prev = &key;
@@ -79,9 +83,18 @@ static void adopt_maps(struct lbd_dp *dp)
 		memcpy(v->key.addr.a, key.addr, sizeof(key.addr));
 		v->key.port = ntohs(key.port);
 		v->key.proto = key.proto;
+		/* The hash the ring was built for: else the first sync takes it for a rehash and marks every slot. */
+		v->key.sched = meta.flags & XLB_VIP_F_HASH_SRC ? LBD_SCHED_MAGLEV_SRC : LBD_SCHED_MAGLEV;
+		v->key.fwd = meta.fwd_mode;
 		v->ring_id = meta.ring_id;
 		v->ring_size = meta.ring_size;
 		v->udp_keep_until_ns = meta.udp_keep_until_ns;
+	}
+	/* Rings no VIP reads (a deleted VIP's, the other size's) go after the first sync's index. */
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		if (!dp->vips[id].used)
+			drop_ring_later(dp, id * 2);
+		drop_ring_later(dp, dp->vips[id].used ? dp->vips[id].ring_id ^ 1 : id * 2 + 1);
 	}
 }
 
@@ -99,6 +112,7 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 	if (!dp->skel)
 		return fail(err, len, -errno, "cannot open the BPF object: %s", strerror(errno));
 	bpf_map__set_max_entries(dp->skel->maps.conn_map, conn_table_size);
+	bpf_map__set_max_entries(dp->skel->maps.moved_map, conn_table_size);
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
 		match_pinned_size(map, path);
@@ -130,7 +144,9 @@ void lbd_dp_close(struct lbd_dp *dp)
 	for (int i = 0; i < XLB_MAX_VIPS; i++) {
 		free(dp->vips[i].slots);
 		free(dp->vips[i].moved_at);
+		free(dp->vips[i].inputs);
 	}
+	lbd_dp_sweep_free(dp);
 	if (dp->nl)
 		nl_close(dp->nl);
 	/* Maps stay pinned and the program attached: forwarding outlives lbd. */
@@ -309,12 +325,42 @@ static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, char *er
 
 /* ---- backends ---- */
 
+static uint32_t be_index_hash(const struct lbd_addr *a)
+{
+	uint32_t h = 2166136261u ^ a->family;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ a->a[i]) * 16777619u;
+	return h ^ h >> 15;
+}
+
+static void be_index_add(struct lbd_dp *dp, uint32_t id)
+{
+	uint32_t place = be_index_hash(&dp->backends[id].addr);
+
+	while (dp->be_index[place & (LBD_BE_INDEX_SIZE - 1)])
+		place++;
+	dp->be_index[place & (LBD_BE_INDEX_SIZE - 1)] = (uint16_t)id;
+}
+
+/* Open addressing has no cheap delete: the index is rebuilt when an id is freed (config changes only). */
+static void be_index_rebuild(struct lbd_dp *dp)
+{
+	memset(dp->be_index, 0, sizeof(dp->be_index));
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
+		if (dp->backends[id].addr.family)
+			be_index_add(dp, id);
+}
+
+/* A hash lookup: every ring build asks this once per backend of every VIP. */
 uint32_t lbd_dp_backend_id(const struct lbd_dp *dp, const struct lbd_addr *addr)
 {
-	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
-		if (lbd_addr_eq(&dp->backends[id].addr, addr))
+	for (uint32_t place = be_index_hash(addr);; place++) {
+		uint16_t id = dp->be_index[place & (LBD_BE_INDEX_SIZE - 1)];
+
+		if (!id || lbd_addr_eq(&dp->backends[id].addr, addr))
 			return id;
-	return 0;
+	}
 }
 
 /* New ids go round the table, so an id freed now is not given to another address soon. */
@@ -329,11 +375,22 @@ static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
 			memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
 			dp->backends[id].addr = *addr;
 			xlb_traffic_clear(dp->fds.backend_stats, id);
+			be_index_add(dp, id);
 			cursor = id;
 			return id;
 		}
 	}
 	return 0;
+}
+
+/* The map entry goes too: a zeroed one has no UP flag, so no ring probe can pick it. */
+static void backend_id_free(struct lbd_dp *dp, uint32_t id)
+{
+	struct xlb_backend none = { 0 };
+
+	memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
+	xlb_backend_set(&dp->fds, id, &none);
+	be_index_rebuild(dp);
 }
 
 static void resolve_backend(struct lbd_dp *dp, struct lbd_backend_rt *b)
@@ -348,7 +405,9 @@ static void resolve_backend(struct lbd_dp *dp, struct lbd_backend_rt *b)
 		return;
 	}
 	ret = nl_resolve(dp->nl, b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, b->addr.a,
-			 dp->ifaces[0].ifindex, mac, b->why, sizeof(b->why));
+			 dp->ifaces[0].ifindex, mac, b->hop, b->why, sizeof(b->why));
+	b->via_gateway = ret >= 0 && ret != NL_UNREACHABLE &&
+			 memcmp(b->hop, b->addr.a, b->addr.family == XLB_AF_INET ? 4 : 16);
 	if (ret < 0) {
 		lbd_addr_format(&b->addr, a, sizeof(a));
 		b->state = BE_PENDING;
@@ -367,12 +426,45 @@ static void resolve_backend(struct lbd_dp *dp, struct lbd_backend_rt *b)
 	}
 }
 
+bool lbd_dp_neighbours_matter(const struct lbd_dp *dp)
+{
+	size_t n;
+	const struct nl_neigh *ev = nl_event_neighbours(dp->nl, &n);
+
+	if (!ev)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t family = ev[i].family == AF_INET ? XLB_AF_INET : XLB_AF_INET6;
+		size_t alen = family == XLB_AF_INET ? 4 : 16;
+
+		for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+			const struct lbd_backend_rt *b = &dp->backends[id];
+
+			if (b->referenced && b->addr.family == family &&
+			    (!memcmp(b->hop, ev[i].addr, alen) || !memcmp(b->addr.a, ev[i].addr, alen)))
+				return true;
+		}
+	}
+	return false;
+}
+
 static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
 		dp->backends[id].referenced = false;
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		for (size_t j = 0; j < cfg->vips[i].n_backends; j++) {
+			uint32_t id = lbd_dp_backend_id(dp, &cfg->vips[i].backends[j].addr);
+
+			if (id)
+				dp->backends[id].referenced = true;
+		}
+	/* Free what the config no longer has before taking new ids: a config at the limit may swap one. */
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
+		if (dp->backends[id].addr.family && !dp->backends[id].referenced)
+			backend_id_free(dp, id);
 	for (size_t i = 0; i < cfg->n_vips; i++)
 		for (size_t j = 0; j < cfg->vips[i].n_backends; j++) {
 			const struct lbd_addr *addr = &cfg->vips[i].backends[j].addr;
@@ -406,8 +498,6 @@ static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, char *
 				else
 					lbd_info("backend %s: out of the tables: %s", a, b->why);
 			}
-		} else {
-			memset(b, 0, sizeof(*b));	/* frees the id */
 		}
 		int ret = xlb_backend_set(&dp->fds, id, &be);
 
@@ -452,20 +542,45 @@ static struct xlb_vip_key map_key(const struct lbd_vip_cfg *v)
 	return key;
 }
 
-/*
- * Backends that may take new flows: resolved, not drained, and passing
- * their health check. When every one fails its check the VIP fails open
- * (all of them, the default) or keeps an empty ring (all-down drop).
- */
-static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd_vip_rt *rt, uint32_t *table)
+/* ring_map[ring_id] is to be dropped once the VIP index no longer points there. */
+static void drop_ring_later(struct lbd_dp *dp, uint32_t ring_id)
 {
-	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
+	dp->drop_rings[ring_id / 2] |= 1u << (ring_id & 1);
+}
+
+static void keep_ring(struct lbd_dp *dp, uint32_t ring_id)
+{
+	dp->drop_rings[ring_id / 2] &= ~(1u << (ring_id & 1));
+}
+
+static void drop_rings(struct lbd_dp *dp)
+{
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
+		for (uint32_t k = 0; k < 2; k++)
+			if (dp->drop_rings[id] & (1u << k) && !xlb_ring_del(&dp->fds, id * 2 + k))
+				dp->drop_rings[id] &= ~(1u << k);
+}
+
+/*
+ * What a VIP's ring is built from: the backends that may take new flows
+ * (resolved, not drained, passing their check) with their weights now.
+ * When every one fails its check the VIP fails open (all of them, the
+ * default) or keeps an empty ring (all-down drop). -EAGAIN while some
+ * backend's state is not known yet (no sync has resolved it since lbd
+ * started): a ring built then would leave it out for nothing.
+ */
+static int collect_inputs(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd_vip_rt *rt,
+			  struct maglev_backend *mb, size_t *n_out)
+{
 	bool fail_open = false;
 	size_t n = 0;
-	int ret;
 
-	if (!mb)
-		return -ENOMEM;
+	for (size_t j = 0; j < v->n_backends; j++) {
+		uint32_t id = lbd_dp_backend_id(dp, &v->backends[j].addr);
+
+		if (!id || dp->backends[id].state == BE_UNKNOWN)
+			return -EAGAIN;
+	}
 	for (int pass = 0; pass < 2 && !n; pass++) {
 		fail_open = pass == 1;
 		for (size_t j = 0; j < v->n_backends; j++) {
@@ -473,13 +588,17 @@ static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd
 			uint32_t id = lbd_dp_backend_id(dp, &b->addr), w;
 			bool healthy;
 
-			if (!id || b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
+			if (b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
+				continue;
+			/* DSR rewrites only the MAC: a router would send the packet, still to the VIP, back to us. */
+			if (v->fwd == XLB_FWD_DSR && dp->backends[id].via_gateway)
 				continue;
 			w = hc_weight(dp->hc, v, b, &healthy);
 			if (fail_open)
 				w = b->admin == LBD_ADMIN_DOWN ? 0 : b->weight * HC_WEIGHT_SCALE;
 			if (!w)
 				continue;
+			memset(&mb[n], 0, sizeof(mb[n]));
 			mb[n].id = id;
 			mb[n].weight = w;
 			mb[n].key[0] = b->addr.family;
@@ -500,9 +619,25 @@ static int build_ring(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd
 			lbd_info("VIP %s: a backend passes its check again; no longer failing open", vs);
 		rt->fail_open = fail_open;
 	}
-	ret = maglev_build(mb, n, table, v->ring_size);
-	free(mb);
-	return ret;
+	*n_out = n;
+	return 0;
+}
+
+/* Has anything the published ring was built from changed? If not, the build can be skipped. */
+static bool inputs_unchanged(const struct lbd_vip_rt *rt, const struct lbd_vip_cfg *v,
+			     const struct maglev_backend *mb, size_t n)
+{
+	return rt->used && rt->slots && rt->inputs && rt->n_inputs == n && rt->ring_size == v->ring_size &&
+	       rt->key.sched == v->sched && rt->key.fwd == v->fwd &&
+	       !memcmp(rt->inputs, mb, n * sizeof(*mb));
+}
+
+static void keep_inputs(struct lbd_vip_rt *rt, struct maglev_backend **mb, size_t n)
+{
+	free(rt->inputs);
+	rt->inputs = *mb;
+	rt->n_inputs = n;
+	*mb = NULL;
 }
 
 /*
@@ -521,10 +656,7 @@ static bool vip_carried_traffic(const struct lbd_dp *dp, uint32_t vip_id)
 	return xlb_traffic_read(dp->fds.vip_stats, vip_id, &t) || t.packets;
 }
 
-static uint32_t seen_now(void)
-{
-	return (uint32_t)((lbd_mono_us() * 1000) >> XLB_CONN_SEEN_SHIFT);
-}
+static uint32_t seen_now(void) { return lbd_dp_seen_now(); }
 
 /*
  * When each moved slot of a new ring first moved: the clock of "flows from
@@ -557,6 +689,7 @@ static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 		free(rt->slots);
 		rt->slots = NULL;
 	}
+	rt->gen = ++dp->gen;
 }
 
 /*
@@ -621,6 +754,7 @@ static void forget_moves_if_idle(struct lbd_dp *dp, bool tables_in)
 		}
 		free(rt->slots);
 		rt->slots = plain;
+		rt->gen = ++dp->gen;
 		memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
 		rt->n_moved = 0;
 	}
@@ -629,12 +763,41 @@ static void forget_moves_if_idle(struct lbd_dp *dp, bool tables_in)
 /* For maglev_slots(): a previous ring of size 0, so every slot is marked moved, with no previous backend. */
 static const uint32_t unknown_ring[1] = { XLB_SLOT_NONE };
 
+/* LBD_UDP_KEEP_NS in seen units, rounded up. */
+#define LBD_UDP_KEEP_SEEN ((uint32_t)((LBD_UDP_KEEP_NS >> XLB_CONN_SEEN_SHIFT) + 1))
+
+/*
+ * The previous slots as the next change starts from: a FRESH bit whose
+ * window is over is dropped, so a later change (a slow-start step, say)
+ * does not send new UDP flows to a backend the slot left long ago.
+ */
+static uint32_t *previous_slots(const struct lbd_vip_rt *rt)
+{
+	uint32_t *old = malloc(rt->ring_size * sizeof(*old));
+
+	if (!old)
+		return NULL;
+	memcpy(old, rt->slots, rt->ring_size * sizeof(*old));
+	maglev_fresh_expire(old, rt->moved_at, rt->ring_size, seen_now(), LBD_UDP_KEEP_SEEN);
+	return old;
+}
+
+/* Slots that this change marked FRESH: those whose flows the UDP window is for. */
+static uint32_t newly_fresh(const uint32_t *slots, const uint32_t *old, uint32_t old_size, uint32_t size)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < size; i++)
+		n += (slots[i] & XLB_SLOT_FRESH) && !(old_size == size && (old[i] & XLB_SLOT_FRESH));
+	return n;
+}
+
 static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
 {
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
-	uint32_t *table = calloc(v->ring_size, sizeof(*table));
-	uint32_t *slots = calloc(v->ring_size, sizeof(*slots));
-	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, changed;
+	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
+	uint32_t *table = NULL, *slots = NULL, *old_copy = NULL;
+	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, fresh;
 	struct xlb_vip_key key = map_key(v);
 	struct xlb_vip_meta meta = {
 		.vip_id = vip_id,
@@ -644,35 +807,65 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	bool resize = rt->ring_size != v->ring_size;
 	/* A new size or another hash puts every flow on another slot. */
 	bool rehash = resize || (rt->used && rt->key.sched != v->sched);
-	bool carried = vip_carried_traffic(dp, vip_id);
+	bool carried;
 	const uint32_t *old = NULL;
+	size_t n_mb = 0;
+	char vs[80];
 	int ret = -ENOMEM;
 
-	if (!table || !slots)
+	lbd_vip_format(v, vs, sizeof(vs));
+	if (!mb)
 		goto out;
-	ret = build_ring(dp, v, rt, table);
-	if (ret) {
-		fail(err, len, ret, "cannot build the Maglev table: %s", strerror(-ret));
+	adopt_slots(dp, rt);
+	ret = collect_inputs(dp, v, rt, mb, &n_mb);
+	if (ret == -EAGAIN) {
+		/* Keep what the data plane has: never a ring built from unknown state. */
+		fail(err, len, ret, "VIP %s: its table stays as it is until every backend has been looked "
+		     "up (is every interface named by attach there?)", vs);
 		goto out;
 	}
+	if (ret)
+		goto out;
+	if (inputs_unchanged(rt, v, mb, n_mb)) {
+		rt->referenced = true;
+		ret = 0;
+		goto out;
+	}
+	ret = -ENOMEM;
+	table = calloc(v->ring_size, sizeof(*table));
+	slots = calloc(v->ring_size, sizeof(*slots));
+	if (!table || !slots)
+		goto out;
+	ret = maglev_build(mb, n_mb, table, v->ring_size);
+	if (ret) {
+		fail(err, len, ret, "VIP %s: cannot build the Maglev table: %s", vs, strerror(-ret));
+		goto out;
+	}
+	rt->builds++;
+	carried = vip_carried_traffic(dp, vip_id);
 	/*
 	 * Marks as if the VIP carried traffic, always: whether it did can only
 	 * be known after the new table is in (see forget_moves_if_idle()).
 	 */
-	adopt_slots(dp, rt);
-	old = rt->slots;
-	if (rt->ring_size && (rehash || !old)) {
+	if (rt->slots && !rehash) {
+		old = old_copy = previous_slots(rt);
+		ret = -ENOMEM;
+		if (!old)
+			goto out;
+	}
+	if (rt->ring_size && !old) {
 		/* Flows may be anywhere, and which slots they had is lost: only the table knows them. */
 		old = unknown_ring;
 		old_size = 0;
 	}
-	changed = maglev_slots(table, v->ring_size, old, old_size, slots);
-	/* The UDP window keeps flows that exist: none before the first packet. */
-	if (changed && carried) {
+	maglev_slots(table, v->ring_size, old, old_size, slots);
+	fresh = old ? newly_fresh(slots, old, old_size, v->ring_size) : 0;
+	/* The UDP window keeps flows that exist: none before the first packet, none on slots moved before. */
+	if (fresh && carried) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
 		ret = open_udp_window(dp, rt, &key, &meta);
 		if (ret) {
-			fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret));
+			fail(err, len, ret, "VIP %s: cannot write the VIP: %s", vs, strerror(-ret));
 			goto out;
 		}
 	}
@@ -687,15 +880,20 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 
 		ret = xlb_ring_publish(&dp->fds, ring_id, slots, v->ring_size);
 		if (ret) {
-			fail(err, len, ret, "cannot publish the Maglev table: %s", strerror(-ret));
+			fail(err, len, ret, "VIP %s: cannot publish the Maglev table: %s", vs, strerror(-ret));
 			goto out;
 		}
-		lbd_debug("VIP %u: new table, %u slots changed, %u marked moved%s", vip_id, changed,
+		keep_ring(dp, ring_id);
+		/* The ring of the old size: dropped once the VIP index points at the new one. */
+		if (ring_id != rt->ring_id && rt->ring_size)
+			drop_ring_later(dp, rt->ring_id);
+		lbd_debug("VIP %u: new table, %u slots newly moved, %u marked moved%s", vip_id, fresh,
 			  n_moved, carried ? "" : " (no traffic yet)");
 		free(rt->slots);
 		rt->slots = slots;
 		slots = NULL;
 		rt->ring_id = ring_id;
+		rt->gen = ++dp->gen;
 	}
 	free(rt->moved_at);
 	rt->moved_at = moved_at;
@@ -716,185 +914,21 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
 		dp->vip_index_stale |= ret > 0;
 	}
-	ret = ret < 0 ? fail(err, len, ret, "cannot write the VIP: %s", strerror(-ret)) : 0;
+	if (ret >= 0)
+		keep_inputs(rt, &mb, n_mb);
+	ret = ret < 0 ? fail(err, len, ret, "VIP %s: cannot write the VIP: %s", vs, strerror(-ret)) : 0;
 out:
+	if (ret == -ENOMEM)
+		fail(err, len, ret, "VIP %s: out of memory", vs);
+	free(mb);
 	free(table);
 	free(slots);
+	free(old_copy);
 	free(moved_at);
 	return ret;
 }
 
-/* ---- Forgetting idle flows, unmarking moved slots ---- */
-
-#define SWEEP_BATCH 4096
-
-struct sweep_vip {
-	struct lbd_vip_rt *rt;
-	bool *pinned;	/* per slot: a live remembered flow there has another backend */
-};
-
-/* The moved VIP a remembered flow belongs to, if any: as the program looks, the exact port first. */
-static struct sweep_vip *sweep_vip_of(struct sweep_vip *vips, size_t n, const struct xlb_flow_key *k)
-{
-	for (int any_port = 0; any_port < 2; any_port++)
-		for (size_t i = 0; i < n; i++) {
-			const struct lbd_vip_cfg *v = &vips[i].rt->key;
-
-			if (v->addr.family == k->family && v->proto == k->proto &&
-			    v->port == (any_port ? 0 : ntohs(k->dport)) &&
-			    !memcmp(v->addr.a, k->dst, sizeof(k->dst)))
-				return &vips[i];
-		}
-	return NULL;
-}
-
-static void sweep_note(struct sweep_vip *sv, const struct xlb_flow_key *k, const struct xlb_conn *c)
-{
-	const struct lbd_vip_rt *rt = sv->rt;
-	uint32_t hash = rt->key.sched == LBD_SCHED_MAGLEV_SRC ? xlb_hash_src(k) : xlb_hash_flow(k);
-	uint32_t slot = xlb_ring_slot(hash, rt->ring_size);
-
-	if ((rt->slots[slot] & XLB_SLOT_MOVED) && XLB_SLOT_ID(rt->slots[slot]) != c->backend_id)
-		sv->pinned[slot] = true;
-}
-
-/*
- * One pass over the connection table: deletes idle flows, and notes the
- * moved slots where a live flow is remembered with another backend than
- * the slot's.
- */
-static int sweep_table(struct lbd_dp *dp, struct sweep_vip *vips, size_t n, uint32_t timeout)
-{
-	struct xlb_flow_key *keys = calloc(SWEEP_BATCH, sizeof(*keys));
-	struct xlb_conn *vals = calloc(SWEEP_BATCH, sizeof(*vals));
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint64_t in = 0, out = 0;
-	uint32_t now = seen_now();
-	bool first = true, last = false;
-	int ret = 0;
-
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (!last) {
-		uint32_t count = SWEEP_BATCH;
-
-		if (bpf_map_lookup_batch(dp->fds.conn, first ? NULL : &in, &out, keys, vals, &count, &opts)) {
-			if (errno != ENOENT) {
-				ret = -errno;
-				break;
-			}
-			last = true;
-		}
-		first = false;
-		in = out;
-		for (uint32_t i = 0; i < count; i++) {
-			struct sweep_vip *sv;
-
-			if (now - vals[i].seen > timeout) {
-				struct xlb_conn again;
-
-				/* Read again: a packet since the batch makes it live. */
-				if (!bpf_map_lookup_elem(dp->fds.conn, &keys[i], &again) &&
-				    now - again.seen > timeout)
-					bpf_map_delete_elem(dp->fds.conn, &keys[i]);
-				continue;
-			}
-			sv = sweep_vip_of(vips, n, &keys[i]);
-			if (sv)
-				sweep_note(sv, &keys[i], &vals[i]);
-		}
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-/*
- * A moved slot goes back to plain once no live remembered flow there has
- * another backend, and no flow from before the move can still turn up:
- * conn-timeout has passed since the move (a TCP flow that spoke since was
- * remembered; one that did not is dead by the same rule that forgets idle
- * flows), the UDP window is shut, or the slot is back on its first
- * backend. A flow remembered between the pass and the publish can only be
- * one of those, so nothing is lost in between.
- */
-static int unmark_slots(struct lbd_dp *dp, struct sweep_vip *sv, uint32_t timeout, uint64_t now_ns)
-{
-	struct lbd_vip_rt *rt = sv->rt;
-	uint32_t now = seen_now(), cleared = 0, *slots;
-	int ret;
-
-	if (now_ns < rt->udp_keep_until_ns)
-		return 0;
-	slots = malloc(rt->ring_size * sizeof(*slots));
-	if (!slots)
-		return -ENOMEM;
-	memcpy(slots, rt->slots, rt->ring_size * sizeof(*slots));
-	for (uint32_t i = 0; i < rt->ring_size; i++) {
-		uint32_t s = slots[i];
-
-		if (!(s & XLB_SLOT_MOVED) || sv->pinned[i])
-			continue;
-		/* The same "more than timeout" as for forgetting an idle flow. */
-		if (XLB_SLOT_PREV(s) != XLB_SLOT_ID(s) && XLB_SLOT_PREV(s) != XLB_SLOT_NONE &&
-		    now - rt->moved_at[i] <= timeout)
-			continue;
-		slots[i] = XLB_SLOT_ID(s);
-		cleared++;
-	}
-	ret = cleared ? xlb_ring_publish(&dp->fds, rt->ring_id, slots, rt->ring_size) : 0;
-	if (cleared && !ret) {
-		for (uint32_t i = 0; i < rt->ring_size; i++)
-			if (!(slots[i] & XLB_SLOT_MOVED))
-				rt->moved_at[i] = 0;
-		free(rt->slots);
-		rt->slots = slots;
-		rt->n_moved -= cleared;
-		slots = NULL;
-	}
-	free(slots);
-	return ret;
-}
-
-int lbd_dp_sweep(struct lbd_dp *dp, uint32_t conn_timeout, char *err, size_t len)
-{
-	/* In seen units (2^30 ns), rounded up: never forget a flow early. */
-	uint32_t timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
-	struct sweep_vip *vips = calloc(XLB_MAX_VIPS, sizeof(*vips));
-	uint64_t now_ns = lbd_mono_us() * 1000;
-	size_t n = 0;
-	int ret = 0, failed = 0;
-
-	if (!vips)
-		return fail(err, len, -ENOMEM, "sweep: out of memory");
-	for (uint32_t id = 0; id < XLB_MAX_VIPS && !ret; id++) {
-		struct lbd_vip_rt *rt = &dp->vips[id];
-
-		if (!rt->used || !rt->n_moved || !rt->slots || !rt->moved_at)
-			continue;
-		vips[n].rt = rt;
-		vips[n].pinned = calloc(rt->ring_size, sizeof(bool));
-		if (!vips[n++].pinned)
-			ret = -ENOMEM;
-	}
-	if (!ret)
-		ret = sweep_table(dp, vips, n, timeout);
-	/* Only after a whole pass: a slot may be unmarked only if no flow holds it. */
-	for (size_t i = 0; i < n && !ret; i++) {
-		int one = unmark_slots(dp, &vips[i], timeout, now_ns);
-
-		if (one && !failed)
-			failed = one;
-	}
-	ret = ret ? ret : failed;
-	for (size_t i = 0; i < n; i++)
-		free(vips[i].pinned);
-	free(vips);
-	return ret ? fail(err, len, ret, "sweeping the connection table: %s", strerror(-ret)) : 0;
-}
+/* Forgetting idle flows and unmarking moved slots: sweep.c. */
 
 static bool address_in_config(const struct lbd_config *cfg, const struct lbd_addr *a)
 {
@@ -904,48 +938,86 @@ static bool address_in_config(const struct lbd_config *cfg, const struct lbd_add
 	return false;
 }
 
+static void forget_vip(struct lbd_dp *dp, const struct lbd_config *cfg, uint32_t id)
+{
+	struct lbd_vip_rt *rt = &dp->vips[id];
+	struct xlb_vip_key key = map_key(&rt->key);
+
+	dp->vip_index_stale |= xlb_vip_del(&dp->fds, &key) > 0;
+	if (!address_in_config(cfg, &rt->key.addr))
+		dp->vip_index_stale |= xlb_vip_address_mark(&dp->fds, key.family, key.addr, false) > 0;
+	drop_ring_later(dp, id * 2);
+	drop_ring_later(dp, id * 2 + 1);
+	free(rt->slots);
+	free(rt->moved_at);
+	free(rt->inputs);
+	memset(rt, 0, sizeof(*rt));
+}
+
+/* New ids go round the table, like backend ids: a freed id is taken again only when no other is free. */
+static int alloc_vip_id(struct lbd_dp *dp, uint32_t *id)
+{
+	for (uint32_t n = 1; n <= XLB_MAX_VIPS; n++) {
+		uint32_t i = (dp->vip_cursor + n) % XLB_MAX_VIPS;
+
+		if (!dp->vips[i].used) {
+			dp->vip_cursor = i;
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/*
+ * VIPs the new config no longer has go first, so that a config at the
+ * limit can still replace one VIP with another (a new port, say).
+ */
 static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
-	int ret;
+	uint32_t *ids = calloc(cfg->n_vips + 1, sizeof(*ids));
+	int ret = 0;
 
+	if (!ids)
+		return fail(err, len, -ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < XLB_MAX_VIPS; i++)
 		dp->vips[i].referenced = false;
 	for (size_t i = 0; i < cfg->n_vips; i++) {
-		uint32_t id;
+		ids[i] = XLB_MAX_VIPS;
+		if (lbd_dp_vip(dp, &cfg->vips[i], &ids[i]))
+			dp->vips[ids[i]].referenced = true;
+	}
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
+		if (dp->vips[id].used && !dp->vips[id].referenced)
+			forget_vip(dp, cfg, id);
+	/* One VIP that cannot be written does not keep the others from their tables: the first error is told. */
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		char one_err[LBD_ERR_LEN];
+		uint32_t id = ids[i];
+		int one;
 
-		if (!lbd_dp_vip(dp, &cfg->vips[i], &id)) {
-			for (id = 0; id < XLB_MAX_VIPS && dp->vips[id].used; id++)
-				;
-			if (id == XLB_MAX_VIPS)
-				return fail(err, len, -ENOSPC, "no free VIP id: xlb handles %d VIPs", XLB_MAX_VIPS);
+		if (id == XLB_MAX_VIPS) {
+			if (alloc_vip_id(dp, &id)) {
+				if (!ret)
+					ret = fail(err, len, -ENOSPC, "no free VIP id: xlb handles %d VIPs",
+						   XLB_MAX_VIPS);
+				continue;
+			}
 			memset(&dp->vips[id], 0, sizeof(dp->vips[id]));
 			xlb_traffic_clear(dp->fds.vip_stats, id);
 		}
-		ret = publish_vip(dp, id, &cfg->vips[i], err, len);
-		if (ret)
-			return ret;
+		one = publish_vip(dp, id, &cfg->vips[i], one_err, sizeof(one_err));
+		if (one && !ret)
+			ret = fail(err, len, one, "%s", one_err);
 	}
-	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
-		struct lbd_vip_rt *rt = &dp->vips[id];
-		struct xlb_vip_key key;
-
-		if (!rt->used || rt->referenced)
-			continue;
-		key = map_key(&rt->key);
-		dp->vip_index_stale |= xlb_vip_del(&dp->fds, &key) > 0;
-		if (!address_in_config(cfg, &rt->key.addr))
-			dp->vip_index_stale |= xlb_vip_address_mark(&dp->fds, key.family, key.addr, false) > 0;
-		free(rt->slots);
-		free(rt->moved_at);
-		memset(rt, 0, sizeof(*rt));
-	}
-	return 0;
+	free(ids);
+	return ret;
 }
 
 /* The VIPs and their rings, then the program's VIP index once for all of them. */
-static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+static int finish_vips(struct lbd_dp *dp, int ret, char *err, size_t len)
 {
-	int ret = write_vips(dp, cfg, err, len), sync = 0;
+	int sync = 0;
 
 	if (dp->vip_index_stale) {
 		sync = xlb_vip_index_sync(&dp->fds);
@@ -955,12 +1027,52 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 	}
 	/* After the index: a table of a new size is what packets read only from then on. */
 	forget_moves_if_idle(dp, !sync);
+	if (!dp->vip_index_stale)
+		drop_rings(dp);
 	return ret;
+}
+
+static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	int ret = write_vips(dp, cfg, err, len);
+
+	/* Every table is as cfg says now: a round of ring rebuilds under way has nothing left to do. */
+	dp->rings.due = dp->rings.again = false;
+	dp->rings.cursor = 0;
+	return finish_vips(dp, ret, err, len);
 }
 
 static __be32 entropy_mask(uint8_t bits)
 {
 	return htonl(bits ? (1u << bits) - 1 : 0);
+}
+
+/*
+ * IPIP toward a family needs an outer source of that family: without
+ * ipip-source or a global address on the interface the program would send
+ * from 0.0.0.0 or ::, which no backend answers. Said once each time it
+ * starts, and shown by lbctl show until it is fixed.
+ */
+static void note_ipip_sources(struct lbd_dp *dp, const struct lbd_config *cfg, const struct xlb_config *xc)
+{
+	static const uint32_t zero[4];
+	uint8_t need = 0, missing;
+
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		if (cfg->vips[i].fwd != XLB_FWD_IPIP)
+			continue;
+		for (size_t j = 0; j < cfg->vips[i].n_backends; j++)
+			need |= cfg->vips[i].backends[j].addr.family == XLB_AF_INET ? LBD_IPIP_NO_SRC4 : LBD_IPIP_NO_SRC6;
+	}
+	missing = need & ((!xc->ipip_src4 ? LBD_IPIP_NO_SRC4 : 0) |
+			  (!memcmp(xc->ipip_src6, zero, 16) ? LBD_IPIP_NO_SRC6 : 0));
+	for (uint8_t bit = LBD_IPIP_NO_SRC4; bit <= LBD_IPIP_NO_SRC6; bit <<= 1)
+		if ((missing & bit) && !(dp->ipip_missing & bit))
+			lbd_warn("ipip: VIPs send to %s backends but there is no %s outer source: set ipip-source "
+				 "ADDR or add a global %s address to %s", bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6",
+				 bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6", bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6",
+				 dp->n_ifaces ? dp->ifaces[0].name : "the interface");
+	dp->ipip_missing = missing;
 }
 
 static int sync_settings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
@@ -979,6 +1091,7 @@ static int sync_settings(struct lbd_dp *dp, const struct lbd_config *cfg, char *
 		else
 			nl_link_addr(dp->nl, dp->ifaces[0].ifindex, AF_INET6, xc.ipip_src6);
 	}
+	note_ipip_sources(dp, cfg, &xc);
 	xc.ipip_src4_entropy = entropy_mask(cfg->entropy4);
 	xc.ipip_src6_entropy = entropy_mask(cfg->entropy6);
 	xc.mtu = (uint16_t)(cfg->mtu ? cfg->mtu : link.mtu);
@@ -991,6 +1104,8 @@ int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size
 {
 	int ret = sync_ifaces(dp, cfg, err, len);
 
+	dp->syncs++;
+
 	if (!ret)
 		ret = sync_settings(dp, cfg, err, len);
 	if (!ret)
@@ -1000,7 +1115,46 @@ int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size
 	return ret;
 }
 
-int lbd_dp_sync_rings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+void lbd_dp_rings_due(struct lbd_dp *dp)
 {
-	return sync_vips(dp, cfg, err, len);
+	/* A round under way goes on (restarting it would starve the VIPs at its end): another follows. */
+	if (dp->rings.due)
+		dp->rings.again = true;
+	dp->rings.due = true;
+}
+
+int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t budget_us, char *err,
+		      size_t len)
+{
+	struct lbd_rings_round *r = &dp->rings;
+	uint64_t until = lbd_mono_us() + budget_us;
+	char one_err[LBD_ERR_LEN];
+
+	if (!r->due)
+		return 0;
+	while (r->cursor < cfg->n_vips) {
+		uint32_t id;
+		int one;
+
+		if (lbd_mono_us() >= until)
+			return 1;
+		if (!lbd_dp_vip(dp, &cfg->vips[r->cursor], &id)) {
+			r->cursor++;
+			continue;	/* not written yet: the next full sync does it */
+		}
+		one = publish_vip(dp, id, &cfg->vips[r->cursor++], one_err, sizeof(one_err));
+		if (one && !r->error) {
+			r->error = one;
+			snprintf(r->err, sizeof(r->err), "%s", one_err);
+		}
+	}
+	int ret = finish_vips(dp, r->error, r->err, sizeof(r->err));
+
+	if (ret)
+		snprintf(err, len, "%s", r->err);
+	r->error = 0;
+	r->cursor = 0;
+	r->due = r->again;
+	r->again = false;
+	return ret < 0 ? ret : r->due;
 }

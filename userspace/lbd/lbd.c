@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
+#include "ctlsrv.h"
 #include "dataplane.h"
 #include "health.h"
 #include "source.h"
@@ -43,8 +45,12 @@
 #define DEFAULT_CONFIG	"/etc/xlb/lbd.conf"
 #define DEFAULT_PIN_DIR	"/sys/fs/bpf/xlb"
 #define TICK_SECONDS	1
-/* How often idle flows are forgotten and moved slots unmarked (lbd_dp_sweep). */
+/* How often a sweep pass begins (forgetting idle flows, unmarking moved slots), if none runs. */
 #define SWEEP_TICKS	5
+/* Work per HC_TICK_MS tick while a pass runs: at most a sixth of the loop's time. */
+#define SWEEP_STEP_US	3000
+/* Table rebuilds per tick: with the sweep's, a pass stays under the loop's 10 ms budget. */
+#define RINGS_STEP_US	4000
 #define HC_TICK_MS	20
 
 struct rate {
@@ -58,7 +64,12 @@ struct lbd {
 	int epfd, listen_fd, timer_fd, signal_fd, lock_fd, hc_timer_fd;
 	struct hc hc;
 	struct vrrp vrrp;
+	struct ctlsrv ctl;
 	bool ramping;			/* slow start was running at the last tick */
+	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
+	uint64_t loop_longest_us, loop_over_10ms;
+	uint64_t loop_recent_us[2];	/* the longest in this and the last LOOP_WINDOW_TICKS of the timer */
+	char rings_why[32];		/* what asked for the round of table rebuilds under way */
 	bool stop;
 	bool pending;			/* some backend waits for its MAC */
 	struct rate vip_rate[XLB_MAX_VIPS], be_rate[XLB_MAX_BACKENDS];
@@ -100,20 +111,6 @@ static void format_age(uint64_t since_ms, char *buf, size_t len)
 		snprintf(buf, len, "%llud", (unsigned long long)age / 86400);
 }
 
-/* Live flows per backend id, from the connection table. */
-static void count_flows(struct lbd *d, uint64_t *flows)
-{
-	struct xlb_flow_key key, next, *prev = NULL;
-	struct xlb_conn conn;
-
-	while (!bpf_map_get_next_key(d->dp.fds.conn, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(d->dp.fds.conn, &key, &conn) && conn.backend_id < XLB_MAX_BACKENDS)
-			flows[conn.backend_id]++;
-	}
-}
-
 static void print_vip_head(struct out *o, const struct lbd_vip_cfg *v)
 {
 	char vs[80], a[INET6_ADDRSTRLEN];
@@ -144,6 +141,7 @@ static void cmd_vip_list(struct lbd *d, struct out *o)
 		out_obj_begin(o, NULL);
 		print_vip_head(o, v);
 		out_u64(o, "moved_slots", moved);
+		out_u64(o, "table_builds", rt ? rt->builds : 0);
 		out_u64(o, "backends", v->n_backends);
 		out_obj_end(o);
 		out_text(o, "%-30s %-7s %-11s %-8u %-8u %zu\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
@@ -172,8 +170,15 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		const char *state = state_name(st, b, t, rt && rt->fail_open);
 		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
 		char a[INET6_ADDRSTRLEN], fl[24] = "", check[24] = "-", last[80] = "-", age[16] = "-";
+		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
 
 		lbd_addr_format(&b->addr, a, sizeof(a));
+		if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR) {
+			inet_ntop(b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, brt->hop, hop, sizeof(hop));
+			snprintf(gw_why, sizeof(gw_why), "DSR cannot reach it through router %s: use forward ipip", hop);
+			state = "unreachable";
+			why = gw_why;
+		}
 		if (flows)
 			snprintf(fl, sizeof(fl), "%llu", (unsigned long long)flows[id]);
 		if (t) {
@@ -224,10 +229,10 @@ static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_
 
 static void cmd_show(struct lbd *d, struct out *o)
 {
-	uint64_t *flows = calloc(XLB_MAX_BACKENDS, sizeof(*flows));
+	/* Counted by the sweep as it reads the table anyway: a show costs no pass of its own. */
+	uint64_t flows_age_ms = 0;
+	const uint64_t *flows = lbd_dp_flows(&d->dp, &flows_age_ms);
 
-	if (flows)
-		count_flows(d, flows);
 	out_obj_begin(o, NULL);
 	out_arr_begin(o, "interfaces");
 	for (size_t i = 0; i < d->dp.n_ifaces; i++) {
@@ -245,9 +250,24 @@ static void cmd_show(struct lbd *d, struct out *o)
 	}
 	if (!d->dp.n_ifaces)
 		out_text(o, "not attached to any interface: lbctl attach DEV\n");
+	for (uint8_t bit = LBD_IPIP_NO_SRC4; bit <= LBD_IPIP_NO_SRC6; bit <<= 1)
+		if (d->dp.ipip_missing & bit)
+			out_text(o, "warning: ipip VIPs have %s backends but no %s outer source: set ipip-source ADDR\n",
+				 bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6", bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6");
 	out_arr_end(o);
 	out_u64(o, "conn_table_size", d->dp.conn_table_size);
 	out_u64(o, "conn_timeout", d->cfg.conn_timeout);
+	out_u64(o, "syncs", d->dp.syncs);
+	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
+	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
+	out_obj_begin(o, "loop");
+	out_u64(o, "longest_us", d->loop_longest_us);
+	out_u64(o, "recent_longest_us", d->loop_recent_us[0] > d->loop_recent_us[1] ?
+		d->loop_recent_us[0] : d->loop_recent_us[1]);
+	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	out_obj_end(o);
+	if (flows)
+		out_u64(o, "flows_age_ms", flows_age_ms);
 	out_arr_begin(o, "vips");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
@@ -264,7 +284,6 @@ static void cmd_show(struct lbd *d, struct out *o)
 	}
 	out_arr_end(o);
 	out_obj_end(o);
-	free(flows);
 }
 
 
@@ -514,93 +533,11 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 	return ret;
 }
 
-/* ---- the control socket ---- */
+/* ---- the control socket (served by ctlsrv.c) ---- */
 
-static bool peer_is_root(int fd)
+static int ctl_run(void *ctx, int argc, char **argv, struct out *o, char *err, size_t len)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.uid == 0;
-}
-
-static void reply(int fd, const char *status, const char *text)
-{
-	size_t n = strlen(status) + strlen(text) + 3;
-	char *buf = malloc(n);
-
-	if (!buf)
-		return;
-	size_t len = (size_t)snprintf(buf, n, "%s%s%s\n", status, *text ? " " : "", text);
-
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, buf + off, len - off);
-
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	free(buf);
-}
-
-static void handle_client(struct lbd *d, int fd)
-{
-	char req[CTL_MAX_REQUEST + 1], *argv[CTL_MAX_ARGS], err[LBD_ERR_LEN] = "", *body = NULL;
-	size_t got = 0, body_len = 0;
-	struct timeval tv = { .tv_sec = 2 };
-	struct out o;
-	int argc = 0;
-	FILE *mem;
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (!peer_is_root(fd)) {
-		reply(fd, "error", "permission denied: lbctl must run as root");
-		return;
-	}
-	while (got < CTL_MAX_REQUEST) {
-		ssize_t r = read(fd, req + got, CTL_MAX_REQUEST - got);
-
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (memchr(req, '\n', got))
-			break;
-	}
-	req[got] = 0;
-	if (!got || !strchr(req, '\n')) {
-		reply(fd, "error", "request too long or cut short");
-		return;
-	}
-	*strchr(req, '\n') = 0;
-	for (char *p = req, *sep; p && argc < CTL_MAX_ARGS; p = sep ? sep + 1 : NULL) {
-		sep = strchr(p, CTL_SEP);
-		if (sep)
-			*sep = 0;
-		argv[argc++] = p;
-	}
-	if (argc < 1) {
-		reply(fd, "error", "empty request");
-		return;
-	}
-	mem = open_memstream(&body, &body_len);
-	if (!mem) {
-		reply(fd, "error", "out of memory");
-		return;
-	}
-	out_init(&o, mem, !strcmp(argv[0], "j"));
-	int ret = run_command(d, argc - 1, argv + 1, &o, err, sizeof(err));
-
-	fclose(mem);
-	/* Empty lines separate tables: send them too, up to the end of the body. */
-	for (char *line = body, *nl; ret == 0 && line && line < body + body_len; line = nl ? nl + 1 : NULL) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		reply(fd, "row", line);
-	}
-	free(body);
-	reply(fd, ret ? "error" : "done", ret ? err : "");
+	return run_command(ctx, argc, argv, o, err, len);
 }
 
 static int open_socket(const char *path)
@@ -634,7 +571,8 @@ static int open_socket(const char *path)
 	int ret = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 
 	umask(old);
-	if (ret || listen(fd, 16)) {
+	/* Room for a burst of lbctl calls from scripts: the loop accepts them a batch at a time. */
+	if (ret || listen(fd, SOMAXCONN)) {
 		ret = -errno;
 		lbd_err("cannot listen on %s: %s", path, strerror(-ret));
 		close(fd);
@@ -672,20 +610,28 @@ static void resync(struct lbd *d, const char *why)
 	update_pending(d);
 }
 
-static void sweep(struct lbd *d)
+/* A piece of the sweep pass at a time: the loop never waits for a whole table. */
+static void sweep_step(struct lbd *d)
 {
 	char err[LBD_ERR_LEN];
 
-	if (lbd_dp_sweep(&d->dp, d->cfg.conn_timeout, err, sizeof(err)))
+	if (lbd_dp_sweep_step(&d->dp, SWEEP_STEP_US, err, sizeof(err)) < 0)
 		lbd_warn("%s", err);
 }
 
+/* A round of table rebuilds, done a piece a tick from the next tick on (rings_step). */
 static void rebuild_rings(struct lbd *d, const char *why)
+{
+	snprintf(d->rings_why, sizeof(d->rings_why), "%s", why);
+	lbd_dp_rings_due(&d->dp);
+}
+
+static void rings_step(struct lbd *d)
 {
 	char err[LBD_ERR_LEN];
 
-	if (lbd_dp_sync_rings(&d->dp, &d->cfg, err, sizeof(err)))
-		lbd_warn("table rebuild after %s: %s", why, err);
+	if (lbd_dp_rings_step(&d->dp, &d->cfg, RINGS_STEP_US, err, sizeof(err)) < 0)
+		lbd_warn("table rebuild after %s: %s", d->rings_why, err);
 }
 
 static int epoll_add(int epfd, int fd)
@@ -776,19 +722,40 @@ static void on_signal(struct lbd *d)
 	}
 }
 
+/*
+ * A pass that holds the loop delays VRRP adverts and probes: 10 ms is the
+ * budget, and one of 100 ms is worth a line in the log.
+ */
+static void note_loop_pass(struct lbd *d, uint64_t us)
+{
+	if (us > d->loop_longest_us)
+		d->loop_longest_us = us;
+	if (us > d->loop_recent_us[0])
+		d->loop_recent_us[0] = us;
+	if (us > 10000)
+		d->loop_over_10ms++;
+	if (us > 100000)
+		lbd_warn("the event loop was held for %llu ms", (unsigned long long)us / 1000);
+}
+
 static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
 	int ticks = 0, sweep_ticks = 0;
 
+	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
 	while (!d->stop) {
 		int n = epoll_wait(d->epfd, evs, 64, -1);
-		bool client = false, signal = false;
+		uint64_t woke_us = lbd_mono_us();
+		bool signal = false;
 
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
-			/* lbd's own fds are registered by number, probes and routers by pointer: no pointer is that small. */
+			/*
+			 * lbd's own fds are registered by number; probes, routers and
+			 * control clients by pointer: no pointer is that small.
+			 */
 			if (evs[i].data.u64 > INT_MAX) {
 				uint8_t kind = *(const uint8_t *)evs[i].data.ptr;
 
@@ -796,6 +763,8 @@ static void loop(struct lbd *d)
 					hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
 				else if (kind == LBD_SRC_VRRP)
 					vrrp_receive(&d->vrrp, evs[i].data.ptr);
+				else if (kind == LBD_SRC_CLIENT)
+					ctlsrv_event(&d->ctl, evs[i].data.ptr, evs[i].events);
 				continue;
 			}
 			if (fd == d->vrrp.timer_fd) {
@@ -807,13 +776,15 @@ static void loop(struct lbd *d)
 
 				if (read(fd, &expirations, sizeof(expirations)) > 0)
 					hc_tick(&d->hc);
+				sweep_step(d);
+				rings_step(d);
 				/* Verdicts that arrived since the last tick share one rebuild. */
 				if (d->hc.dirty) {
 					d->hc.dirty = false;
 					rebuild_rings(d, "a health change");
 				}
 			} else if (fd == d->listen_fd) {
-				client = true;
+				ctlsrv_listen_event(&d->ctl);
 			} else if (fd == d->signal_fd) {
 				signal = true;
 			} else if (fd == d->timer_fd) {
@@ -833,27 +804,28 @@ static void loop(struct lbd *d)
 				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
 				if (d->pending && ++ticks % 2 == 0)
 					resync(d, "timer");
-				if (++sweep_ticks % SWEEP_TICKS == 0)
-					sweep(d);
+				if (++sweep_ticks % SWEEP_TICKS == 0) {
+					lbd_dp_sweep_begin(&d->dp, d->cfg.conn_timeout);
+					d->loop_recent_us[1] = d->loop_recent_us[0];
+					d->loop_recent_us[0] = 0;
+				}
 			} else {
-				if (nl_drain_events(d->dp.nl) > 0)
+				int changed = nl_drain_events(d->dp.nl);
+
+				/* ARP and NDP for clients and peers come all the time: only a backend's neighbour counts. */
+				if (changed > 0 && ((changed & ~NL_EV_NEIGH) || lbd_dp_neighbours_matter(&d->dp)))
 					resync(d, "a network change");
 			}
 		}
 		/*
 		 * Commands and reloads last: they may free probes and routers that
-		 * other events of this batch still point to.
+		 * other events of this batch still point to. The hc timer wakes the
+		 * loop every HC_TICK_MS, so clients' deadlines are checked as often.
 		 */
-		if (client) {
-			int c = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (c >= 0) {
-				handle_client(d, c);
-				close(c);
-			}
-		}
+		ctlsrv_after_batch(&d->ctl);
 		if (signal)
 			on_signal(d);
+		note_loop_pass(d, lbd_mono_us() - woke_us);
 	}
 }
 
@@ -898,6 +870,37 @@ static int absolute(const char **path)
 		return -1;
 	*path = abs;	/* lives as long as lbd */
 	return 0;
+}
+
+/* Map and program fds, epoll, timers, netlink, VRRP sockets: all but probes and clients. */
+#define OWN_FDS		256
+
+/*
+ * A probe holds a socket or a pidfd while it runs, and all of them may run
+ * at once: the usual soft limit of 1024 is far too few.
+ */
+static void raise_nofile(void)
+{
+	rlim_t need = (XLB_MAX_BACKENDS - 1) + CTL_MAX_CLIENTS + OWN_FDS;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			lbd_warn("cannot raise the open files limit from %llu to %llu: %s",
+				 (unsigned long long)soft, (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = soft;
+		}
+	}
+	if (rl.rlim_cur < need)
+		lbd_warn("the open files limit is %llu, fewer than the %llu lbd needs for %d health probes "
+			 "and %d lbctl clients at once: raise it (LimitNOFILE= in the unit, or ulimit -Hn)",
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)need, XLB_MAX_BACKENDS - 1,
+			 CTL_MAX_CLIENTS);
 }
 
 int main(int argc, char **argv)
@@ -949,6 +952,7 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print((libxdp_print_fn_t)libbpf_print);
+	raise_nofile();
 
 	if (lbd_config_load(d.config_path, &d.cfg, err, sizeof(err))) {
 		lbd_err("%s", err);

@@ -25,6 +25,10 @@ struct nl_ctx {
 	struct mnl_socket *req, *ev;
 	unsigned int portid, seq;
 	char buf[NL_BUF];
+	struct nl_neigh neigh[NL_EV_NEIGH_MAX];
+	size_t n_neigh;
+	bool neigh_overflow;
+	int mask;		/* the drain under way */
 };
 
 #define NUD_USABLE (NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP)
@@ -68,43 +72,73 @@ int nl_event_fd(const struct nl_ctx *nl)
 	return mnl_socket_get_fd(nl->ev);
 }
 
+static void note_neighbour(struct nl_ctx *nl, const struct nlmsghdr *nlh, const struct ndmsg *ndm)
+{
+	size_t alen = ndm->ndm_family == AF_INET ? 4 : 16;
+	const struct nlattr *attr;
+
+	mnl_attr_for_each(attr, nlh, sizeof(*ndm)) {
+		if (mnl_attr_get_type(attr) != NDA_DST || mnl_attr_get_payload_len(attr) != alen)
+			continue;
+		if (nl->n_neigh == NL_EV_NEIGH_MAX) {
+			nl->neigh_overflow = true;
+			return;
+		}
+		memset(&nl->neigh[nl->n_neigh], 0, sizeof(nl->neigh[0]));
+		nl->neigh[nl->n_neigh].family = ndm->ndm_family;
+		memcpy(nl->neigh[nl->n_neigh++].addr, mnl_attr_get_payload(attr), alen);
+		return;
+	}
+	nl->neigh_overflow = true;	/* no address: cannot tell whose it is */
+}
+
 static int event_cb(const struct nlmsghdr *nlh, void *data)
 {
-	int *mask = data;
+	struct nl_ctx *nl = data;
+	const struct ndmsg *ndm;
 
 	switch (nlh->nlmsg_type) {
-	case RTM_NEWNEIGH: {
-		const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
-
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH:
+		ndm = mnl_nlmsg_get_payload(nlh);
 		/* Resolution in progress (INCOMPLETE, FAILED) changes nothing we use. */
-		if (ndm->ndm_state & NUD_USABLE)
-			*mask |= NL_EV_NEIGH;
+		if (nlh->nlmsg_type == RTM_NEWNEIGH && !(ndm->ndm_state & NUD_USABLE))
+			break;
+		nl->mask |= NL_EV_NEIGH;
+		note_neighbour(nl, nlh, ndm);
 		break;
-	}
-	case RTM_DELNEIGH: *mask |= NL_EV_NEIGH; break;
-	case RTM_NEWLINK: case RTM_DELLINK: *mask |= NL_EV_LINK; break;
-	case RTM_NEWADDR: case RTM_DELADDR: *mask |= NL_EV_ADDR; break;
-	case RTM_NEWROUTE: case RTM_DELROUTE: *mask |= NL_EV_ROUTE; break;
+	case RTM_NEWLINK: case RTM_DELLINK: nl->mask |= NL_EV_LINK; break;
+	case RTM_NEWADDR: case RTM_DELADDR: nl->mask |= NL_EV_ADDR; break;
+	case RTM_NEWROUTE: case RTM_DELROUTE: nl->mask |= NL_EV_ROUTE; break;
 	}
 	return MNL_CB_OK;
 }
 
 int nl_drain_events(struct nl_ctx *nl)
 {
-	int mask = 0;
-
+	nl->mask = 0;
+	nl->n_neigh = 0;
+	nl->neigh_overflow = false;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(nl->ev, nl->buf, sizeof(nl->buf));
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return mask;
-			if (errno == ENOBUFS)
+				return nl->mask;
+			if (errno == ENOBUFS) {
+				nl->neigh_overflow = true;
 				return NL_EV_NEIGH | NL_EV_LINK | NL_EV_ADDR | NL_EV_ROUTE;
+			}
 			return -errno;
 		}
-		mnl_cb_run(nl->buf, (size_t)n, 0, 0, event_cb, &mask);
+		mnl_cb_run(nl->buf, (size_t)n, 0, 0, event_cb, nl);
 	}
+}
+
+const struct nl_neigh *nl_event_neighbours(const struct nl_ctx *nl, size_t *n)
+{
+	*n = nl->n_neigh;
+	return nl->neigh_overflow ? NULL : nl->neigh;
 }
 
 /* Sends one request and runs cb over every reply message; the kernel's error code if any. */
@@ -293,7 +327,7 @@ static void provoke_resolution(int family, const void *addr, const char *dev)
 }
 
 int nl_resolve(struct nl_ctx *nl, int family, const void *dst, int ifindex, uint8_t mac[6],
-	       char *why, size_t why_len)
+	       uint8_t *hop_out, char *why, size_t why_len)
 {
 	char buf[NL_BUF], a[INET6_ADDRSTRLEN], hop[INET6_ADDRSTRLEN];
 	char dev[IF_NAMESIZE] = "?", odev[IF_NAMESIZE] = "?";
@@ -313,6 +347,8 @@ int nl_resolve(struct nl_ctx *nl, int family, const void *dst, int ifindex, uint
 	}
 	inet_ntop(family, dst, a, sizeof(a));
 	if_indextoname((unsigned int)ifindex, dev);
+	if (hop_out)
+		memset(hop_out, 0, 16);
 
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETROUTE;
@@ -339,6 +375,8 @@ int nl_resolve(struct nl_ctx *nl, int family, const void *dst, int ifindex, uint
 	}
 	next = r.has_gateway ? (const void *)r.gateway : dst;
 	inet_ntop(family, next, hop, sizeof(hop));
+	if (hop_out)
+		memcpy(hop_out, next, alen);
 
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETNEIGH;

@@ -25,6 +25,15 @@ int nl_event_fd(const struct nl_ctx *nl);
 /* Reads pending events without blocking: a mask of enum nl_event, all bits when events were lost. */
 int nl_drain_events(struct nl_ctx *nl);
 
+/* Neighbours that one drain saw change, so a daemon can ignore those it does not use. */
+#define NL_EV_NEIGH_MAX 64
+struct nl_neigh {
+	uint8_t family;		/* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+};
+/* The last drain's neighbours; NULL when there were more than NL_EV_NEIGH_MAX, or events were lost. */
+const struct nl_neigh *nl_event_neighbours(const struct nl_ctx *nl, size_t *n);
+
 struct nl_link {
 	int ifindex;
 	unsigned int mtu;
@@ -48,8 +57,12 @@ enum nl_resolve {
 	NL_PENDING,		/* resolution triggered; an NL_EV_NEIGH event follows when it completes */
 	NL_UNREACHABLE,		/* no route, or the route leaves through another interface */
 };
-/* The MAC of the next hop toward dst through ifindex; why says what is missing. */
+/*
+ * The MAC of the next hop toward dst through ifindex; why says what is
+ * missing. hop (16 bytes, may be NULL) gets the next hop's address once
+ * the route is known, else zeros.
+ */
 int nl_resolve(struct nl_ctx *nl, int family, const void *dst, int ifindex, uint8_t mac[6],
-	       char *why, size_t why_len);
+	       uint8_t *hop, char *why, size_t why_len);
 
 #endif

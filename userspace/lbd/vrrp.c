@@ -649,9 +649,15 @@ static void router_free(struct vrrp *v, struct vrrp_router *r, bool graceful)
 	free(r);
 }
 
+/*
+ * The virtual MAC decides the router's devices and sockets (a macvlan and
+ * its own socket, or none): a router whose vmac setting changes is
+ * stopped as a graceful stop would and started afresh with the new ones.
+ */
 static bool same_router(const struct lbd_vrrp_cfg *a, const struct lbd_vrrp_cfg *b)
 {
-	return !strcmp(a->dev, b->dev) && a->vrid == b->vrid && a->family == b->family;
+	return !strcmp(a->dev, b->dev) && a->vrid == b->vrid && a->family == b->family &&
+	       a->vmac == b->vmac;
 }
 
 void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg)

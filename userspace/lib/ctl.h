@@ -11,8 +11,13 @@
 #define LBD_CTL_H
 
 #define CTL_SEP		'\x1f'
-#define CTL_MAX_REQUEST	4096
-#define CTL_MAX_ARGS	32
+/*
+ * What lbd accepts; a request past either is refused whole, never cut (a
+ * cut command would run, and be saved, as another one). lbctl checks both
+ * before sending.
+ */
+#define CTL_MAX_REQUEST	16384	/* bytes, the newline included */
+#define CTL_MAX_ARGS	256	/* lbctl's words: a vrrp add with 16 --vip takes 37 */
 #define CTL_DEFAULT_SOCKET "/run/xlb/lbd.sock"
 
 #endif

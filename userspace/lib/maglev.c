@@ -289,11 +289,27 @@ uint32_t maglev_slots(const uint32_t *table, uint32_t m, const uint32_t *old, ui
 			was = XLB_SLOT_MOVED | XLB_SLOT_NONE << 16 | XLB_SLOT_NONE;
 		moved += XLB_SLOT_ID(was) != id && XLB_SLOT_ID(was) != XLB_SLOT_NONE;
 		if (was & XLB_SLOT_MOVED)
-			slots[i] = id | (was & ~0xffffu);
+			slots[i] = id | (was & ~XLB_SLOT_NONE);	/* the mark, FRESH and the first backend */
 		else if (XLB_SLOT_ID(was) == id || XLB_SLOT_ID(was) == XLB_SLOT_NONE)
 			slots[i] = id;	/* unchanged, or nothing could be on it */
 		else
-			slots[i] = id | XLB_SLOT_MOVED | XLB_SLOT_ID(was) << 16;
+			slots[i] = id | XLB_SLOT_MOVED | XLB_SLOT_FRESH | XLB_SLOT_ID(was) << 16;
 	}
 	return moved;
+}
+
+uint32_t maglev_fresh_expire(uint32_t *slots, const uint32_t *moved_at, uint32_t m, uint32_t now,
+			     uint32_t window)
+{
+	uint32_t fresh = 0;
+
+	for (uint32_t i = 0; i < m; i++) {
+		if (!(slots[i] & XLB_SLOT_FRESH))
+			continue;
+		if (moved_at && now - moved_at[i] > window)
+			slots[i] &= ~XLB_SLOT_FRESH;
+		else
+			fresh++;
+	}
+	return fresh;
 }

@@ -40,14 +40,25 @@ int maglev_build(const struct maglev_backend *backends, size_t n, uint32_t *tabl
 /*
  * The ring slots to publish for table (maglev_build's ids), given the slots
  * published before: old, NULL when no flow can be on the VIP yet. A slot
- * whose backend changes is marked XLB_SLOT_MOVED with the backend it had
- * (xlb_common.h), and a moved slot keeps its mark and its first backend.
- * With old_m != m (a new ring size) flows land on other slots, so every
- * slot is marked moved, with no previous backend. Returns how many slots
- * changed their backend just now.
+ * whose backend changes is marked XLB_SLOT_MOVED | XLB_SLOT_FRESH with the
+ * backend it had (xlb_common.h), and a moved slot keeps its mark, its
+ * FRESH bit as old has it, and its first backend. With old_m != m (a new
+ * ring size) flows land on other slots, so every slot is marked moved,
+ * with no previous backend. Returns how many slots changed their backend
+ * just now.
  */
 uint32_t maglev_slots(const uint32_t *table, uint32_t m, const uint32_t *old, uint32_t old_m,
 		      uint32_t *slots);
+
+/*
+ * Clears XLB_SLOT_FRESH on the slots of a published ring whose first move
+ * (moved_at, in the same units as now) is more than window ago: the UDP
+ * window of that move is over, so a later change must not reopen it for
+ * them. With moved_at NULL (not known, after a restart) FRESH stays.
+ * Returns how many slots are still FRESH.
+ */
+uint32_t maglev_fresh_expire(uint32_t *slots, const uint32_t *moved_at, uint32_t m, uint32_t now,
+			     uint32_t window);
 
 int maglev_permutation(const uint8_t key[MAGLEV_KEY_LEN], uint32_t m, uint32_t *offset,
 		       uint32_t *skip);

@@ -31,6 +31,7 @@ static const char *const stat_names[XLB_STAT_MAX] = {
 	[XLB_STAT_ICMP_ERR_FORWARDED] = "icmp_err_forwarded",
 	[XLB_STAT_RING_STABLE] = "ring_stable",
 	[XLB_STAT_CONN_PREV] = "conn_prev",
+	[XLB_STAT_MOVED_FULL] = "moved_full",
 };
 
 const char *xlb_stat_name(enum xlb_stat stat)
@@ -56,7 +57,7 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		{ "backend_map", &fds->backend }, { "conn_map", &fds->conn },
 		{ "config_map", &fds->config },	  { "stats_map", &fds->stats },
 		{ "vip_stats", &fds->vip_stats }, { "backend_stats", &fds->backend_stats },
-		{ "vip_index_map", &fds->vip_index },
+		{ "vip_index_map", &fds->vip_index }, { "moved_map", &fds->moved },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -230,6 +231,15 @@ int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint
 	/* The outer map holds its own reference; ours is no longer needed. */
 	close(fd);
 	return ret;
+}
+
+int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id)
+{
+	if (ring_id >= XLB_MAX_RINGS)
+		return -EINVAL;
+	if (bpf_map_delete_elem(fds->ring, &ring_id))
+		return errno == ENOENT ? 0 : -errno;
+	return 0;
 }
 
 int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size)

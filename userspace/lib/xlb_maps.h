@@ -16,6 +16,7 @@ struct xlb_map_fds {
 	int ring;
 	int backend;
 	int conn;
+	int moved;	/* flows remembered on moved slots (see maps.h) */
 	int config;
 	int stats;
 	int vip_stats;
@@ -50,6 +51,9 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
  */
 int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 		     uint32_t size);
+
+/* Drops ring_map[ring_id] and so the kernel's last reference to that inner ring. */
+int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id);
 
 /* Reads back the slots of a published ring of size slots (after a restart). */
 int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size);

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# How long lbd's event loop is ever held (not a test: nothing is asserted).
+# One lbd with a million flows in its connection table (so every sweep
+# pass has a million entries to read), 500 VIPs of 10 backends each whose
+# 5000 health targets all come back at once and ramp through a 30 s slow
+# start (every VIP's 65537-slot table changes every second), while lbctl
+# clients misbehave: one sends half a request and stalls, one asks for a
+# large reply and never reads it. lbd reports the longest pass of its loop
+# (`loop` in lbctl -j show); the figures go to BENCHMARKS.md.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+VIPS=${BENCH_LOOP_VIPS:-500}
+FLOWS=${BENCH_LOOP_FLOWS:-1048576}
+RAMP_S=${BENCH_LOOP_RAMP_S:-30}
+P=xb-loop
+DIR=/tmp/xlb-bench-loop.$$
+root=$(dirname "$0")
+# shellcheck source=testbed.sh
+source "$root/testbed.sh"	# tb_bpffs_up/down only
+pids=()
+cleanup() {
+	set +e
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[[ -e $DIR/lbd.pid ]] && kill "$(cat "$DIR/lbd.pid")" 2>/dev/null
+	sleep 0.3
+	ip netns del $P-gen 2>/dev/null
+	ip netns del $P-lb 2>/dev/null
+	rm -rf "/sys/fs/bpf/$P" "$DIR"
+	set -e
+}
+tb_bpffs_up
+trap 'cleanup; tb_bpffs_down' EXIT
+cleanup 2>/dev/null || true
+mkdir -p "$DIR"
+
+# lb <-> gen over one veth pair; the 10 backends are addresses of gen, where
+# one UDP echo answers every health probe.
+ip netns add $P-gen
+ip netns add $P-lb
+ip -n $P-gen link add g0 type veth peer name l0 netns $P-lb
+for x in gen:g0 lb:l0; do
+	ip -n "$P-${x%:*}" link set lo up
+	ip -n "$P-${x%:*}" link set "${x#*:}" up
+done
+ip -n $P-gen addr add 198.18.0.10/24 dev g0
+ip -n $P-lb addr add 198.18.0.2/24 dev l0
+for ((i = 1; i <= 10; i++)); do ip -n $P-gen addr add "198.18.0.$((100 + i))/32" dev g0; done
+ip -n $P-gen route add 198.18.0.0/24 dev g0 2>/dev/null || true
+GMAC=$(ip -n $P-gen link show g0 | awk '/link\/ether/ { print $2 }')
+LMAC=$(ip -n $P-lb link show l0 | awk '/link\/ether/ { print $2 }')
+for ((i = 1; i <= 10; i++)); do
+	ip -n $P-lb neigh add "198.18.0.$((100 + i))" lladdr "$GMAC" dev l0 nud permanent
+done
+
+echo_start() {
+	ip netns exec $P-gen python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(data, peer)' &
+	echo $! >"$DIR/echo.pid"
+}
+echo_stop() { kill "$(cat "$DIR/echo.pid")"; wait "$(cat "$DIR/echo.pid")" 2>/dev/null || true; }
+
+{
+	echo "conn-table-size $((FLOWS * 2))"
+	echo "attach l0"
+	for ((v = 0; v < VIPS; v++)); do
+		echo "vip 198.18.$((1 + v / 250)).$((1 + v % 250)):80/tcp check udp:ping interval 1s timeout 400ms rise 1 fall 1 slow-start ${RAMP_S}s"
+		for ((i = 1; i <= 10; i++)); do echo "  backend 198.18.0.$((100 + i))"; done
+	done
+} >"$DIR/lbd.conf"
+echo_start
+nsenter --net=/run/netns/$P-lb "$build/lbd" --foreground --config "$DIR/lbd.conf" --socket "$DIR/lbd.sock" \
+	--pin-dir "/sys/fs/bpf/$P" --log-level warn >>"$DIR/lbd.log" 2>&1 &
+echo $! >"$DIR/lbd.pid"
+lbctl() { "$build/lbctl" -s "$DIR/lbd.sock" "$@"; }
+for ((t = 0; t < 300; t++)); do
+	lbctl vip list >/dev/null 2>&1 && break
+	sleep 0.1
+done
+loop_field() { lbctl -j show | python3 -c "import json,sys; print(json.load(sys.stdin)['loop']['$1'])"; }
+table_size() { bpftool -j map show pinned "/sys/fs/bpf/$P/conn_map" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'; }
+
+echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${RAMP_S}s"
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, kernel $(uname -r)"
+echo "start (config load, $VIPS tables built at once): longest pass $(($(loop_field longest_us) / 1000)) ms"
+
+# A million remembered flows: SYNs from a million source ports (every SYN is remembered).
+ip netns exec $P-gen "$build/xlbgen" --dev g0 --dst-mac "$LMAC" --src 198.18.0.10 --dst 198.18.1.1 \
+	--dport 80 --proto syn --flows "$FLOWS" --packets "$FLOWS" --expect-mac "$GMAC" >"$DIR/gen.out"
+entries=$(bpftool -j map dump pinned "/sys/fs/bpf/$P/conn_map" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+echo "connection table: $entries entries of $(table_size)"
+
+# Every target fails (echo stopped), then all come back together: 5000 slow starts.
+echo_stop
+sleep 3
+echo_start
+sleep 2
+# The misbehaving clients: half a request; a large reply never read.
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"j\x1fsho"); time.sleep(60)' "$DIR/lbd.sock" &
+pids+=($!)
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.send(b"j\x1fshow\n"); time.sleep(60)' "$DIR/lbd.sock" &
+pids+=($!)
+over_before=$(loop_field passes_over_10ms)
+worst=0
+for ((t = 0; t < RAMP_S; t += 5)); do
+	sleep 5
+	recent=$(loop_field recent_longest_us)
+	((recent > worst)) && worst=$recent
+	ramping=$(lbctl show | grep -c ' slow-start ' || true)
+	printf '  t=%2ds: longest pass in the last 5-10 s %6.2f ms, targets in slow start %d\n' \
+		$((t + 5)) "$(awk -v u="$recent" 'BEGIN { print u / 1000 }')" "$ramping"
+done
+echo "during the ramp with a million flows and stuck clients: longest pass $(awk -v u="$worst" 'BEGIN { print u / 1000 }') ms," \
+	"$(($(loop_field passes_over_10ms) - over_before)) passes over 10 ms"
+grep -c 'control client dropped' "$DIR/lbd.log" | sed 's/^/control clients dropped: /'

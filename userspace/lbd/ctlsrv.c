@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The control socket, served from lbd's epoll loop. A client's request is
+ * gathered in its own buffer until the newline, its command runs once the
+ * batch's other events are done, and the whole reply is queued and written
+ * as the client reads it. Nothing here waits on a client: one that stalls
+ * mid-request or never reads its reply holds a buffer and a deadline, and
+ * the loop keeps sending VRRP adverts and probing backends meanwhile.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "ctlsrv.h"
+#include "log.h"
+#include "out.h"
+#include "source.h"
+
+/* At most this many accepts per batch, so a flood of connects cannot hold the loop either. */
+#define ACCEPT_BATCH	32
+
+enum ctl_phase {
+	CL_READING,		/* gathering the request */
+	CL_REQUEST,		/* request complete: its command runs after the batch */
+	CL_WRITING,		/* reply queued, being sent as the client reads */
+	CL_DROPPED,		/* closed; freed after the batch, events still queued for it are ignored */
+};
+
+struct ctl_client {
+	uint8_t source_kind;		/* LBD_SRC_CLIENT: first, for lbd's epoll dispatch */
+	enum ctl_phase phase;
+	int fd;
+	bool want_out;			/* EPOLLOUT is watched */
+	uint64_t deadline;		/* monotonic ms */
+	struct ctl_client *next;
+	char *out;
+	size_t out_len, out_sent;
+	size_t in_len;
+	char in[CTL_MAX_REQUEST];
+};
+
+static bool peer_is_root(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) && cred.uid == 0;
+}
+
+/* For clients lbd keeps no state for: one line into an empty send buffer, never waiting. */
+static void refuse(int fd, const char *line)
+{
+	if (send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		lbd_debug("control client refused, and the refusal could not be sent: %s", strerror(errno));
+	close(fd);
+}
+
+static void drop(struct ctlsrv *s, struct ctl_client *c)
+{
+	if (c->phase == CL_DROPPED)
+		return;
+	close(c->fd);
+	c->fd = -1;
+	c->phase = CL_DROPPED;
+	s->buffered -= c->out_len - c->out_sent;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_sent = 0;
+	s->n--;
+	s->fd_freed = true;
+	if (s->n < CTL_MAX_CLIENTS)
+		s->busy_logged = false;
+}
+
+static void watch(struct ctlsrv *s, struct ctl_client *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+		lbd_warn("control client dropped: epoll: %s", strerror(errno));
+		drop(s, c);
+	}
+	c->want_out = events & EPOLLOUT;
+}
+
+/* Sends what the socket takes now; the rest on EPOLLOUT. Done: the client is closed. */
+static void flush(struct ctlsrv *s, struct ctl_client *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->want_out)
+				watch(s, c, EPOLLOUT);
+			return;
+		}
+		if (w <= 0) {
+			lbd_debug("control client hung up after %zu of %zu reply bytes", c->out_sent, c->out_len);
+			drop(s, c);
+			return;
+		}
+		c->out_sent += (size_t)w;
+		s->buffered -= (size_t)w;
+	}
+	drop(s, c);
+}
+
+/* Takes buf (malloc'd, len bytes of reply lines) and starts sending it. */
+static void queue(struct ctlsrv *s, struct ctl_client *c, char *buf, size_t len)
+{
+	c->out = buf;
+	c->out_len = len;
+	c->out_sent = 0;
+	s->buffered += len;
+	c->phase = CL_WRITING;
+	c->deadline = lbd_mono_ms() + CTL_REPLY_MS;
+	flush(s, c);
+}
+
+static void queue_line(struct ctlsrv *s, struct ctl_client *c, const char *status, const char *text)
+{
+	char *buf;
+	int n = asprintf(&buf, "%s%s%s\n", status, *text ? " " : "", text);
+
+	if (n < 0) {
+		drop(s, c);
+		return;
+	}
+	/* Nothing more is read: a request cut off here must not run later. */
+	if (c->phase == CL_READING)
+		watch(s, c, 0);
+	if (c->phase != CL_DROPPED)
+		queue(s, c, buf, (size_t)n);
+	else
+		free(buf);
+}
+
+static void queue_error(struct ctlsrv *s, struct ctl_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void queue_error(struct ctlsrv *s, struct ctl_client *c, const char *fmt, ...)
+{
+	char text[LBD_ERR_LEN + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	queue_line(s, c, "error", text);
+}
+
+/*
+ * The command's output as the line protocol: "row " before each line
+ * (empty lines, which separate tables, too), then "done".
+ */
+static char *format_rows(const char *body, size_t body_len, size_t *len)
+{
+	size_t lines = 0, n = 0;
+	char *buf;
+
+	for (size_t i = 0; i < body_len; i++)
+		lines += body[i] == '\n';
+	if (body_len && body[body_len - 1] != '\n')
+		lines++;
+	*len = body_len + lines * 5 + sizeof("done\n") - 1;
+	if (*len > CTL_MAX_REPLY)
+		return NULL;
+	buf = malloc(*len + 1);
+	if (!buf)
+		return NULL;
+	for (const char *line = body, *end = body + body_len; line < end;) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line);
+
+		memcpy(buf + n, l ? "row " : "row", l ? 4 : 3);
+		n += l ? 4 : 3;
+		memcpy(buf + n, line, l);
+		n += l;
+		buf[n++] = '\n';
+		line += l + 1;
+	}
+	memcpy(buf + n, "done\n", 5);
+	*len = n + 5;
+	return buf;
+}
+
+/* The request is c->in up to its first newline: flags, then lbctl's words. */
+static void serve(struct ctlsrv *s, struct ctl_client *c)
+{
+	char *argv[CTL_MAX_ARGS + 1], err[LBD_ERR_LEN] = "", *body = NULL, *nl, *buf;
+	size_t words = 0, body_len = 0, len;
+	struct out o;
+	FILE *mem;
+	int argc = 0, ret;
+
+	nl = memchr(c->in, '\n', c->in_len);
+	*nl = 0;
+	for (char *p = c->in; (p = strchr(p, CTL_SEP)); p++)
+		words++;
+	/* Refused whole: a command cut to fit would run, and be saved, as something else. */
+	if (words > CTL_MAX_ARGS) {
+		queue_error(s, c, "the request has %zu words, more than the %d lbd accepts: "
+			    "split it into several commands", words, CTL_MAX_ARGS);
+		return;
+	}
+	for (char *p = c->in, *sep; p; p = sep ? sep + 1 : NULL) {
+		sep = strchr(p, CTL_SEP);
+		if (sep)
+			*sep = 0;
+		argv[argc++] = p;
+	}
+	if (argc < 2) {
+		queue_error(s, c, "empty request");
+		return;
+	}
+	mem = open_memstream(&body, &body_len);
+	if (!mem) {
+		queue_error(s, c, "out of memory");
+		return;
+	}
+	out_init(&o, mem, !strcmp(argv[0], "j"));
+	ret = s->run(s->ctx, argc - 1, argv + 1, &o, err, sizeof(err));
+	fclose(mem);
+	if (ret) {
+		free(body);
+		queue_line(s, c, "error", err);
+		return;
+	}
+	buf = format_rows(body, body_len, &len);
+	free(body);
+	if (!buf) {
+		queue_error(s, c, "the reply is larger than the %u MiB lbd sends, or lbd is out of memory",
+			    CTL_MAX_REPLY >> 20);
+		return;
+	}
+	if (s->buffered + len > CTL_MAX_BUFFERED) {
+		free(buf);
+		queue_error(s, c, "lbd is busy: %zu MiB of replies wait for slow clients; try again",
+			    s->buffered >> 20);
+		return;
+	}
+	queue(s, c, buf, len);
+}
+
+static void client_read(struct ctlsrv *s, struct ctl_client *c)
+{
+	while (c->in_len < sizeof(c->in)) {
+		ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			lbd_debug("control client hung up after %zu bytes of an unfinished request", c->in_len);
+			drop(s, c);
+			return;
+		}
+		bool done = memchr(c->in + c->in_len, '\n', (size_t)r);
+
+		c->in_len += (size_t)r;
+		if (done) {
+			watch(s, c, 0);
+			if (c->phase == CL_READING)
+				c->phase = CL_REQUEST;
+			s->requests = true;
+			return;
+		}
+	}
+	queue_error(s, c, "the request is longer than the %d bytes lbd accepts", CTL_MAX_REQUEST);
+}
+
+void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, ctl_run_fn run, void *ctx)
+{
+	*s = (struct ctlsrv){ .epfd = epfd, .listen_fd = listen_fd, .run = run, .ctx = ctx };
+}
+
+void ctlsrv_listen_event(struct ctlsrv *s)
+{
+	s->listen_ready = true;
+}
+
+void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events)
+{
+	struct ctl_client *c = client;
+
+	(void)events;	/* hang-ups and errors show as a failed recv or send */
+	if (c->phase == CL_READING)
+		client_read(s, c);
+	else if (c->phase == CL_WRITING)
+		flush(s, c);
+}
+
+static void listen_watch(struct ctlsrv *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.fd = s->listen_fd };
+
+	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &ev))
+		lbd_warn("control socket: epoll: %s", strerror(errno));
+}
+
+/*
+ * The listen socket stays readable while a connection waits, and epoll is
+ * level-triggered: after a failed accept4 it is unwatched for a while, or
+ * the loop would spin.
+ */
+static void pause_accepting(struct ctlsrv *s, int err)
+{
+	listen_watch(s, 0);
+	s->paused_until = lbd_mono_ms() + CTL_PAUSE_MS;
+	s->fd_freed = false;
+	if (!s->pause_logged)
+		lbd_warn("control socket: cannot accept clients: %s; retrying every %d ms%s", strerror(err),
+			 CTL_PAUSE_MS, err == EMFILE || err == ENFILE ?
+			 " (raise the open files limit: LimitNOFILE= or ulimit -n)" : "");
+	s->pause_logged = true;
+}
+
+static void accept_clients(struct ctlsrv *s)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ctl_client *c;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				pause_accepting(s, errno);
+			return;
+		}
+		if (s->pause_logged) {
+			lbd_info("control socket: accepting clients again");
+			s->pause_logged = false;
+		}
+		if (s->n >= CTL_MAX_CLIENTS) {
+			if (!s->busy_logged)
+				lbd_warn("control socket: %d clients connected, the most lbd serves at once: "
+					 "refusing more until some finish", CTL_MAX_CLIENTS);
+			s->busy_logged = true;
+			refuse(fd, "error lbd is busy: too many lbctl clients at once; try again\n");
+			continue;
+		}
+		c = malloc(sizeof(*c));
+		if (!c) {
+			refuse(fd, "error lbd is out of memory\n");
+			continue;
+		}
+		*c = (struct ctl_client){ .source_kind = LBD_SRC_CLIENT, .phase = CL_READING, .fd = fd,
+					  .deadline = lbd_mono_ms() + CTL_REQUEST_MS };
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			lbd_warn("control client refused: epoll: %s", strerror(errno));
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->clients;
+		s->clients = c;
+		s->n++;
+		if (!peer_is_root(fd))
+			queue_line(s, c, "error", "permission denied: lbctl must run as root");
+	}
+}
+
+static void expire(struct ctlsrv *s, struct ctl_client *c)
+{
+	if (c->phase == CL_READING) {
+		lbd_info("control client dropped: its request was not complete within %d ms (%zu bytes came)",
+			 CTL_REQUEST_MS, c->in_len);
+		/* Best effort, for a client that stalled but still reads: why it was cut. */
+		send(c->fd, "error the request was not complete in time: lbd closed the connection\n",
+		     sizeof("error the request was not complete in time: lbd closed the connection\n") - 1,
+		     MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else {
+		lbd_info("control client dropped: it did not read its reply within %d ms (%zu of %zu bytes sent)",
+			 CTL_REPLY_MS, c->out_sent, c->out_len);
+	}
+	drop(s, c);
+}
+
+void ctlsrv_after_batch(struct ctlsrv *s)
+{
+	struct ctl_client **pp, *c;
+	uint64_t now;
+
+	if (s->requests) {
+		s->requests = false;
+		for (c = s->clients; c; c = c->next)
+			if (c->phase == CL_REQUEST)
+				serve(s, c);
+	}
+	now = lbd_mono_ms();
+	if (s->paused_until && (now >= s->paused_until || s->fd_freed)) {
+		s->paused_until = 0;
+		listen_watch(s, EPOLLIN);
+	}
+	if (s->listen_ready) {
+		s->listen_ready = false;
+		accept_clients(s);
+	}
+	for (c = s->clients; c; c = c->next)
+		if (c->phase != CL_DROPPED && now >= c->deadline)
+			expire(s, c);
+	/* Freed only now: events of this batch may still have pointed at a dropped client. */
+	for (pp = &s->clients; (c = *pp);) {
+		if (c->phase == CL_DROPPED) {
+			*pp = c->next;
+			free(c);
+		} else {
+			pp = &c->next;
+		}
+	}
+}
+
+void ctlsrv_close(struct ctlsrv *s)
+{
+	while (s->clients) {
+		struct ctl_client *c = s->clients;
+
+		s->clients = c->next;
+		drop(s, c);
+		free(c);
+	}
+}

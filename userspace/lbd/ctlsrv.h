@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lbd's control socket server: lbctl clients served from lbd's epoll loop
+ * without ever blocking it. Each client has its own input and output
+ * buffer and a deadline; a client that is slow to send its request or to
+ * read its reply is dropped, and costs the loop nothing meanwhile.
+ */
+#ifndef LBD_CTLSRV_H
+#define LBD_CTLSRV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl.h"
+
+#define CTL_MAX_CLIENTS		128		/* beyond it: "error lbd is busy" */
+#define CTL_REQUEST_MS		5000		/* from accept to the request's newline */
+#define CTL_REPLY_MS		10000		/* for the whole reply to drain */
+#define CTL_MAX_REPLY		(64u << 20)	/* one reply, in bytes */
+#define CTL_MAX_BUFFERED	(128u << 20)	/* all replies waiting for their readers */
+#define CTL_PAUSE_MS		100		/* accept4 out of fds: retry after this */
+
+struct out;
+
+/* Runs one command (lbctl's words), printing to o; 0 or -errno and err. */
+typedef int (*ctl_run_fn)(void *ctx, int argc, char **argv, struct out *o, char *err, size_t len);
+
+struct ctl_client;
+
+struct ctlsrv {
+	int epfd, listen_fd;
+	ctl_run_fn run;
+	void *ctx;
+	struct ctl_client *clients;
+	size_t n;			/* clients not yet dropped */
+	size_t buffered;		/* reply bytes not yet sent, all clients */
+	bool listen_ready;		/* the listen socket was readable in this batch */
+	bool requests;			/* some client's request is complete */
+	bool fd_freed;			/* a client closed since accepting was paused */
+	uint64_t paused_until;		/* 0, or the listen socket is unwatched until then */
+	bool pause_logged, busy_logged;
+};
+
+/*
+ * listen_fd must already be in epfd's set, registered by its number with
+ * EPOLLIN. The loop must wake at least every few tens of ms (lbd's health
+ * check tick): deadlines are checked in ctlsrv_after_batch.
+ */
+void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, ctl_run_fn run, void *ctx);
+/* During a batch of epoll events: the listen socket, or a client (its pointer). */
+void ctlsrv_listen_event(struct ctlsrv *s);
+void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events);
+/*
+ * After all other events of the batch: runs the complete requests'
+ * commands (they may free probes and routers other events point to),
+ * accepts new clients, drops late ones and frees what was dropped.
+ */
+void ctlsrv_after_batch(struct ctlsrv *s);
+void ctlsrv_close(struct ctlsrv *s);
+
+#endif

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The sweep: forgets idle flows (in conn_map and moved_map), counts live
+ * ones, and unmarks moved slots that nothing can need, in steps of bounded time so that lbd's loop
+ * goes on sending adverts and probing backends whatever the table holds.
+ */
+#include "dataplane.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+
+/* Entries a batch read: small enough that a step overshoots its budget by little. */
+#define SWEEP_BATCH 1024
+
+static uint32_t sweep_key_hash(uint8_t family, const __be32 addr[4], uint16_t port, uint8_t proto)
+{
+	uint32_t h = 2166136261u ^ family ^ (uint32_t)proto << 8 ^ (uint32_t)port << 16;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h ^ h >> 13;
+}
+
+static void index_add(struct lbd_sweep *sw, const struct lbd_vip_cfg *v, uint16_t pos)
+{
+	uint32_t place = sweep_key_hash(v->addr.family, v->addr.a, v->port, v->proto);
+
+	while (sw->index[place % LBD_SWEEP_INDEX_SIZE])
+		place++;
+	sw->index[place % LBD_SWEEP_INDEX_SIZE] = pos + 1;
+}
+
+static struct lbd_sweep_vip *index_find(struct lbd_dp *dp, const struct xlb_flow_key *k, uint16_t port)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+
+	for (uint32_t place = sweep_key_hash(k->family, k->dst, port, k->proto);; place++) {
+		uint16_t pos = sw->index[place % LBD_SWEEP_INDEX_SIZE];
+		const struct lbd_vip_cfg *v;
+
+		if (!pos)
+			return NULL;
+		v = &dp->vips[sw->vips[pos - 1].vip_id].key;
+		if (v->addr.family == k->family && v->proto == k->proto && v->port == port &&
+		    !memcmp(v->addr.a, k->dst, sizeof(k->dst)))
+			return &sw->vips[pos - 1];
+	}
+}
+
+/* The moved VIP a remembered flow belongs to, if any: as the program looks, the exact port first. */
+static struct lbd_sweep_vip *sweep_vip_of(struct lbd_dp *dp, const struct xlb_flow_key *k)
+{
+	struct lbd_sweep_vip *sv;
+
+	if (!dp->sweep.n_vips)
+		return NULL;
+	sv = index_find(dp, k, ntohs(k->dport));
+	return sv ? sv : index_find(dp, k, 0);
+}
+
+static void sweep_note(struct lbd_dp *dp, struct lbd_sweep_vip *sv, const struct xlb_flow_key *k,
+		       const struct xlb_conn *c)
+{
+	const struct lbd_vip_rt *rt = &dp->vips[sv->vip_id];
+	uint32_t hash, slot;
+
+	if (rt->gen != sv->gen)
+		return;		/* new slots since the pass began: this pass will not unmark them */
+	hash = rt->key.sched == LBD_SCHED_MAGLEV_SRC ? xlb_hash_src(k) : xlb_hash_flow(k);
+	slot = xlb_ring_slot(hash, rt->ring_size);
+	if ((rt->slots[slot] & XLB_SLOT_MOVED) && XLB_SLOT_ID(rt->slots[slot]) != c->backend_id)
+		sv->pinned[slot] = true;
+}
+
+static void pass_reset(struct lbd_sweep *sw)
+{
+	for (size_t i = 0; i < sw->n_vips; i++)
+		free(sw->vips[i].pinned);
+	free(sw->vips);
+	sw->vips = NULL;
+	sw->n_vips = sw->next_unmark = 0;
+	memset(sw->index, 0, sizeof(sw->index));
+	sw->phase = SWEEP_IDLE;
+}
+
+void lbd_dp_sweep_free(struct lbd_dp *dp)
+{
+	pass_reset(&dp->sweep);
+	free(dp->sweep.counting);
+	free(dp->sweep.flows);
+	dp->sweep.counting = dp->sweep.flows = NULL;
+}
+
+void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+
+	if (sw->phase != SWEEP_IDLE)
+		return;
+	if (!sw->counting)
+		sw->counting = calloc(XLB_MAX_BACKENDS, sizeof(*sw->counting));
+	sw->vips = calloc(XLB_MAX_VIPS, sizeof(*sw->vips));
+	if (!sw->counting || !sw->vips) {
+		pass_reset(sw);
+		sw->error = -ENOMEM;
+		return;
+	}
+	memset(sw->counting, 0, XLB_MAX_BACKENDS * sizeof(*sw->counting));
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+		struct lbd_sweep_vip *sv = &sw->vips[sw->n_vips];
+
+		if (!rt->used || !rt->n_moved || !rt->slots || !rt->moved_at)
+			continue;
+		sv->pinned = calloc(rt->ring_size, sizeof(bool));
+		if (!sv->pinned) {
+			pass_reset(sw);
+			sw->error = -ENOMEM;
+			return;
+		}
+		sv->vip_id = id;
+		sv->gen = rt->gen;
+		index_add(sw, &rt->key, (uint16_t)sw->n_vips++);
+	}
+	/* In seen units (2^30 ns), rounded up: never forget a flow early. */
+	sw->timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
+	sw->first = true;
+	sw->table = 0;
+	sw->cursor = 0;
+	sw->error = 0;
+	sw->phase = SWEEP_SCAN;
+}
+
+/* The table a pass is reading: conn_map first, then moved_map. */
+static int scan_fd(const struct lbd_dp *dp)
+{
+	return dp->sweep.table == 0 ? dp->fds.conn : dp->fds.moved;
+}
+
+/* One batch of the table. Returns 1 while entries remain, 0 at the end, -errno. */
+static int scan_batch(struct lbd_dp *dp, struct xlb_flow_key *keys, struct xlb_conn *vals)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t count = SWEEP_BATCH, now = lbd_dp_seen_now();
+	int fd = scan_fd(dp);
+	uint64_t out = 0;
+	int more = 1;
+
+	if (bpf_map_lookup_batch(fd, sw->first ? NULL : &sw->cursor, &out, keys, vals, &count, &opts)) {
+		if (errno != ENOENT)
+			return -errno;
+		more = 0;
+	}
+	sw->first = false;
+	sw->cursor = out;
+	for (uint32_t i = 0; i < count; i++) {
+		struct lbd_sweep_vip *sv;
+
+		if (now - vals[i].seen > sw->timeout) {
+			struct xlb_conn again;
+
+			/* Read again: a packet since the batch makes it live. */
+			if (!bpf_map_lookup_elem(fd, &keys[i], &again) && now - again.seen > sw->timeout) {
+				bpf_map_delete_elem(fd, &keys[i]);
+				continue;
+			}
+		}
+		if (vals[i].backend_id < XLB_MAX_BACKENDS)
+			sw->counting[vals[i].backend_id]++;
+		sv = sweep_vip_of(dp, &keys[i]);
+		if (sv)
+			sweep_note(dp, sv, &keys[i], &vals[i]);
+	}
+	return more;
+}
+
+/*
+ * A moved slot goes back to plain once no live remembered flow there has
+ * another backend, and no flow from before the move can still turn up:
+ * conn-timeout has passed since the move (a TCP flow that spoke since was
+ * remembered; one that did not is dead by the same rule that forgets idle
+ * flows), the UDP window is shut, or the slot is back on its first
+ * backend. A flow remembered after the pass read its place can only be
+ * one of those, so nothing is lost in between.
+ */
+static int unmark_slots(struct lbd_dp *dp, struct lbd_sweep_vip *sv)
+{
+	struct lbd_vip_rt *rt = &dp->vips[sv->vip_id];
+	uint32_t now = lbd_dp_seen_now(), cleared = 0, *slots;
+	int ret;
+
+	if (!rt->used || rt->gen != sv->gen || lbd_mono_us() * 1000 < rt->udp_keep_until_ns)
+		return 0;
+	slots = malloc(rt->ring_size * sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	memcpy(slots, rt->slots, rt->ring_size * sizeof(*slots));
+	for (uint32_t i = 0; i < rt->ring_size; i++) {
+		uint32_t s = slots[i];
+
+		if (!(s & XLB_SLOT_MOVED) || sv->pinned[i])
+			continue;
+		/* The same "more than timeout" as for forgetting an idle flow. */
+		if (XLB_SLOT_PREV(s) != XLB_SLOT_ID(s) && XLB_SLOT_PREV(s) != XLB_SLOT_NONE &&
+		    now - rt->moved_at[i] <= dp->sweep.timeout)
+			continue;
+		slots[i] = XLB_SLOT_ID(s);
+		cleared++;
+	}
+	ret = cleared ? xlb_ring_publish(&dp->fds, rt->ring_id, slots, rt->ring_size) : 0;
+	if (cleared && !ret) {
+		for (uint32_t i = 0; i < rt->ring_size; i++)
+			if (!(slots[i] & XLB_SLOT_MOVED))
+				rt->moved_at[i] = 0;
+		free(rt->slots);
+		rt->slots = slots;
+		rt->n_moved -= cleared;
+		rt->gen = ++dp->gen;
+		slots = NULL;
+	}
+	free(slots);
+	return ret;
+}
+
+static void pass_end(struct lbd_dp *dp)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+	uint64_t *done = sw->counting;
+
+	if (!sw->error) {
+		sw->counting = sw->flows;
+		sw->flows = done;
+		sw->flows_at_ms = lbd_mono_ms();
+		sw->passes++;
+	}
+	pass_reset(sw);
+}
+
+int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t len)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+	uint64_t until = lbd_mono_us() + budget_us;
+	struct xlb_flow_key *keys = NULL;
+	struct xlb_conn *vals = NULL;
+	int ret = 0;
+
+	if (sw->phase == SWEEP_IDLE) {
+		ret = sw->error;
+		sw->error = 0;
+		goto out;
+	}
+	if (sw->phase == SWEEP_SCAN) {
+		keys = calloc(SWEEP_BATCH, sizeof(*keys));
+		vals = calloc(SWEEP_BATCH, sizeof(*vals));
+		if (!keys || !vals) {
+			sw->error = -ENOMEM;
+			pass_reset(sw);
+			ret = -ENOMEM;
+			goto out;
+		}
+		do {
+			ret = scan_batch(dp, keys, vals);
+			if (ret == 0 && sw->table == 0) {
+				sw->table = 1;	/* on to moved_map, from its start */
+				sw->first = true;
+				ret = 1;
+			}
+		} while (ret == 1 && lbd_mono_us() < until);
+		if (ret < 0) {
+			sw->error = ret;
+			pass_reset(sw);
+			goto out;
+		}
+		if (ret == 1)
+			goto out;
+		sw->phase = SWEEP_UNMARK;
+	}
+	/* Only after a whole pass: a slot may be unmarked only if no flow holds it. */
+	while (sw->next_unmark < sw->n_vips && lbd_mono_us() < until) {
+		int one = unmark_slots(dp, &sw->vips[sw->next_unmark++]);
+
+		if (one && !sw->error)
+			sw->error = one;
+	}
+	if (sw->next_unmark < sw->n_vips)
+		return 1;
+	ret = sw->error;
+	pass_end(dp);
+	sw->error = 0;
+out:
+	free(keys);
+	free(vals);
+	if (ret < 0)
+		return snprintf(err, len, "sweeping the connection table: %s", strerror(-ret)), ret;
+	return ret;
+}
+
+const uint64_t *lbd_dp_flows(const struct lbd_dp *dp, uint64_t *age_ms)
+{
+	if (!dp->sweep.flows_at_ms)
+		return NULL;
+	*age_ms = lbd_mono_ms() - dp->sweep.flows_at_ms;
+	return dp->sweep.flows;
+}
