@@ -43,11 +43,12 @@ struct {
 /*
  * One Maglev ring per VIP, each an inner array of backend ids. Userspace
  * fills a new inner map and swaps it in with one update, so a table change
- * is atomic for packets. BPF_F_INNER_MAP lets each ring have its own size.
+ * is atomic for packets. BPF_F_INNER_MAP lets each ring have its own size;
+ * BPF_F_MMAPABLE lets userspace fill it by plain stores, not a syscall a slot.
  */
 struct xlb_ring {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, XLB_RING_DEFAULT);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -924,8 +924,12 @@ static void refresh_budget_caps_lookups(void)
 	CPU_SET(sched_getcpu(), &pinned);
 	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
 		return;
-	flood.src = "198.18.0.77";
+	char flood_src[32];
+
+	flood.src = flood_src;
 	for (int try = 0; try < 6 && !capped; try++) {
+		/* New tuples each try: the filter remembers the last try's for a few periods. */
+		snprintf(flood_src, sizeof(flood_src), "198.18.0.%d", 70 + try);
 		s.sport = (uint16_t)(48000 + try);
 		env_flow(&s, &flow);
 		id = env_ring_pick(VIP4_TCP_DSR, &flow);

@@ -145,6 +145,8 @@ void lbd_dp_close(struct lbd_dp *dp)
 		free(dp->vips[i].slots);
 		free(dp->vips[i].moved_at);
 		free(dp->vips[i].inputs);
+		free(dp->vips[i].shares);
+		xlb_ring_unmap(&dp->vips[i].ring);
 	}
 	lbd_dp_sweep_free(dp);
 	if (dp->nl)
@@ -527,11 +529,39 @@ const struct lbd_vip_rt *lbd_dp_vip(const struct lbd_dp *dp, const struct lbd_vi
 
 uint32_t lbd_dp_ring_share(const struct lbd_vip_rt *vip, uint32_t id)
 {
-	uint32_t n = 0;
+	for (size_t i = 0; i < vip->n_shares; i++)
+		if (vip->shares[i].id == id)
+			return vip->shares[i].slots;
+	return 0;
+}
 
-	for (uint32_t i = 0; vip->slots && i < vip->ring_size; i++)
-		n += XLB_SLOT_ID(vip->slots[i]) == id;
-	return n;
+/*
+ * Slots per backend, counted once when a ring's ids change: lbctl show
+ * asks for every backend of every VIP, and a scan of a 65537-slot ring per
+ * backend held the loop for a third of a second with 5000 backends.
+ */
+static void count_shares(struct lbd_vip_rt *rt)
+{
+	static uint32_t count[XLB_MAX_BACKENDS];
+	size_t n = 0;
+
+	free(rt->shares);
+	rt->shares = NULL;
+	rt->n_shares = 0;
+	if (!rt->slots)
+		return;
+	memset(count, 0, sizeof(count));
+	for (uint32_t i = 0; i < rt->ring_size; i++)
+		if (XLB_SLOT_ID(rt->slots[i]) < XLB_MAX_BACKENDS)
+			count[XLB_SLOT_ID(rt->slots[i])]++;
+	for (uint32_t id = 0; id < XLB_MAX_BACKENDS; id++)
+		n += count[id] != 0;
+	rt->shares = calloc(n ? n : 1, sizeof(*rt->shares));
+	if (!rt->shares)
+		return;
+	for (uint32_t id = 0; id < XLB_MAX_BACKENDS; id++)
+		if (count[id])
+			rt->shares[rt->n_shares++] = (struct lbd_share){ .id = id, .slots = count[id] };
 }
 
 static struct xlb_vip_key map_key(const struct lbd_vip_cfg *v)
@@ -679,6 +709,30 @@ static uint32_t *moves_since(const struct lbd_vip_rt *rt, const uint32_t *slots,
 	return at;
 }
 
+/*
+ * A ring of the same size as the one in force is written in place, slot by
+ * slot (each slot changes whole: a packet sees its old value or its new
+ * one, and no rule here needs two slots to change together); a new size,
+ * a first ring, or a kernel that maps no rings gets a new ring swapped in.
+ */
+int lbd_dp_ring_publish(struct lbd_dp *dp, struct lbd_vip_rt *rt, uint32_t ring_id, const uint32_t *slots,
+			uint32_t size)
+{
+	struct xlb_ring_map fresh;
+	int ret;
+
+	if (ring_id == rt->ring_id && rt->ring.slots && rt->ring.size == size) {
+		xlb_ring_write(&rt->ring, slots);
+		return 0;
+	}
+	ret = xlb_ring_publish_mapped(&dp->fds, ring_id, slots, size, &fresh);
+	if (ret)
+		return ret;
+	xlb_ring_unmap(&rt->ring);
+	rt->ring = fresh;
+	return 0;
+}
+
 /* The slots the data plane has, after a restart: a new lbd must not forget what moved. */
 static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 {
@@ -690,6 +744,7 @@ static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 		rt->slots = NULL;
 	}
 	rt->gen = ++dp->gen;
+	count_shares(rt);
 }
 
 /*
@@ -725,38 +780,62 @@ static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
  * serves every VIP of a sync. tables_in: the VIP index that points packets
  * at the marked tables is in.
  */
+static void forget_moves_of(struct lbd_dp *dp, uint32_t id)
+{
+	struct lbd_vip_rt *rt = &dp->vips[id];
+	uint32_t *plain;
+
+	rt->forget_if_idle = false;
+	if (vip_carried_traffic(dp, id))
+		return;
+	plain = malloc(rt->ring_size * sizeof(*plain));
+	if (!plain)
+		return;
+	for (uint32_t i = 0; i < rt->ring_size; i++)
+		plain[i] = XLB_SLOT_ID(rt->slots[i]);
+	if (lbd_dp_ring_publish(dp, rt, rt->ring_id, plain, rt->ring_size)) {
+		free(plain);
+		return;	/* the marks stay; the sweep takes them off later */
+	}
+	free(rt->slots);
+	rt->slots = plain;
+	rt->gen = ++dp->gen;
+	memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
+	rt->n_moved = 0;
+}
+
 static void forget_moves_if_idle(struct lbd_dp *dp, bool tables_in)
 {
 	bool waited = false;
 
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
-		struct lbd_vip_rt *rt = &dp->vips[id];
-		uint32_t *plain;
-
-		if (!rt->forget_if_idle)
+		if (!dp->vips[id].forget_if_idle)
 			continue;
-		rt->forget_if_idle = false;
-		if (!tables_in)
+		if (!tables_in) {
+			dp->vips[id].forget_if_idle = false;
 			continue;	/* the marks stay; the sweep takes them off later */
+		}
 		if (!waited)
 			usleep(1000);
 		waited = true;
-		if (vip_carried_traffic(dp, id))
+		forget_moves_of(dp, id);
+	}
+}
+
+/*
+ * The same for a round of rebuilds, without the wait: a VIP's marks are
+ * looked at from the next step on, 20 ms after its table went in, within
+ * the step's budget.
+ */
+static void forget_moves_due(struct lbd_dp *dp, uint64_t until)
+{
+	uint64_t now = lbd_mono_us();
+
+	for (uint32_t id = 0; id < XLB_MAX_VIPS && now < until; id++) {
+		if (!dp->vips[id].forget_if_idle || now < dp->vips[id].forget_after_us)
 			continue;
-		plain = malloc(rt->ring_size * sizeof(*plain));
-		if (!plain)
-			continue;
-		for (uint32_t i = 0; i < rt->ring_size; i++)
-			plain[i] = XLB_SLOT_ID(rt->slots[i]);
-		if (xlb_ring_publish(&dp->fds, rt->ring_id, plain, rt->ring_size)) {
-			free(plain);
-			continue;	/* the marks stay; the sweep takes them off later */
-		}
-		free(rt->slots);
-		rt->slots = plain;
-		rt->gen = ++dp->gen;
-		memset(rt->moved_at, 0, rt->ring_size * sizeof(*rt->moved_at));
-		rt->n_moved = 0;
+		forget_moves_of(dp, id);
+		now = lbd_mono_us();
 	}
 }
 
@@ -860,8 +939,13 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	}
 	maglev_slots(table, v->ring_size, old, old_size, slots);
 	fresh = old ? newly_fresh(slots, old, old_size, v->ring_size) : 0;
-	/* The UDP window keeps flows that exist: none before the first packet, none on slots moved before. */
-	if (fresh && carried) {
+	/*
+	 * The UDP window keeps flows that exist: none before the first packet,
+	 * none on slots moved before, and none of TCP (a TCP flow from before
+	 * the move shows it by not being a SYN). Opening it rewrites the VIP
+	 * index, which waits for an RCU grace period in the kernel.
+	 */
+	if (fresh && carried && v->proto == IPPROTO_UDP) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
 		ret = open_udp_window(dp, rt, &key, &meta);
 		if (ret) {
@@ -878,7 +962,7 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		uint32_t ring_id = resize ? vip_id * 2 + ((rt->ring_id & 1) ^ (rt->ring_size != 0))
 					  : rt->ring_id;
 
-		ret = xlb_ring_publish(&dp->fds, ring_id, slots, v->ring_size);
+		ret = lbd_dp_ring_publish(dp, rt, ring_id, slots, v->ring_size);
 		if (ret) {
 			fail(err, len, ret, "VIP %s: cannot publish the Maglev table: %s", vs, strerror(-ret));
 			goto out;
@@ -894,12 +978,14 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		slots = NULL;
 		rt->ring_id = ring_id;
 		rt->gen = ++dp->gen;
+		count_shares(rt);
 	}
 	free(rt->moved_at);
 	rt->moved_at = moved_at;
 	rt->n_moved = n_moved;
 	moved_at = NULL;
 	rt->forget_if_idle = rt->n_moved && !carried;
+	rt->forget_after_us = lbd_mono_us() + 1000;
 	rt->ring_size = v->ring_size;
 	rt->key = *v;
 	rt->key.backends = NULL;
@@ -951,6 +1037,8 @@ static void forget_vip(struct lbd_dp *dp, const struct lbd_config *cfg, uint32_t
 	free(rt->slots);
 	free(rt->moved_at);
 	free(rt->inputs);
+	free(rt->shares);
+	xlb_ring_unmap(&rt->ring);
 	memset(rt, 0, sizeof(*rt));
 }
 
@@ -1015,7 +1103,7 @@ static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err
 }
 
 /* The VIPs and their rings, then the program's VIP index once for all of them. */
-static int finish_vips(struct lbd_dp *dp, int ret, char *err, size_t len)
+static int finish_vips(struct lbd_dp *dp, int ret, bool wait_for_idle, char *err, size_t len)
 {
 	int sync = 0;
 
@@ -1026,7 +1114,8 @@ static int finish_vips(struct lbd_dp *dp, int ret, char *err, size_t len)
 			ret = fail(err, len, sync, "cannot write the VIP index: %s", strerror(-sync));
 	}
 	/* After the index: a table of a new size is what packets read only from then on. */
-	forget_moves_if_idle(dp, !sync);
+	if (wait_for_idle || sync)
+		forget_moves_if_idle(dp, !sync);
 	if (!dp->vip_index_stale)
 		drop_rings(dp);
 	return ret;
@@ -1039,7 +1128,7 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 	/* Every table is as cfg says now: a round of ring rebuilds under way has nothing left to do. */
 	dp->rings.due = dp->rings.again = false;
 	dp->rings.cursor = 0;
-	return finish_vips(dp, ret, err, len);
+	return finish_vips(dp, ret, true, err, len);
 }
 
 static __be32 entropy_mask(uint8_t bits)
@@ -1100,19 +1189,40 @@ static int sync_settings(struct lbd_dp *dp, const struct lbd_config *cfg, char *
 	return ret ? fail(err, len, ret, "cannot write settings: %s", strerror(-ret)) : 0;
 }
 
-int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+static bool every_vip_written(const struct lbd_dp *dp, const struct lbd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		if (!lbd_dp_vip(dp, &cfg->vips[i], NULL))
+			return false;
+	return true;
+}
+
+static int sync_all(struct lbd_dp *dp, const struct lbd_config *cfg, bool tables_later, char *err, size_t len)
 {
 	int ret = sync_ifaces(dp, cfg, err, len);
 
 	dp->syncs++;
-
 	if (!ret)
 		ret = sync_settings(dp, cfg, err, len);
 	if (!ret)
 		ret = sync_backends(dp, cfg, err, len);
-	if (!ret)
-		ret = sync_vips(dp, cfg, err, len);
-	return ret;
+	if (ret)
+		return ret;
+	if (tables_later && every_vip_written(dp, cfg)) {
+		lbd_dp_rings_due(dp);
+		return 0;
+	}
+	return sync_vips(dp, cfg, err, len);
+}
+
+int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	return sync_all(dp, cfg, false, err, len);
+}
+
+int lbd_dp_resync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	return sync_all(dp, cfg, true, err, len);
 }
 
 void lbd_dp_rings_due(struct lbd_dp *dp)
@@ -1130,6 +1240,7 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 	uint64_t until = lbd_mono_us() + budget_us;
 	char one_err[LBD_ERR_LEN];
 
+	forget_moves_due(dp, until);
 	if (!r->due)
 		return 0;
 	while (r->cursor < cfg->n_vips) {
@@ -1148,7 +1259,7 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 			snprintf(r->err, sizeof(r->err), "%s", one_err);
 		}
 	}
-	int ret = finish_vips(dp, r->error, r->err, sizeof(r->err));
+	int ret = finish_vips(dp, r->error, false, r->err, sizeof(r->err));
 
 	if (ret)
 		snprintf(err, len, "%s", r->err);

@@ -26,6 +26,11 @@ struct lbd_backend_rt {
 	char why[160];
 };
 
+struct lbd_share {
+	uint32_t id;
+	uint32_t slots;
+};
+
 struct lbd_vip_rt {
 	struct lbd_vip_cfg key;	/* addr, port, proto only */
 	bool used, referenced;
@@ -34,10 +39,14 @@ struct lbd_vip_rt {
 	uint32_t *moved_at;	/* per slot: when it was first marked moved, in xlb_conn.seen units */
 	uint32_t n_moved;	/* slots marked moved */
 	bool forget_if_idle;	/* marked by this sync, and no packet had reached the VIP */
+	uint64_t forget_after_us;	/* monotonic: when the counters say whether a packet saw the marks */
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 	uint32_t gen;		/* changes whenever slots does (lbd_dp.gen) */
 	uint64_t builds;	/* Maglev tables built for it: a sync whose inputs did not change builds none */
+	struct xlb_ring_map ring;	/* ring_map[ring_id] mapped here, to be written in place */
+	struct lbd_share *shares;	/* slots per backend of the published ring */
+	size_t n_shares;
 	struct maglev_backend *inputs;	/* what the published ring was built from */
 	size_t n_inputs;
 };
@@ -137,6 +146,12 @@ void lbd_dp_close(struct lbd_dp *dp);
 /* Makes the maps and attachments match cfg. Idempotent. */
 int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
 /*
+ * The same after a network change, cfg unchanged: interfaces, settings and
+ * backends (their MACs) at once, the tables as a round of rebuilds
+ * (lbd_dp_rings_step()), unless a VIP of cfg has not been written yet.
+ */
+int lbd_dp_resync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
+/*
  * Only the Maglev tables, for what a health verdict or slow start changes:
  * lbd_dp_rings_due() asks for a round, lbd_dp_rings_step() does about
  * budget_us of it (VIPs whose inputs did not change cost a comparison).
@@ -159,6 +174,9 @@ int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t l
 void lbd_dp_sweep_free(struct lbd_dp *dp);
 /* Live flows per backend id as the last whole pass counted them, and how long ago; NULL before one. */
 const uint64_t *lbd_dp_flows(const struct lbd_dp *dp, uint64_t *age_ms);
+/* Publishes slots as the VIP's ring ring_id: in place when it can (see xlb_ring_map). */
+int lbd_dp_ring_publish(struct lbd_dp *dp, struct lbd_vip_rt *rt, uint32_t ring_id, const uint32_t *slots,
+			uint32_t size);
 /* Did the last netlink drain change a neighbour that a backend uses (itself, or its next hop)? */
 bool lbd_dp_neighbours_matter(const struct lbd_dp *dp);
 /* Detaches from an interface that is no longer configured. */

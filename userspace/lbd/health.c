@@ -407,19 +407,34 @@ static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
 	}
 }
 
+/*
+ * Probe starts a tick may spend: with thousands of targets due at once (a
+ * start, or every backend back together) the rest start at the next
+ * tick, from where this one stopped, instead of holding lbd's loop.
+ */
+#define HC_TICK_BUDGET_US	3000
+
 void hc_tick(struct hc *hc)
 {
-	uint64_t now = lbd_mono_ms();
+	uint64_t now = lbd_mono_ms(), until = lbd_mono_us() + HC_TICK_BUDGET_US;
 
 	for (size_t i = 0; i < hc->n; i++) {
 		struct hc_target *t = hc->t[i];
 
-		if (t->check.type == CHECK_NONE)
-			continue;
-		if (t->phase != HC_IDLE && now >= t->deadline)
+		if (t->check.type != CHECK_NONE && t->phase != HC_IDLE && now >= t->deadline)
 			verdict(hc, t, false, "timeout");
-		else if (t->phase == HC_IDLE && now >= t->next_due)
-			probe_start(hc, t, now);
+	}
+	for (size_t k = 0; k < hc->n; k++) {
+		size_t i = (hc->cursor + k) % hc->n;
+		struct hc_target *t = hc->t[i];
+
+		if (t->check.type == CHECK_NONE || t->phase != HC_IDLE || now < t->next_due)
+			continue;
+		if (lbd_mono_us() >= until) {
+			hc->cursor = i;
+			return;
+		}
+		probe_start(hc, t, now);
 	}
 }
 

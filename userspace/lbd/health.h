@@ -52,6 +52,7 @@ struct hc {
 	size_t index_size;		/* a power of two, at least twice n */
 	int epfd;
 	bool dirty;			/* a verdict changed: the tables need a rebuild */
+	size_t cursor;			/* where the last tick stopped starting probes */
 };
 
 void hc_init(struct hc *hc, int epfd);

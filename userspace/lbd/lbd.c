@@ -47,10 +47,10 @@
 #define TICK_SECONDS	1
 /* How often a sweep pass begins (forgetting idle flows, unmarking moved slots), if none runs. */
 #define SWEEP_TICKS	5
-/* Work per HC_TICK_MS tick while a pass runs: at most a sixth of the loop's time. */
-#define SWEEP_STEP_US	3000
+/* Work per HC_TICK_MS tick while a pass runs: at most a tenth of the loop's time. */
+#define SWEEP_STEP_US	2000
 /* Table rebuilds per tick: with the sweep's, a pass stays under the loop's 10 ms budget. */
-#define RINGS_STEP_US	4000
+#define RINGS_STEP_US	3000
 #define HC_TICK_MS	20
 
 struct rate {
@@ -68,6 +68,8 @@ struct lbd {
 	bool ramping;			/* slow start was running at the last tick */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
 	uint64_t loop_longest_us, loop_over_10ms;
+	const char *pass_slowest;	/* what held the current pass longest, and how long */
+	uint64_t pass_slowest_us;
 	uint64_t loop_recent_us[2];	/* the longest in this and the last LOOP_WINDOW_TICKS of the timer */
 	char rings_why[32];		/* what asked for the round of table rebuilds under way */
 	bool stop;
@@ -605,7 +607,8 @@ static void resync(struct lbd *d, const char *why)
 {
 	char err[LBD_ERR_LEN];
 
-	if (lbd_dp_sync(&d->dp, &d->cfg, err, sizeof(err)))
+	snprintf(d->rings_why, sizeof(d->rings_why), "%s", why);
+	if (lbd_dp_resync(&d->dp, &d->cfg, err, sizeof(err)))
 		lbd_warn("re-sync after %s: %s", why, err);
 	update_pending(d);
 }
@@ -726,6 +729,18 @@ static void on_signal(struct lbd *d)
  * A pass that holds the loop delays VRRP adverts and probes: 10 ms is the
  * budget, and one of 100 ms is worth a line in the log.
  */
+/* Which piece of work held this pass longest, for the log line a long pass gets. */
+static uint64_t took(struct lbd *d, const char *what, uint64_t since_us)
+{
+	uint64_t now = lbd_mono_us();
+
+	if (now - since_us > d->pass_slowest_us) {
+		d->pass_slowest_us = now - since_us;
+		d->pass_slowest = what;
+	}
+	return now;
+}
+
 static void note_loop_pass(struct lbd *d, uint64_t us)
 {
 	if (us > d->loop_longest_us)
@@ -735,7 +750,10 @@ static void note_loop_pass(struct lbd *d, uint64_t us)
 	if (us > 10000)
 		d->loop_over_10ms++;
 	if (us > 100000)
-		lbd_warn("the event loop was held for %llu ms", (unsigned long long)us / 1000);
+		lbd_warn("the event loop was held for %llu ms, %llu ms of it by %s", (unsigned long long)us / 1000,
+			 (unsigned long long)d->pass_slowest_us / 1000, d->pass_slowest ? d->pass_slowest : "?");
+	d->pass_slowest_us = 0;
+	d->pass_slowest = NULL;
 }
 
 static void loop(struct lbd *d)
@@ -774,10 +792,15 @@ static void loop(struct lbd *d)
 			if (fd == d->hc_timer_fd) {
 				uint64_t expirations;
 
+				uint64_t t = lbd_mono_us();
+
 				if (read(fd, &expirations, sizeof(expirations)) > 0)
 					hc_tick(&d->hc);
+				t = took(d, "health probes", t);
 				sweep_step(d);
+				t = took(d, "the sweep", t);
 				rings_step(d);
+				took(d, "table rebuilds", t);
 				/* Verdicts that arrived since the last tick share one rebuild. */
 				if (d->hc.dirty) {
 					d->hc.dirty = false;
@@ -789,6 +812,8 @@ static void loop(struct lbd *d)
 				signal = true;
 			} else if (fd == d->timer_fd) {
 				uint64_t expirations;
+
+				uint64_t t = lbd_mono_us();
 
 				if (read(fd, &expirations, sizeof(expirations)) < 0)
 					continue;
@@ -809,12 +834,15 @@ static void loop(struct lbd *d)
 					d->loop_recent_us[1] = d->loop_recent_us[0];
 					d->loop_recent_us[0] = 0;
 				}
+				took(d, "the 1 s timer (rates, slow start, VRRP health)", t);
 			} else {
+				uint64_t t = lbd_mono_us();
 				int changed = nl_drain_events(d->dp.nl);
 
 				/* ARP and NDP for clients and peers come all the time: only a backend's neighbour counts. */
 				if (changed > 0 && ((changed & ~NL_EV_NEIGH) || lbd_dp_neighbours_matter(&d->dp)))
 					resync(d, "a network change");
+				took(d, "a netlink batch", t);
 			}
 		}
 		/*
@@ -822,9 +850,13 @@ static void loop(struct lbd *d)
 		 * other events of this batch still point to. The hc timer wakes the
 		 * loop every HC_TICK_MS, so clients' deadlines are checked as often.
 		 */
+		uint64_t t = lbd_mono_us();
+
 		ctlsrv_after_batch(&d->ctl);
+		t = took(d, "lbctl commands", t);
 		if (signal)
 			on_signal(d);
+		took(d, "a signal (reload)", t);
 		note_loop_pass(d, lbd_mono_us() - woke_us);
 	}
 }

@@ -214,7 +214,7 @@ static int unmark_slots(struct lbd_dp *dp, struct lbd_sweep_vip *sv)
 		slots[i] = XLB_SLOT_ID(s);
 		cleared++;
 	}
-	ret = cleared ? xlb_ring_publish(&dp->fds, rt->ring_id, slots, rt->ring_size) : 0;
+	ret = cleared ? lbd_dp_ring_publish(dp, rt, rt->ring_id, slots, rt->ring_size) : 0;
 	if (cleared && !ret) {
 		for (uint32_t i = 0; i < rt->ring_size; i++)
 			if (!(slots[i] & XLB_SLOT_MOVED))

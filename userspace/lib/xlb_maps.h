@@ -52,6 +52,24 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
 int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 		     uint32_t size);
 
+/*
+ * A published ring mapped into userspace, so that later tables of the
+ * same size are written into it in place: each slot is one aligned 32-bit
+ * store, which a packet sees whole, old or new, and no update of ring_map
+ * (which waits for an RCU grace period, 5-20 ms here) is needed. slots is
+ * NULL when the kernel's ring_map takes no mappable rings (pinned by an
+ * older lbd): then every table is a new ring swapped in.
+ */
+struct xlb_ring_map {
+	uint32_t *slots;	/* the kernel's values, 8 bytes apart: slot i at slots[2 * i] */
+	uint32_t size;
+};
+int xlb_ring_publish_mapped(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
+			    uint32_t size, struct xlb_ring_map *mapped);
+/* Writes the slots of table that differ from what the ring holds (mapped->size of them). */
+void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table);
+void xlb_ring_unmap(struct xlb_ring_map *mapped);
+
 /* Drops ring_map[ring_id] and so the kernel's last reference to that inner ring. */
 int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id);
 
