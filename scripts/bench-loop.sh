@@ -90,7 +90,8 @@ for ((t = 0; t < 300; t++)); do
 	lbctl vip list >/dev/null 2>&1 && break
 	sleep 0.1
 done
-loop_field() { lbctl -j show | python3 -c "import json,sys; print(json.load(sys.stdin)['loop']['$1'])"; }
+# From stats, not show: a show of 5000 backends is itself a long pass (measured once, at the end).
+loop_field() { lbctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['loop']['$1'])"; }
 table_size() { bpftool -j map show pinned "/sys/fs/bpf/$P/conn_map" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'; }
 
 echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${RAMP_S}s"
@@ -123,10 +124,12 @@ for ((t = 0; t < RAMP_S; t += 5)); do
 	sleep 5
 	recent=$(loop_field recent_longest_us)
 	((recent > worst)) && worst=$recent
-	ramping=$(lbctl show | grep -c ' slow-start ' || true)
-	printf '  t=%2ds: longest pass in the last 5-10 s %6.2f ms, targets in slow start %d\n' \
-		$((t + 5)) "$(awk -v u="$recent" 'BEGIN { print u / 1000 }')" "$ramping"
+	printf '  t=%2ds: longest pass in the last 5-10 s %6.2f ms\n' $((t + 5)) "$(awk -v u="$recent" 'BEGIN { print u / 1000 }')"
+	((t == 0)) && lbctl show | grep -c ' slow-start ' | sed 's/^/  targets in slow start at t=5s: /'
 done
 echo "during the ramp with a million flows and stuck clients: longest pass $(awk -v u="$worst" 'BEGIN { print u / 1000 }') ms," \
 	"$(($(loop_field passes_over_10ms) - over_before)) passes over 10 ms"
 grep -c 'control client dropped' "$DIR/lbd.log" | sed 's/^/control clients dropped: /'
+sleep 10	# the recent window forgets the ramp
+lbctl show >/dev/null
+echo "one lbctl show of $((VIPS * 10)) backends: longest pass $(awk -v u="$(loop_field recent_longest_us)" 'BEGIN { print u / 1000 }') ms (the command's own reply)"

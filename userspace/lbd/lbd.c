@@ -229,6 +229,17 @@ static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_
 	out_obj_end(o);
 }
 
+/* How long lbd's loop was held: in show, and in stats, which is cheap to ask often. */
+static void print_loop(struct lbd *d, struct out *o)
+{
+	out_obj_begin(o, "loop");
+	out_u64(o, "longest_us", d->loop_longest_us);
+	out_u64(o, "recent_longest_us", d->loop_recent_us[0] > d->loop_recent_us[1] ?
+		d->loop_recent_us[0] : d->loop_recent_us[1]);
+	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	out_obj_end(o);
+}
+
 static void cmd_show(struct lbd *d, struct out *o)
 {
 	/* Counted by the sweep as it reads the table anyway: a show costs no pass of its own. */
@@ -262,12 +273,7 @@ static void cmd_show(struct lbd *d, struct out *o)
 	out_u64(o, "syncs", d->dp.syncs);
 	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
 	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
-	out_obj_begin(o, "loop");
-	out_u64(o, "longest_us", d->loop_longest_us);
-	out_u64(o, "recent_longest_us", d->loop_recent_us[0] > d->loop_recent_us[1] ?
-		d->loop_recent_us[0] : d->loop_recent_us[1]);
-	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
-	out_obj_end(o);
+	print_loop(d, o);
 	if (flows)
 		out_u64(o, "flows_age_ms", flows_age_ms);
 	out_arr_begin(o, "vips");
@@ -311,6 +317,7 @@ static void cmd_stats(struct lbd *d, struct out *o)
 
 	xlb_stats_read_all(&d->dp.fds, all);
 	out_obj_begin(o, NULL);
+	print_loop(d, o);
 	out_obj_begin(o, "counters");
 	out_text(o, "%-22s %s\n", "COUNTER", "VALUE");
 	for (int s = 0; s < XLB_STAT_MAX; s++) {
