@@ -767,6 +767,7 @@ static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
 		return ret;
 	ret = xlb_vip_index_sync(&dp->fds);
 	dp->vip_index_stale = ret != 0;
+	dp->index_swaps++;
 	return ret;
 }
 
@@ -876,7 +877,7 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
 	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
 	uint32_t *table = NULL, *slots = NULL, *old_copy = NULL;
-	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, fresh;
+	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, fresh, old_ring = UINT32_MAX;
 	struct xlb_vip_key key = map_key(v);
 	struct xlb_vip_meta meta = {
 		.vip_id = vip_id,
@@ -910,6 +911,10 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		ret = 0;
 		goto out;
 	}
+	/* Until this publish has gone through whole: a failure half-way must be retried, not skipped. */
+	free(rt->inputs);
+	rt->inputs = NULL;
+	rt->n_inputs = 0;
 	ret = -ENOMEM;
 	table = calloc(v->ring_size, sizeof(*table));
 	slots = calloc(v->ring_size, sizeof(*slots));
@@ -968,9 +973,9 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 			goto out;
 		}
 		keep_ring(dp, ring_id);
-		/* The ring of the old size: dropped once the VIP index points at the new one. */
+		/* The ring of the old size: dropped once the VIP index points at the new one (below). */
 		if (ring_id != rt->ring_id && rt->ring_size)
-			drop_ring_later(dp, rt->ring_id);
+			old_ring = rt->ring_id;
 		lbd_debug("VIP %u: new table, %u slots newly moved, %u marked moved%s", vip_id, fresh,
 			  n_moved, carried ? "" : " (no traffic yet)");
 		free(rt->slots);
@@ -1000,8 +1005,11 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		ret = xlb_vip_address_mark(&dp->fds, key.family, key.addr, true);
 		dp->vip_index_stale |= ret > 0;
 	}
-	if (ret >= 0)
+	if (ret >= 0) {
 		keep_inputs(rt, &mb, n_mb);
+		if (old_ring != UINT32_MAX)
+			drop_ring_later(dp, old_ring);
+	}
 	ret = ret < 0 ? fail(err, len, ret, "VIP %s: cannot write the VIP: %s", vs, strerror(-ret)) : 0;
 out:
 	if (ret == -ENOMEM)
@@ -1126,8 +1134,9 @@ static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err,
 	int ret = write_vips(dp, cfg, err, len);
 
 	/* Every table is as cfg says now: a round of ring rebuilds under way has nothing left to do. */
-	dp->rings.due = dp->rings.again = false;
+	dp->rings.due = dp->rings.again = dp->rings.needs_full = false;
 	dp->rings.cursor = 0;
+	dp->rings.error = 0;
 	return finish_vips(dp, ret, true, err, len);
 }
 
@@ -1240,24 +1249,57 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 	uint64_t until = lbd_mono_us() + budget_us;
 	char one_err[LBD_ERR_LEN];
 
+	bool built = false;
+
 	forget_moves_due(dp, until);
 	if (!r->due)
 		return 0;
 	while (r->cursor < cfg->n_vips) {
+		uint64_t start = lbd_mono_us(), builds, swaps;
 		uint32_t id;
 		int one;
 
-		if (lbd_mono_us() >= until)
+		/* A table is not begun that would end past the budget: at least one a step, though. */
+		if (start >= until || (built && start + r->build_us > until))
 			return 1;
 		if (!lbd_dp_vip(dp, &cfg->vips[r->cursor], &id)) {
 			r->cursor++;
 			continue;	/* not written yet: the next full sync does it */
 		}
+		/*
+		 * A new size or hash switches rings through the VIP index, which a
+		 * round rebuilds only at its end: that is a full sync's work.
+		 */
+		if (dp->vips[id].ring_size != cfg->vips[r->cursor].ring_size ||
+		    dp->vips[id].key.sched != cfg->vips[r->cursor].sched) {
+			r->needs_full = true;
+			r->cursor++;
+			continue;
+		}
+		builds = dp->vips[id].builds;
+		swaps = dp->index_swaps;
 		one = publish_vip(dp, id, &cfg->vips[r->cursor++], one_err, sizeof(one_err));
+		if (dp->vips[id].builds != builds) {
+			r->build_us = lbd_mono_us() - start;
+			built = true;
+		}
+		/* An index swap (a UDP window) waits for the kernel's RCU: the step has had its share. */
+		if (dp->index_swaps != swaps && r->cursor < cfg->n_vips) {
+			if (one && !r->error) {
+				r->error = one;
+				snprintf(r->err, sizeof(r->err), "%s", one_err);
+			}
+			return 1;
+		}
 		if (one && !r->error) {
 			r->error = one;
 			snprintf(r->err, sizeof(r->err), "%s", one_err);
 		}
+	}
+	if (r->needs_full) {
+		int full = sync_vips(dp, cfg, err, len);	/* resets the round */
+
+		return full < 0 ? full : 0;
 	}
 	int ret = finish_vips(dp, r->error, false, r->err, sizeof(r->err));
 

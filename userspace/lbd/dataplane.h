@@ -76,7 +76,9 @@ struct lbd_sweep_vip {
 struct lbd_rings_round {
 	bool due;		/* a round runs */
 	bool again;		/* asked for while it ran: one more follows */
+	bool needs_full;	/* a VIP's size or hash differs from what runs: a full sync at the end */
 	size_t cursor;		/* the next VIP of the config */
+	uint64_t build_us;	/* what the last table built took: the next is not begun without it */
 	int error;		/* the round's first failure */
 	char err[LBD_ERR_LEN];
 };
@@ -126,6 +128,7 @@ struct lbd_dp {
 	bool vip_index_stale;	/* vip_map changed since the program's index was built */
 	const struct hc *hc;	/* health verdicts; NULL: every backend counts as healthy */
 	uint32_t gen;		/* the last lbd_vip_rt.gen handed out */
+	uint64_t index_swaps;	/* VIP index rebuilds for a UDP window: each waits for an RCU grace period */
 	struct lbd_rings_round rings;
 	uint64_t syncs;		/* full syncs since start: netlink batches that mattered, commands, timers */
 	uint8_t ipip_missing;	/* LBD_IPIP_NO_SRC*: IPIP VIPs need an outer source there is not */

@@ -412,7 +412,7 @@ static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
  * start, or every backend back together) the rest start at the next
  * tick, from where this one stopped, instead of holding lbd's loop.
  */
-#define HC_TICK_BUDGET_US	3000
+#define HC_TICK_BUDGET_US	2000
 
 void hc_tick(struct hc *hc)
 {
