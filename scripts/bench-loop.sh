@@ -18,7 +18,7 @@ P=xb-loop
 DIR=/tmp/xlb-bench-loop.$$
 root=$(dirname "$0")
 # shellcheck source=testbed.sh
-source "$root/testbed.sh"	# tb_bpffs_up/down only
+source "$root/testbed.sh"	# tb_pair_up, tb_bpffs_up/down
 pids=()
 cleanup() {
 	set +e
@@ -39,17 +39,8 @@ mkdir -p "$DIR"
 
 # lb <-> gen over one veth pair; the 10 backends are addresses of gen, where
 # one UDP echo on port 80 (a check probes the VIP's port) answers every probe.
-ip netns add $P-gen
-ip netns add $P-lb
-ip -n $P-gen link add g0 type veth peer name l0 netns $P-lb
-for x in gen:g0 lb:l0; do
-	ip -n "$P-${x%:*}" link set lo up
-	ip -n "$P-${x%:*}" link set "${x#*:}" up
-done
-ip -n $P-gen addr add 198.18.0.10/24 dev g0
-ip -n $P-lb addr add 198.18.0.2/24 dev l0
+tb_pair_up $P
 for ((i = 1; i <= 10; i++)); do ip -n $P-gen addr add "198.18.0.$((100 + i))/32" dev g0; done
-ip -n $P-gen route add 198.18.0.0/24 dev g0 2>/dev/null || true
 GMAC=$(ip -n $P-gen link show g0 | awk '/link\/ether/ { print $2 }')
 LMAC=$(ip -n $P-lb link show l0 | awk '/link\/ether/ { print $2 }')
 for ((i = 1; i <= 10; i++)); do
@@ -125,7 +116,9 @@ for ((t = 0; t < RAMP_S; t += 5)); do
 	recent=$(loop_field recent_longest_us)
 	((recent > worst)) && worst=$recent
 	printf '  t=%2ds: longest pass in the last 5-10 s %6.2f ms\n' $((t + 5)) "$(awk -v u="$recent" 'BEGIN { print u / 1000 }')"
-	((t == 0)) && lbctl show | grep -c ' slow-start ' | sed 's/^/  targets in slow start at t=5s: /'
+	if ((t == 0)); then
+		echo "  targets in slow start at t=5s: $(lbctl show | grep -c ' slow-start ' || true)"
+	fi
 done
 echo "during the ramp with a million flows and stuck clients: longest pass $(awk -v u="$worst" 'BEGIN { print u / 1000 }') ms," \
 	"$(($(loop_field passes_over_10ms) - over_before)) passes over 10 ms"

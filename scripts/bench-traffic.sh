@@ -16,7 +16,7 @@ DIR=/tmp/xlb-bench-traffic.$$
 mkdir -p "$DIR"
 G="ip netns exec $P-gen"
 # shellcheck source=testbed.sh
-source "$(dirname "$0")/testbed.sh"	# for tb_bpffs_up/down only: this rig is one veth pair
+source "$(dirname "$0")/testbed.sh"	# tb_pair_up, tb_bpffs_up/down
 cleanup() {
 	set +e	# a trap must get through every step
 	[[ -e $DIR/lbd.pid ]] && kill "$(cat "$DIR/lbd.pid")" 2>/dev/null
@@ -31,16 +31,8 @@ trap 'cleanup; tb_bpffs_down' EXIT
 cleanup 2>/dev/null || true
 mkdir -p "$DIR"
 
-ip netns add $P-gen
-ip netns add $P-lb
-ip -n $P-gen link add g0 type veth peer name l0 netns $P-lb
-for x in gen:g0 lb:l0; do
-	ip -n "$P-${x%:*}" link set lo up
-	ip -n "$P-${x%:*}" link set "${x#*:}" up
-done
-ip -n $P-gen addr add 198.18.0.10/24 dev g0
+tb_pair_up $P
 ip -n $P-gen addr add 2001:db8::10/64 dev g0 nodad
-ip -n $P-lb addr add 198.18.0.2/24 dev l0
 ip -n $P-lb addr add 2001:db8::2/64 dev l0 nodad
 MACS=() ADDR4=() ADDR6=()
 for i in 1 2 3; do

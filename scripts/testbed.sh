@@ -119,6 +119,21 @@ tb_dir() { echo "${TB_DIR:-/tmp/xlb-tb}/$1"; }
 # lbd pins its maps on bpffs. A run that finds it unmounted mounts it, and
 # unmounts it when done (the kernel's maps.debug and progs.debug go with it).
 TB_BPFFS_MOUNTED=0
+# tb_pair_up PREFIX: the benchmarks' rig, two namespaces joined by one veth
+# pair: PREFIX-gen's g0 (198.18.0.10) and PREFIX-lb's l0 (198.18.0.2).
+tb_pair_up() {
+	local p=$1 x
+	ip netns add "$p-gen"
+	ip netns add "$p-lb"
+	ip -n "$p-gen" link add g0 type veth peer name l0 netns "$p-lb"
+	for x in gen:g0 lb:l0; do
+		ip -n "$p-${x%:*}" link set lo up
+		ip -n "$p-${x%:*}" link set "${x#*:}" up
+	done
+	ip -n "$p-gen" addr add 198.18.0.10/24 dev g0
+	ip -n "$p-lb" addr add 198.18.0.2/24 dev l0
+}
+
 tb_bpffs_up() {
 	mountpoint -q /sys/fs/bpf && return 0
 	mount -t bpf bpf /sys/fs/bpf && TB_BPFFS_MOUNTED=1
