@@ -34,8 +34,10 @@ pinglog() {
 	} >>"$f"
 }
 
-# every FROM TO: times FROM, FROM + 10 ms, ... up to TO, in seconds.
-every() { awk -v a="$1" -v b="$2" 'BEGIN { for (t = a; t <= b + 1e-9; t += 0.01) printf "%.6f\n", t }'; }
+# every FROM TO: times FROM, FROM + 10 ms, ... up to TO, in seconds. Counted in
+# steps, not summed: at Unix times (about 1.8e9) a double holds microseconds
+# only, so a running sum drifts and could drop TO itself.
+every() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = 0; a + i * 0.01 <= b + 1e-5; i++) printf "%.6f\n", a + i * 0.01 }'; }
 
 # expect_ms NAME WANT_MS ARGS...: ping_outage_ms ARGS prints WANT_MS (+-1 for rounding).
 expect_ms() {
