@@ -806,13 +806,16 @@ static void loop(struct lbd *d)
 				t = took(d, "health probes", t);
 				sweep_step(d);
 				t = took(d, "the sweep", t);
-				rings_step(d);
-				took(d, "table rebuilds", t);
-				/* Verdicts that arrived since the last tick share one rebuild. */
+				/*
+				 * Verdicts that arrived since the last tick share one rebuild,
+				 * begun now: a dead backend is out of the table within a tick.
+				 */
 				if (d->hc.dirty) {
 					d->hc.dirty = false;
 					rebuild_rings(d, "a health change");
 				}
+				rings_step(d);
+				took(d, "table rebuilds", t);
 			} else if (fd == d->listen_fd) {
 				ctlsrv_listen_event(&d->ctl);
 			} else if (fd == d->signal_fd) {
