@@ -2,6 +2,7 @@
 # make            build everything
 # make check      install what is missing, build, run every test
 # make demo       install what is missing, build, run the demo
+# make demo-cluster  the same for two nodes announcing a VIP through BIRD (BGP, ECMP)
 # make bench      benchmarks (see BENCHMARKS.md)
 # make deps       install missing Debian packages only
 # V=1             show the commands
@@ -30,7 +31,7 @@ msg = @printf '  %-8s %s\n' $(1) $(2);
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all check demo bench deps clean help
+.PHONY: all check demo demo-cluster bench deps clean help
 
 BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o
 SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
@@ -46,7 +47,7 @@ BPF_HDRS  := $(wildcard bpf/include/*.h)
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TESTS) $(BENCHES)
 
 help:
-	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,8p'
+	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,9p'
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -58,6 +59,10 @@ check: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh $(BUILD)
+
+demo-cluster: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo-cluster.sh $(BUILD)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -25,6 +25,7 @@ needs=(
 	"nginx nginx-light"
 	"wrk wrk"
 	"nft nftables"
+	"bird bird2"
 )
 
 missing=()

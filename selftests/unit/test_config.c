@@ -106,7 +106,8 @@ _Static_assert(sizeof(struct lbd_backend_cfg) == 276, "struct lbd_backend_cfg ch
 _Static_assert(sizeof(struct lbd_vip_cfg) == 304, "struct lbd_vip_cfg changed: compare it in vip_eq()");
 _Static_assert(sizeof(struct lbd_iface_cfg) == 17, "struct lbd_iface_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_vrrp_cfg) == 360, "struct lbd_vrrp_cfg changed: compare it in vrrp_eq()");
-_Static_assert(sizeof(struct lbd_config) == 3104, "struct lbd_config changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_bgp_cfg) == 372, "struct lbd_bgp_cfg changed: compare it in bgp_eq()");
+_Static_assert(sizeof(struct lbd_config) == 3480, "struct lbd_config changed: compare it in cfg_eq()");
 
 static char diff[512];
 
@@ -181,7 +182,8 @@ static bool vip_eq(const char *path, const struct lbd_vip_cfg *a, const struct l
 	sub(p, sizeof(p), "%s.check", path);
 	if (!SAME_NUM(path, a, b, port) || !SAME_NUM(path, a, b, proto) || !SAME_NUM(path, a, b, fwd) ||
 	    !SAME_NUM(path, a, b, sched) || !SAME_NUM(path, a, b, ring_size) ||
-	    !SAME_NUM(path, a, b, all_down_drop) || !check_eq(p, &a->check, &b->check) ||
+	    !SAME_NUM(path, a, b, all_down_drop) || !SAME_NUM(path, a, b, announce) ||
+	    !check_eq(p, &a->check, &b->check) ||
 	    !SAME_NUM(path, a, b, n_backends))
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++) {
@@ -209,6 +211,12 @@ static bool vrrp_eq(const char *path, const struct lbd_vrrp_cfg *a, const struct
 	return true;
 }
 
+static bool bgp_eq(const char *path, const struct lbd_bgp_cfg *a, const struct lbd_bgp_cfg *b)
+{
+	return SAME_STR(path, a, b, bird_socket) && SAME_STR(path, a, b, include) &&
+	       SAME_NUM(path, a, b, hold_down_ms) && SAME_NUM(path, a, b, withdraw_delay_ms);
+}
+
 /* True when a and b are the same model; else diff names the first difference. */
 static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
 {
@@ -218,7 +226,8 @@ static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
 	    !SAME_NUM("cfg", a, b, mtu) || !addr_eq("cfg.ipip_src4", &a->ipip_src4, &b->ipip_src4) ||
 	    !addr_eq("cfg.ipip_src6", &a->ipip_src6, &b->ipip_src6) || !SAME_NUM("cfg", a, b, entropy4) ||
 	    !SAME_NUM("cfg", a, b, entropy6) || !SAME_NUM("cfg", a, b, n_ifaces) ||
-	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp))
+	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp) ||
+	    !bgp_eq("cfg.bgp", &a->bgp, &b->bgp))
 		return false;
 	for (size_t i = 0; i < a->n_ifaces; i++) {
 		sub(p, sizeof(p), "cfg.ifaces[%zu]", i);
@@ -251,7 +260,8 @@ static const char rich[] =
 	"vip 198.18.1.1 198.18.1.2\n"
 	"vrrp veth0 vrid 51 priority 255 advert 2s vip 2001:db8:1::1 2001:db8:1::2\n"
 	"vrrp veth1 vrid 7 priority 1 advert 40950ms fault-drop 0 vip 198.18.1.3\n"
-	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537 all-down drop check http:/health "
+	"bgp bird-socket /run/bird/bird.ctl include /etc/bird/xlb.conf hold-down 1500ms withdraw-delay 0s\n"
+	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537 all-down drop announce always check http:/health "
 	"expect 200-299 host www.example interval 2s timeout 750ms rise 3 fall 4 slow-start 30s\n"
 	"  backend 198.18.0.101 weight 1\n"
 	"  backend 198.18.0.102 weight 3 drain admin up\n"
@@ -260,7 +270,7 @@ static const char rich[] =
 	"  backend 198.18.0.105 check http:/other expect 204 host b.example interval 1m rise 1 fall 100\n"
 	"vip [2001:db8:1::1]:0/udp forward ipip sched maglev-src ring-size 251 check exec:/bin/true\n"
 	"  backend 2001:db8::101 weight 10000\n"
-	"vip [2001:db8:1::2]:53/udp all-down open check udp interval 1h timeout 1h\n"
+	"vip [2001:db8:1::2]:53/udp all-down open announce never check udp interval 1h timeout 1h\n"
 	"  backend 2001:db8::102 check \"udp:ping pong\" interval 100ms timeout 10ms\n"
 	"  backend 2001:db8::103 check udp:payload:with:colons slow-start 1h\n"
 	"vip 198.18.1.2:443/tcp forward ipip check tcp\n"
@@ -325,6 +335,12 @@ static void model_equality_sees_every_kind_of_field(void)
 	b.vips[1].backends[0].check.slow_start_set = true;
 	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "slow_start_set"), "slow-start-set difference: '%s'", diff);
 	b.vips[1].backends[0].check.slow_start_set = false;
+	b.bgp.include[1] ^= 1;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.bgp.include"), "bgp include difference: '%s'", diff);
+	b.bgp.include[1] ^= 1;
+	b.vips[0].announce = LBD_ANNOUNCE_NEVER;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[0].announce"), "announce difference: '%s'", diff);
+	b.vips[0].announce = a.vips[0].announce;
 	XT_TRUE(cfg_eq(&a, &b), "the copy, restored, differs: %s", diff);
 	lbd_config_free(&b);
 	lbd_config_free(&a);
@@ -407,6 +423,8 @@ static void bad_file_names_the_line(void)
 		{ "conn-timeout 0\n", "t.conf:1: conn-timeout takes seconds from 1 to 604800" },
 		{ "conn-timeout 5 6\n", "t.conf:1: conn-timeout takes seconds from 1 to 604800" },
 		{ "vip 198.18.1.1:70000/tcp\n", "t.conf:1: VIP '198.18.1.1:70000/tcp': port '70000' is not a number" },
+		{ "bgp include /etc/bird/xlb.conf\n", "t.conf:1: bgp needs BIRD's control socket" },
+		{ "bgp bird-socket /b.ctl include /x.conf hold-down\n", "t.conf:1: 'hold-down' needs a value" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -456,8 +474,18 @@ static void commands_change_the_model(void)
 	XT_EQ(cfg.vips[0].backends[0].admin, LBD_ADMIN_AUTO);
 	XT_EQ(cmd(&cfg, "backend del [2001:db8:1::1]:443/tcp 2001:db8::7", err), 0);
 	XT_EQ(cfg.vips[0].n_backends, 0);
+	XT_EQ(cmd(&cfg, "vip set [2001:db8:1::1]:443/tcp --announce never", err), 0);
+	XT_EQ(cfg.vips[0].announce, LBD_ANNOUNCE_NEVER);
 	XT_EQ(cmd(&cfg, "vip del [2001:db8:1::1]:443/tcp", err), 0);
 	XT_EQ(cfg.n_vips, 0);
+	XT_EQ(cmd(&cfg, "bgp set --bird-socket /run/bird/bird.ctl --include /etc/bird/xlb.conf", err), 0);
+	XT_TRUE(!strcmp(cfg.bgp.bird_socket, "/run/bird/bird.ctl") && !strcmp(cfg.bgp.include, "/etc/bird/xlb.conf") &&
+		cfg.bgp.hold_down_ms == 5000 && cfg.bgp.withdraw_delay_ms == 2000, "bgp set with defaults");
+	XT_EQ(cmd(&cfg, "bgp set --bird-socket /b.ctl --include /x.conf --hold-down 1s --withdraw-delay 500ms", err), 0);
+	XT_TRUE(cfg.bgp.hold_down_ms == 1000 && cfg.bgp.withdraw_delay_ms == 500 && !strcmp(cfg.bgp.bird_socket, "/b.ctl"),
+		"bgp set again replaces");
+	XT_EQ(cmd(&cfg, "bgp del", err), 0);
+	XT_EQ(cfg.bgp.bird_socket[0], 0);
 	lbd_config_free(&cfg);
 }
 
@@ -492,6 +520,21 @@ static void wrong_commands_change_nothing(void)
 		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --up --down", "exclude each other" },
 		{ "backend set 198.18.1.1:80/tcp 198.18.0.1 --timeout 5s", "timeout 5s is longer than interval 1s" },
 		{ "backend add 198.18.1.1:80/tcp 198.18.0.9 --drain", "'--drain' is not an option here" },
+		{ "vip add 198.18.1.3:80/tcp --announce sometimes", "announce 'sometimes' is not healthy, always or never" },
+		{ "vip set 198.18.1.1:80/tcp", "vip set needs a change: --announce" },
+		{ "vip set 198.18.1.1:80/tcp --ring-size 251", "'--ring-size' is not an option here" },
+		{ "vip set 198.18.1.9:80/tcp --announce never", "VIP 198.18.1.9:80/tcp does not exist" },
+		{ "bgp set --bird-socket /run/bird/bird.ctl", "bgp needs BIRD's control socket and the file" },
+		{ "bgp set --include /etc/bird/xlb.conf", "bgp needs BIRD's control socket and the file" },
+		{ "bgp set --bird-socket bird.ctl --include /x.conf", "bird-socket 'bird.ctl' is not an absolute path" },
+		{ "bgp set --bird-socket /b.ctl --include /x.conf --hold-down soon", "hold-down 'soon' is not a duration" },
+		{ "bgp set --bird-socket /b.ctl --include /x.conf --withdraw-delay 1h", "withdraw-delay '1h' is not a duration up to 5m" },
+		{ "bgp set --bird-socket /b.ctl --include /x.conf --graceful", "'--graceful' is not a bgp option" },
+		{ "bgp set --bird-socket /b.ctl --include /x\"y.conf", "has a blank, a quote" },
+		{ "bgp set --bird-socket /b.ctl --include", "'--include' needs a value" },
+		{ "bgp del", "no bgp is set" },
+		{ "bgp show now", "bgp show takes no arguments" },
+		{ "bgp frob", "unknown 'bgp frob'" },
 	};
 	struct lbd_config cfg, before;
 	char err[LBD_ERR_LEN], a[4096], b[4096];

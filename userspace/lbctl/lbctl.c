@@ -21,7 +21,8 @@ static const char usage_text[] =
 	"  attach DEV [--xdp-mode native|generic]\n"
 	"  detach DEV\n"
 	"  vip add ADDR:PORT/tcp|udp [--forward dsr|ipip] [--sched maglev|maglev-src] [--ring-size M]\n"
-	"          [--all-down open|drop] [CHECK...]\n"
+	"          [--all-down open|drop] [--announce healthy|always|never] [CHECK...]\n"
+	"  vip set ADDR:PORT/PROTO --announce healthy|always|never\n"
 	"  vip del ADDR:PORT/PROTO\n"
 	"  vip list\n"
 	"  backend add ADDR:PORT/PROTO BACKEND_ADDR [--weight W] [CHECK...]\n"
@@ -36,6 +37,8 @@ static const char usage_text[] =
 	"          [--fault-drop 50] [--vmac] --vip ADDR...\n"
 	"  vrrp del DEV --vrid N [--vip ADDR]   (an address it holds picks the IPv4 or IPv6 router)\n"
 	"  vrrp show\n"
+	"  bgp set --bird-socket PATH --include FILE [--hold-down 5s] [--withdraw-delay 2s]\n"
+	"  bgp del | show\n"
 	"CHECK: --check tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none --interval 1s --timeout 500ms\n"
 	"       --rise 2 --fall 3 --slow-start 30s --expect 200-399 --host NAME\n"
 	"IPv6 addresses go in brackets: [2001:db8::1]:80/tcp. -j prints JSON.\n";

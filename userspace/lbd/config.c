@@ -194,12 +194,12 @@ enum opt_bit {
 	OPT_CHECK = 1 << 8, OPT_INTERVAL = 1 << 9, OPT_TIMEOUT = 1 << 10, OPT_RISE = 1 << 11,
 	OPT_FALL = 1 << 12, OPT_SLOW_START = 1 << 13, OPT_EXPECT = 1 << 14, OPT_HOST = 1 << 15,
 	OPT_ALL_DOWN = 1 << 16, OPT_ADMIN = 1 << 17, OPT_UP = 1 << 18, OPT_DOWN = 1 << 19,
-	OPT_AUTO = 1 << 20,
+	OPT_AUTO = 1 << 20, OPT_ANNOUNCE = 1 << 21,
 };
 
 #define OPT_CHECKS (OPT_CHECK | OPT_INTERVAL | OPT_TIMEOUT | OPT_RISE | OPT_FALL | OPT_SLOW_START | \
 		    OPT_EXPECT | OPT_HOST)
-#define OPT_VIP_ADD (OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE | OPT_ALL_DOWN | OPT_CHECKS)
+#define OPT_VIP_ADD (OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE | OPT_ALL_DOWN | OPT_ANNOUNCE | OPT_CHECKS)
 
 static const struct {
 	const char *name;
@@ -228,15 +228,23 @@ static const struct {
 	{ "up", OPT_UP, false, NULL },
 	{ "down", OPT_DOWN, false, NULL },
 	{ "auto", OPT_AUTO, false, NULL },
+	{ "announce", OPT_ANNOUNCE, true, "healthy|always|never" },
 };
 
 struct opt_values {
 	unsigned int seen;
-	uint8_t xdp_mode, fwd, sched, entropy, admin;
+	uint8_t xdp_mode, fwd, sched, entropy, admin, announce;
 	uint32_t ring_size, weight;
 	bool all_down_drop;
 	struct lbd_check_cfg check;
 };
+
+static const char *const announce_names[] = { "healthy", "always", "never" };
+
+const char *lbd_announce_name(uint8_t announce)
+{
+	return announce < 3 ? announce_names[announce] : "?";
+}
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, uint32_t *out)
 {
@@ -343,6 +351,13 @@ static int opt_value(unsigned int bit, const char *v, struct opt_values *o, char
 			return fail(err, len, "admin '%s' is not up or down", v);
 		o->admin = !strcmp(v, "up") ? LBD_ADMIN_UP : LBD_ADMIN_DOWN;
 		return 0;
+	case OPT_ANNOUNCE:
+		for (uint8_t k = 0; k < 3; k++)
+			if (!strcmp(v, announce_names[k])) {
+				o->announce = k;
+				return 0;
+			}
+		return fail(err, len, "announce '%s' is not healthy, always or never", v);
 	}
 	return 0;
 }
@@ -415,6 +430,8 @@ static void vip_apply_opts(struct lbd_vip_cfg *vip, const struct opt_values *o)
 		vip->ring_size = o->ring_size;
 	if (o->seen & OPT_ALL_DOWN)
 		vip->all_down_drop = o->all_down_drop;
+	if (o->seen & OPT_ANNOUNCE)
+		vip->announce = o->announce;
 	check_apply_opts(&vip->check, o);
 }
 
@@ -638,6 +655,68 @@ static void vrrp_write(FILE *f, const struct lbd_vrrp_cfg *v)
 	fputc('\n', f);
 }
 
+/*
+ * bgp bird-socket PATH include FILE [hold-down D] [withdraw-delay D]: both
+ * paths absolute, since lbd runs from / and BIRD from wherever it was started.
+ */
+static int parse_bgp(int argc, char **argv, bool cli, struct lbd_bgp_cfg *b, char *err, size_t len)
+{
+	uint32_t ms;
+
+	memset(b, 0, sizeof(*b));
+	b->hold_down_ms = LBD_BGP_HOLD_DOWN_MS;
+	b->withdraw_delay_ms = LBD_BGP_WITHDRAW_DELAY_MS;
+	for (int i = 0; i < argc; i += 2) {
+		const char *name = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		char *path = NULL;
+		size_t size = 0;
+
+		if (cli && strncmp(name, "--", 2))
+			return fail(err, len, "unexpected '%s': options start with --", name);
+		if (!strncmp(name, "--", 2))
+			name += 2;
+		if (strcmp(name, "bird-socket") && strcmp(name, "include") && strcmp(name, "hold-down") &&
+		    strcmp(name, "withdraw-delay"))
+			return fail(err, len, "'%s' is not a bgp option (bird-socket, include, hold-down, "
+				    "withdraw-delay)", argv[i]);
+		if (!val)
+			return fail(err, len, "'%s' needs a value", argv[i]);
+		if (!strcmp(name, "hold-down") || !strcmp(name, "withdraw-delay")) {
+			bool hold = name[0] == 'h';
+
+			if (check_duration_parse(val, 0, hold ? 3600000 : 300000, &ms))
+				return fail(err, len, "%s '%s' is not a duration up to %s (e.g. %s)", name, val,
+					    hold ? "1h" : "5m", hold ? "5s" : "2s");
+			*(hold ? &b->hold_down_ms : &b->withdraw_delay_ms) = ms;
+			continue;
+		}
+		path = name[0] == 'b' ? b->bird_socket : b->include;
+		size = name[0] == 'b' ? sizeof(b->bird_socket) : sizeof(b->include);
+		if (val[0] != '/')
+			return fail(err, len, "%s '%s' is not an absolute path", name, val);
+		if (strlen(val) >= size)
+			return fail(err, len, "%s '%.40s...' is longer than %zu characters", name, val, size - 1);
+		if (strpbrk(val, " \t\"#") || check_control_char(val, false) >= 0)
+			return fail(err, len, "%s '%s' has a blank, a quote, a # or a control character: "
+				    "choose a plainer path", name, val);
+		strcpy(path, val);
+	}
+	if (!b->bird_socket[0] || !b->include[0])
+		return fail(err, len, "bgp needs BIRD's control socket and the file its configuration "
+			    "includes: %sbird-socket PATH %sinclude FILE", cli ? "--" : "", cli ? "--" : "");
+	return 0;
+}
+
+static void bgp_write(FILE *f, const struct lbd_bgp_cfg *b)
+{
+	char hold[16], delay[16];
+
+	check_duration_format(b->hold_down_ms, hold, sizeof(hold));
+	check_duration_format(b->withdraw_delay_ms, delay, sizeof(delay));
+	fprintf(f, "bgp bird-socket %s include %s hold-down %s withdraw-delay %s\n", b->bird_socket,
+		b->include, hold, delay);
+}
+
 /* ---- lbctl commands ---- */
 
 #define USAGE_VIP "ADDR:PORT/tcp|udp"
@@ -665,16 +744,18 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 			cmd->kind = CMD_VIP_LIST;
 			return argc == 2 ? 0 : fail(err, len, "vip list takes no arguments");
 		}
-		if (strcmp(verb, "add") && strcmp(verb, "del"))
-			return fail(err, len, "unknown 'vip %s': use vip add|del|list", verb);
-		cmd->kind = !strcmp(verb, "add") ? CMD_VIP_ADD : CMD_VIP_DEL;
+		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "set"))
+			return fail(err, len, "unknown 'vip %s': use vip add|set|del|list", verb);
+		cmd->kind = !strcmp(verb, "add") ? CMD_VIP_ADD : !strcmp(verb, "set") ? CMD_VIP_SET : CMD_VIP_DEL;
 		if (argc < 3)
 			return fail(err, len, "vip %s needs a VIP: lbctl vip %s " USAGE_VIP, verb, verb);
 		if (lbd_vip_parse(argv[2], &cmd->vip, err, len) ||
 		    parse_opts(argc - 3, argv + 3,
-			       cmd->kind == CMD_VIP_ADD ? OPT_VIP_ADD : 0, true,
-			       &o, err, len))
+			       cmd->kind == CMD_VIP_ADD ? OPT_VIP_ADD : cmd->kind == CMD_VIP_SET ? OPT_ANNOUNCE : 0,
+			       true, &o, err, len))
 			return -EINVAL;
+		if (cmd->kind == CMD_VIP_SET && !o.seen)
+			return fail(err, len, "vip set needs a change: --announce healthy|always|never");
 		vip_apply_opts(&cmd->vip, &o);
 		return 0;
 	}
@@ -743,6 +824,16 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		strcpy(cmd->vrrp.dev, cmd->iface.name);
 		return parse_vrrp(argc - 3, argv + 3, true, cmd->kind == CMD_VRRP_DEL, &cmd->vrrp, err, len);
 	}
+	if (!strcmp(obj, "bgp")) {
+		if (!strcmp(verb, "show") || !strcmp(verb, "del")) {
+			cmd->kind = verb[0] == 's' ? CMD_BGP_SHOW : CMD_BGP_DEL;
+			return argc == 2 ? 0 : fail(err, len, "bgp %s takes no arguments", verb);
+		}
+		if (strcmp(verb, "set"))
+			return fail(err, len, "unknown 'bgp %s': use bgp set|del|show", verb);
+		cmd->kind = CMD_BGP_SET;
+		return parse_bgp(argc - 2, argv + 2, true, &cmd->bgp, err, len);
+	}
 	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
 		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments", obj);
@@ -802,7 +893,8 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 
 	lbd_vip_format(&cmd->vip, vs, sizeof(vs));
 	lbd_addr_format(&cmd->backend.addr, bs, sizeof(bs));
-	if (cmd->kind >= CMD_VIP_ADD && cmd->kind <= CMD_BACKEND_LIST && cmd->kind != CMD_VIP_LIST)
+	if ((cmd->kind >= CMD_VIP_ADD && cmd->kind <= CMD_BACKEND_LIST && cmd->kind != CMD_VIP_LIST) ||
+	    cmd->kind == CMD_VIP_SET)
 		vip = lbd_vip_find(cfg, &cmd->vip);
 	if (vip && cmd->kind >= CMD_BACKEND_ADD && cmd->kind <= CMD_BACKEND_DEL)
 		be = lbd_backend_find(vip, &cmd->backend.addr);
@@ -833,6 +925,19 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		if (validate_backend(&cmd->vip, &(struct lbd_backend_cfg){ 0 }, err, len))
 			return -EINVAL;
 		return vip_append(cfg, &cmd->vip);
+	case CMD_VIP_SET:
+		if (!vip)
+			return fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
+		vip->announce = cmd->vip.announce;
+		return 0;
+	case CMD_BGP_SET:
+		cfg->bgp = cmd->bgp;
+		return 0;
+	case CMD_BGP_DEL:
+		if (!cfg->bgp.bird_socket[0])
+			return fail(err, len, "no bgp is set: see 'lbctl bgp show'");
+		memset(&cfg->bgp, 0, sizeof(cfg->bgp));
+		return 0;
 	case CMD_VIP_DEL:
 		if (!vip)
 			return fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
@@ -1017,8 +1122,10 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 			return -EINVAL;
 		return lbd_cmd_apply(cfg, &cmd, err, len);
 	}
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, ipip-source, mtu, "
-		    "conn-table-size or conn-timeout)", w[0]);
+	if (!strcmp(w[0], "bgp"))
+		return parse_bgp(n - 1, w + 1, false, &cfg->bgp, err, len);
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, ipip-source, "
+		    "mtu, conn-table-size or conn-timeout)", w[0]);
 }
 
 int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
@@ -1096,6 +1203,8 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 			cfg->ifaces[i].mode == LBD_XDP_GENERIC ? "generic" : "native");
 	for (size_t i = 0; i < cfg->n_vrrp; i++)
 		vrrp_write(f, &cfg->vrrp[i]);
+	if (cfg->bgp.bird_socket[0])
+		bgp_write(f, &cfg->bgp);
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct lbd_vip_cfg *vip = &cfg->vips[i];
 
@@ -1105,6 +1214,8 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 			vip->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", vip->ring_size);
 		if (vip->all_down_drop)
 			fprintf(f, " all-down drop");
+		if (vip->announce != LBD_ANNOUNCE_HEALTHY)
+			fprintf(f, " announce %s", lbd_announce_name(vip->announce));
 		check_write(f, &vip->check);
 		fputc('\n', f);
 		for (size_t j = 0; j < vip->n_backends; j++) {
@@ -1149,14 +1260,14 @@ static int save_target(const char *path, char *out, size_t len)
  * The new file gets the old one's owner and mode before it takes its place:
  * exec checks may hold secrets in a 0600 file. A first file is 0600.
  */
-static int save_keep_owner(int fd, const char *target)
+static int save_keep_owner(int fd, const char *target, mode_t first_mode)
 {
 	struct stat old, cur;
 
 	if (stat(target, &old)) {
 		if (errno != ENOENT)
 			return -errno;
-		return fchmod(fd, 0600) ? -errno : 0;
+		return fchmod(fd, first_mode) ? -errno : 0;
 	}
 	if (fstat(fd, &cur))
 		return -errno;
@@ -1178,7 +1289,8 @@ static int sync_dir(const char *dir)
 	return ret;
 }
 
-int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len)
+int lbd_file_replace(const char *path, void (*write)(FILE *f, const void *ctx), const void *ctx,
+		     mode_t first_mode, char *err, size_t err_len)
 {
 	char target[PATH_MAX], tmp[PATH_MAX + 32], buf[PATH_MAX];
 	const char *step = "write", *dir;
@@ -1209,10 +1321,10 @@ int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, s
 		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(-ret));
 		return ret;
 	}
-	ret = save_keep_owner(fd, target);
+	ret = save_keep_owner(fd, target, first_mode);
 	if (ret)
 		step = "keep the owner and mode of";
-	lbd_config_write(f, cfg);
+	write(f, ctx);
 	if (!ret && (fflush(f) || fsync(fd)))
 		ret = -errno;
 	if (fclose(f) && !ret)
@@ -1228,4 +1340,14 @@ int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, s
 	if (ret)
 		snprintf(err, err_len, "wrote %s but cannot sync its directory %s: %s", target, dir, strerror(-ret));
 	return ret;
+}
+
+static void config_writer(FILE *f, const void *cfg)
+{
+	lbd_config_write(f, cfg);
+}
+
+int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len)
+{
+	return lbd_file_replace(path, config_writer, cfg, 0600, err, err_len);
 }

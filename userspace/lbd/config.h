@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include "check.h"
 #include "xlb_common.h"
 
@@ -25,6 +26,8 @@ struct lbd_addr {
 };
 
 enum lbd_sched { LBD_SCHED_MAGLEV, LBD_SCHED_MAGLEV_SRC };
+/* When the node announces a VIP's prefix to BIRD: while a backend is up, always, never. */
+enum lbd_announce { LBD_ANNOUNCE_HEALTHY, LBD_ANNOUNCE_ALWAYS, LBD_ANNOUNCE_NEVER };
 enum lbd_xdp_mode { LBD_XDP_NATIVE, LBD_XDP_GENERIC };
 
 /* An operator's word over the health check: lbctl backend set --up|--down|--auto. */
@@ -46,6 +49,7 @@ struct lbd_vip_cfg {
 	uint8_t sched;		/* enum lbd_sched */
 	uint32_t ring_size;
 	bool all_down_drop;	/* every backend down: drop (true) or send to all (fail open) */
+	uint8_t announce;	/* enum lbd_announce */
 	struct lbd_check_cfg check;	/* the default for its backends */
 	struct lbd_backend_cfg *backends;
 	size_t n_backends;
@@ -74,6 +78,18 @@ struct lbd_vrrp_cfg {
 	size_t n_addrs;
 };
 
+#define LBD_BGP_PATH_LEN	108	/* a Unix socket's sun_path */
+#define LBD_BGP_HOLD_DOWN_MS	5000
+#define LBD_BGP_WITHDRAW_DELAY_MS 2000
+
+/* Announcements through BIRD: lbd owns the file BIRD's config includes. */
+struct lbd_bgp_cfg {
+	char bird_socket[LBD_BGP_PATH_LEN];	/* empty: no announcements */
+	char include[256];
+	uint32_t hold_down_ms;		/* healthy this long before a VIP withdrawn for health returns */
+	uint32_t withdraw_delay_ms;	/* on stop, after the withdrawal, before exiting */
+};
+
 struct lbd_config {
 	struct lbd_iface_cfg ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
@@ -86,6 +102,7 @@ struct lbd_config {
 	uint16_t mtu;				/* 0: the interface's MTU */
 	struct lbd_vrrp_cfg vrrp[LBD_MAX_VRRP];
 	size_t n_vrrp;
+	struct lbd_bgp_cfg bgp;
 };
 
 enum lbd_cmd_kind {
@@ -94,6 +111,7 @@ enum lbd_cmd_kind {
 	CMD_BACKEND_ADD, CMD_BACKEND_SET, CMD_BACKEND_DEL, CMD_BACKEND_LIST,
 	CMD_SHOW, CMD_STATS, CMD_CONFIG_SHOW, CMD_CONFIG_RELOAD,
 	CMD_VRRP_ADD, CMD_VRRP_DEL, CMD_VRRP_SHOW,
+	CMD_BGP_SET, CMD_BGP_DEL, CMD_BGP_SHOW, CMD_VIP_SET,
 };
 
 struct lbd_cmd {
@@ -102,6 +120,7 @@ struct lbd_cmd {
 	struct lbd_vip_cfg vip;		/* key fields, and settings for vip add */
 	struct lbd_backend_cfg backend;
 	struct lbd_vrrp_cfg vrrp;
+	struct lbd_bgp_cfg bgp;
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	unsigned int set_check;		/* OPT_* bits of check settings given to backend set */
@@ -122,6 +141,12 @@ int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *er
  */
 int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len);
 void lbd_config_write(FILE *f, const struct lbd_config *cfg);
+/*
+ * Replaces path with what write() puts out, the same atomic way; a first
+ * file gets first_mode (a file another daemon reads must be readable).
+ */
+int lbd_file_replace(const char *path, void (*write)(FILE *f, const void *ctx), const void *ctx,
+		     mode_t first_mode, char *err, size_t err_len);
 
 /* lbctl's argv, without the program name and global options. */
 int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t err_len);
@@ -137,5 +162,6 @@ void lbd_vip_format(const struct lbd_vip_cfg *vip, char *buf, size_t len);
 int lbd_addr_parse(const char *text, struct lbd_addr *addr);
 void lbd_addr_format(const struct lbd_addr *addr, char *buf, size_t len);
 bool lbd_addr_eq(const struct lbd_addr *a, const struct lbd_addr *b);
+const char *lbd_announce_name(uint8_t announce);	/* enum lbd_announce: "healthy", ... */
 
 #endif

@@ -1311,3 +1311,45 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 	r->again = false;
 	return ret < 0 ? ret : r->due;
 }
+
+static uint64_t digest_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+uint64_t lbd_dp_ring_digest(const struct lbd_dp *dp, struct lbd_vip_rt *rt)
+{
+	uint64_t *of_id, h;
+
+	if (!rt->slots || !rt->ring_size)
+		return 0;
+	if (rt->digest_valid && rt->digest_gen == rt->gen)
+		return rt->digest;
+	of_id = calloc(XLB_MAX_BACKENDS, sizeof(*of_id));
+	if (!of_id)
+		return 0;
+	/* Per backend once: its address; per slot then only a multiply. */
+	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+		const struct lbd_addr *a = &dp->backends[id].addr;
+
+		if (!a->family)
+			continue;
+		of_id[id] = digest_mix(((uint64_t)a->a[0] << 32 | a->a[1]) ^ a->family) ^
+			    digest_mix((uint64_t)a->a[2] << 32 | a->a[3]) * 3;
+	}
+	h = digest_mix(rt->ring_size);
+	for (uint32_t i = 0; i < rt->ring_size; i++) {
+		uint32_t id = XLB_SLOT_ID(rt->slots[i]);
+
+		h = (h ^ (id < XLB_MAX_BACKENDS ? of_id[id] : 0x9e3779b97f4a7c15ull)) * 0x100000001b3ull;
+		h ^= h >> 29;
+	}
+	free(of_id);
+	rt->digest = digest_mix(h);
+	rt->digest_gen = rt->gen;
+	rt->digest_valid = true;
+	return rt->digest;
+}

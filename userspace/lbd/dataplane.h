@@ -49,6 +49,9 @@ struct lbd_vip_rt {
 	size_t n_shares;
 	struct maglev_backend *inputs;	/* what the published ring was built from */
 	size_t n_inputs;
+	uint64_t digest;	/* lbd_dp_ring_digest() of slots at digest_gen */
+	uint32_t digest_gen;
+	bool digest_valid;
 };
 
 struct lbd_iface_rt {
@@ -186,6 +189,12 @@ bool lbd_dp_neighbours_matter(const struct lbd_dp *dp);
 int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len);
 
 uint32_t lbd_dp_backend_id(const struct lbd_dp *dp, const struct lbd_addr *addr);
+/*
+ * Which backend address each slot sends to, hashed: nodes with the same
+ * configuration have the same digest whatever their backend ids and moved
+ * marks. 0: no table yet.
+ */
+uint64_t lbd_dp_ring_digest(const struct lbd_dp *dp, struct lbd_vip_rt *rt);
 const struct lbd_vip_rt *lbd_dp_vip(const struct lbd_dp *dp, const struct lbd_vip_cfg *key,
 				    uint32_t *vip_id);
 /* Slots of the VIP's ring that hold backend id. */

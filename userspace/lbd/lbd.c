@@ -31,6 +31,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "bgp.h"
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
@@ -52,6 +53,8 @@
 /* Table rebuilds per tick: with the sweep's, a pass stays under the loop's 10 ms budget. */
 #define RINGS_STEP_US	3000
 #define HC_TICK_MS	20
+/* On stop, how long BIRD may take to drop the routes before lbd exits anyway. */
+#define STOP_WITHDRAW_MAX_MS	15000
 
 struct rate {
 	uint64_t last, pps;
@@ -65,6 +68,10 @@ struct lbd {
 	struct hc hc;
 	struct vrrp vrrp;
 	struct ctlsrv ctl;
+	struct bgp bgp;
+	bool attached;			/* the program is where attach says: checked each second */
+	bool keep_routes;		/* SIGQUIT: stop without withdrawing (a restart, an upgrade) */
+	uint64_t stop_began_ms, withdrawn_ms;
 	bool ramping;			/* slow start was running at the last tick */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
 	uint64_t loop_longest_us, loop_over_10ms;
@@ -76,6 +83,9 @@ struct lbd {
 	bool pending;			/* some backend waits for its MAC */
 	struct rate vip_rate[XLB_MAX_VIPS], be_rate[XLB_MAX_BACKENDS];
 };
+
+static bool program_attached(struct lbd *d);
+static void bgp_refresh(struct lbd *d);
 
 /* ---- commands ---- */
 
@@ -132,12 +142,13 @@ static void cmd_vip_list(struct lbd *d, struct out *o)
 {
 	out_obj_begin(o, NULL);
 	out_arr_begin(o, "vips");
-	out_text(o, "%-30s %-7s %-11s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED", "BACKENDS");
+	out_text(o, "%-30s %-7s %-11s %-8s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED", "BACKENDS",
+		 "DIGEST");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
 		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
 		uint32_t moved = rt ? rt->n_moved : 0;
-		char vs[80];
+		char vs[80], digest[20];
 
 		lbd_vip_format(v, vs, sizeof(vs));
 		out_obj_begin(o, NULL);
@@ -145,9 +156,13 @@ static void cmd_vip_list(struct lbd *d, struct out *o)
 		out_u64(o, "moved_slots", moved);
 		out_u64(o, "table_builds", rt ? rt->builds : 0);
 		out_u64(o, "backends", v->n_backends);
+		snprintf(digest, sizeof(digest), "%016llx",
+			 rt ? (unsigned long long)lbd_dp_ring_digest(&d->dp, (struct lbd_vip_rt *)rt) : 0ull);
+		out_str(o, "ring_digest", digest);
 		out_obj_end(o);
-		out_text(o, "%-30s %-7s %-11s %-8u %-8u %zu\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
-			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, moved, v->n_backends);
+		out_text(o, "%-30s %-7s %-11s %-8u %-8u %-8zu %s\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
+			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, moved, v->n_backends,
+			 digest);
 	}
 	out_arr_end(o);
 	out_obj_end(o);
@@ -393,6 +408,9 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 		lbd_warn("out of memory for health checks: some backends go unchecked");
 	vrrp_sync(&d->vrrp, &d->cfg);
 	update_pending(d);
+	d->attached = program_attached(d);
+	bgp_set(&d->bgp, &d->cfg.bgp);
+	bgp_refresh(d);
 	return 0;
 }
 
@@ -514,6 +532,9 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 		return ret;
 	case CMD_VRRP_SHOW:
 		cmd_vrrp_show(d, o);
+		return 0;
+	case CMD_BGP_SHOW:
+		bgp_show(&d->bgp, &d->cfg, o);
 		return 0;
 	case CMD_BACKEND_LIST:
 		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
@@ -660,6 +681,7 @@ static int setup_loop(struct lbd *d)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -685,6 +707,10 @@ static int setup_loop(struct lbd *d)
 	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl) || epoll_add(d->epfd, d->vrrp.timer_fd))
 		return -errno;
 	vrrp_sync(&d->vrrp, &d->cfg);
+	bgp_init(&d->bgp, d->epfd);
+	bgp_set(&d->bgp, &d->cfg.bgp);
+	d->attached = program_attached(d);
+	bgp_refresh(d);
 	return 0;
 }
 
@@ -693,7 +719,7 @@ static int setup_loop(struct lbd *d)
  * every VIP has a backend that passes its check. VRRP lowers the priority
  * of a node that cannot, so a healthy peer takes the VIPs.
  */
-static bool node_healthy(struct lbd *d)
+static bool program_attached(struct lbd *d)
 {
 	if (d->cfg.n_ifaces == 0 || d->dp.n_ifaces != d->cfg.n_ifaces)
 		return false;
@@ -703,6 +729,13 @@ static bool node_healthy(struct lbd *d)
 		if (bpf_xdp_query(d->dp.ifaces[i].ifindex, 0, &q) || q.prog_id != d->dp.ifaces[i].prog_id)
 			return false;
 	}
+	return true;
+}
+
+static bool node_healthy(struct lbd *d)
+{
+	if (!d->attached)
+		return false;
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, &d->cfg.vips[i], NULL);
 
@@ -710,6 +743,84 @@ static bool node_healthy(struct lbd *d)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * What the data path says of each VIP, for BGP: announced only once the
+ * program is attached and the VIP's table is in, and with "healthy" only
+ * while its table has a backend that passes its check (failing open counts
+ * as none). The node-wide half of VRRP's test is the attachment; the
+ * per-VIP half is this VIP's own backends, so one dead VIP does not take
+ * the others' routes away.
+ */
+static void bgp_refresh(struct lbd *d)
+{
+	struct bgp_verdict *v;
+
+	if (!d->bgp.cfg.bird_socket[0])
+		return;
+	v = calloc(d->cfg.n_vips + 1, sizeof(*v));
+	if (!v)
+		return;
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *c = &d->cfg.vips[i];
+		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, c, NULL);
+		size_t up = rt && !rt->fail_open ? rt->n_inputs : 0;
+
+		if (c->announce == LBD_ANNOUNCE_NEVER) {
+			snprintf(v[i].why, sizeof(v[i].why), "announce never");
+		} else if (!d->attached) {
+			snprintf(v[i].why, sizeof(v[i].why), "the program is not attached where attach says");
+		} else if (!rt || !rt->slots || !rt->ring_size) {
+			snprintf(v[i].why, sizeof(v[i].why), "its table is not in the data plane yet");
+		} else if (c->announce == LBD_ANNOUNCE_ALWAYS) {
+			v[i].can = true;
+			snprintf(v[i].why, sizeof(v[i].why), "announce always");
+		} else if (!up) {
+			v[i].health = true;
+			snprintf(v[i].why, sizeof(v[i].why), "no backend is up");
+		} else {
+			v[i].can = true;
+			snprintf(v[i].why, sizeof(v[i].why), "%zu of %zu backends up", up, c->n_backends);
+		}
+	}
+	bgp_update(&d->bgp, &d->cfg, v);
+	free(v);
+}
+
+/*
+ * SIGTERM and SIGINT: withdraw every route first, give the routers
+ * withdraw-delay to move the flows, then exit. SIGQUIT (a restart) and a
+ * second signal exit at once; what BIRD announces stays.
+ */
+static bool ready_to_exit(struct lbd *d)
+{
+	uint64_t now = lbd_mono_ms();
+
+	if (!d->stop)
+		return false;
+	if (d->keep_routes || !d->bgp.cfg.bird_socket[0])
+		return true;
+	if (!d->bgp.stopping) {
+		d->stop_began_ms = now;
+		bgp_stop(&d->bgp);
+		bgp_refresh(d);
+	}
+	if (!bgp_stop_done(&d->bgp)) {
+		if (now - d->stop_began_ms < STOP_WITHDRAW_MAX_MS)
+			return false;
+		lbd_warn("bgp: BIRD did not take the withdrawal within %d s; exiting anyway",
+			 STOP_WITHDRAW_MAX_MS / 1000);
+		return true;
+	}
+	if (!bgp_had_routes(&d->bgp))
+		return true;
+	if (!d->withdrawn_ms) {
+		d->withdrawn_ms = now;
+		lbd_info("bgp: routes withdrawn; exiting in %u ms, once the routers have moved the flows",
+			 d->bgp.cfg.withdraw_delay_ms);
+	}
+	return now - d->withdrawn_ms >= d->bgp.cfg.withdraw_delay_ms;
 }
 
 static void on_signal(struct lbd *d)
@@ -727,7 +838,10 @@ static void on_signal(struct lbd *d)
 				lbd_err("reload on SIGHUP: %s", err);
 			continue;
 		}
-		lbd_info("signal %u: stopping; the program stays attached and the maps pinned", si.ssi_signo);
+		if (d->stop || si.ssi_signo == SIGQUIT)
+			d->keep_routes = true;
+		lbd_info("signal %u: stopping%s; the program stays attached and the maps pinned", si.ssi_signo,
+			 d->keep_routes || !d->bgp.cfg.bird_socket[0] ? "" : " once the routes are withdrawn");
 		d->stop = true;
 	}
 }
@@ -769,7 +883,7 @@ static void loop(struct lbd *d)
 	int ticks = 0, sweep_ticks = 0;
 
 	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
-	while (!d->stop) {
+	while (!ready_to_exit(d)) {
 		int n = epoll_wait(d->epfd, evs, 64, -1);
 		uint64_t woke_us = lbd_mono_us();
 		bool signal = false;
@@ -790,6 +904,8 @@ static void loop(struct lbd *d)
 					vrrp_receive(&d->vrrp, evs[i].data.ptr);
 				else if (kind == LBD_SRC_CLIENT)
 					ctlsrv_event(&d->ctl, evs[i].data.ptr, evs[i].events);
+				else if (kind == LBD_SRC_BIRD)
+					bgp_event(&d->bgp, evs[i].data.ptr, evs[i].events);
 				continue;
 			}
 			if (fd == d->vrrp.timer_fd) {
@@ -815,7 +931,10 @@ static void loop(struct lbd *d)
 					rebuild_rings(d, "a health change");
 				}
 				rings_step(d);
-				took(d, "table rebuilds", t);
+				t = took(d, "table rebuilds", t);
+				/* After the rebuilds: a route follows the table it announces. */
+				bgp_refresh(d);
+				took(d, "bgp", t);
 			} else if (fd == d->listen_fd) {
 				ctlsrv_listen_event(&d->ctl);
 			} else if (fd == d->signal_fd) {
@@ -828,6 +947,7 @@ static void loop(struct lbd *d)
 				if (read(fd, &expirations, sizeof(expirations)) < 0)
 					continue;
 				sample_rates(d);
+				d->attached = program_attached(d);
 				if (d->vrrp.n)
 					vrrp_set_healthy(&d->vrrp, node_healthy(d));
 				/* Slow start moves weights with time; one more rebuild once it ends. */
@@ -1025,6 +1145,7 @@ int main(int argc, char **argv)
 	/* Priority 0 first: a backup takes the VIPs after Skew_Time instead of Master_Down_Interval. */
 	vrrp_shutdown(&d.vrrp);
 	unlink(d.socket_path);
+	bgp_free(&d.bgp);
 	hc_free(&d.hc);
 	lbd_dp_close(&d.dp);
 	lbd_config_free(&d.cfg);

@@ -22,6 +22,10 @@ static void key_prefix(struct out *o, const char *key)
 
 static void json_string(FILE *f, const char *s)
 {
+	if (!s) {
+		fputs("null", f);	/* a setting that is not set */
+		return;
+	}
 	fputc('"', f);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')

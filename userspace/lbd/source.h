@@ -7,6 +7,6 @@
 #ifndef LBD_SOURCE_H
 #define LBD_SOURCE_H
 
-enum lbd_source_kind { LBD_SRC_PROBE = 1, LBD_SRC_VRRP = 2, LBD_SRC_CLIENT = 3 };
+enum lbd_source_kind { LBD_SRC_PROBE = 1, LBD_SRC_VRRP = 2, LBD_SRC_CLIENT = 3, LBD_SRC_BIRD = 4 };
 
 #endif
