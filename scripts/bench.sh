@@ -8,7 +8,7 @@ echo "cores: $(nproc), kernel: $(uname -r)"
 echo "== Maglev table build"
 "$build/bench_maglev"
 if ((EUID != 0)); then
-	echo "skip the rest (per-packet cost, health checks, VRRP failover, live frames, connection-table"
+	echo "skip the rest (per-packet cost, health checks, VRRP and BGP failover, live frames, connection-table"
 	echo "memory, wrk): BPF_PROG_TEST_RUN, namespaces and XDP need root"
 	exit 0
 fi
@@ -21,6 +21,7 @@ echo "== per-packet cost through BPF_PROG_TEST_RUN"
 "$build/bench_prog"
 "$root/bench-health.sh" "$build"
 "$root/bench-vrrp.sh" "$build"
+"$root/bench-bgp.sh" "$build"
 "$root/bench-loop.sh" "$build"
 "$root/bench-traffic.sh" "$build"
 "$root/bench-conn-mem.sh"

@@ -6,7 +6,8 @@
 # survive a node leaving and one joining (the nodes' rings agree: the same
 # ring_digest); BIRD down, a wrong socket or a config BIRD refuses shows in
 # `bgp show` while lbd goes on balancing, and the announcement catches up
-# once BIRD is back; bad `bgp` lines are refused and change nothing.
+# once BIRD is back; bad `bgp` lines are refused and change nothing. The
+# IPv4 VIP is DSR, the IPv6 one IPIP (the backends decapsulate with XDP).
 E2E_PREFIX=xe-bgp E2E_SUITE=bgp
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=../../scripts/cluster.sh
@@ -96,7 +97,7 @@ configure() {
 	shift
 	on "$n" attach eth0 || return 1
 	on "$n" vip add "$KEY4" --forward dsr --announce healthy || return 1
-	on "$n" vip add "$KEY6" --forward dsr || return 1
+	on "$n" vip add "$KEY6" --forward ipip || return 1
 	for i in "$@"; do
 		on "$n" backend add "$KEY4" "$(tb_backend_addr "$i" 4)" || return 1
 		on "$n" backend add "$KEY6" "$(tb_backend_addr "$i" 6)" || return 1
