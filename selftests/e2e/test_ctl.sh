@@ -6,7 +6,8 @@
 # never takes over, health checks keep their 1 s interval and a normal
 # lbctl answers at once; afterwards each stuck client has been dropped.
 # Also: requests past the word limit are refused whole, by lbd and by lbctl;
-# beyond the client cap lbd answers "busy"; lbd raises its open files limit;
+# beyond the client cap lbd answers "busy"; a burst of 100 vip dels is served
+# a few a pass, with no takeover meanwhile; lbd raises its open files limit;
 # accept4 failing with EMFILE does not spin the loop.
 E2E_PREFIX=xe-ctl E2E_SUITE=ctl
 source "$(dirname "$0")/lib.sh"
@@ -221,6 +222,36 @@ drops=$(grep -c 'control client dropped' "$BASE/lbd.log")
 expect drops_logged "lb logged $drops drops of the 103 stuck clients" test "$drops" -ge 103
 paged=$(cat "$TB_DIR/pager.out")
 expect slow_pager_gets_whole_reply "lbctl show | (sleep 11; wc -c) gave $paged bytes of $shown" test "$paged" = "$shown"
+
+# ---- a burst of changing commands (each a sync and a save of the file), run a few a pass ----
+N_BURST=100
+bm_before=$(vrrp_counter lb2 became_master)
+rm -f "$TB_DIR/burst.stop"
+(
+	while [[ ! -e $TB_DIR/burst.stop ]]; do
+		echo "$(state lb2)"
+		sleep 0.05
+	done
+) >"$TB_DIR/burst.states" &
+watch_pid=$!
+burst_pids=()
+for ((i = 0; i < N_BURST; i++)); do
+	on lb vip del "$TB_VIP4:$((1000 + i))/tcp" >/dev/null 2>>"$TB_DIR/burst.err" &
+	burst_pids+=($!)
+done
+burst_failed=0
+for pid in "${burst_pids[@]}"; do wait "$pid" || burst_failed=$((burst_failed + 1)); done
+sleep 0.5
+touch "$TB_DIR/burst.stop"
+wait "$watch_pid"
+bm_after=$(vrrp_counter lb2 became_master)
+left=$(on lb vip list | grep -c ":1[0-9][0-9][0-9]/tcp")
+not_backup=$(grep -vcx backup "$TB_DIR/burst.states")
+echo "     $N_BURST vip dels at once: $burst_failed failed, $left of $N_VIPS left; lb2 not backup in $not_backup of $(grep -c . "$TB_DIR/burst.states") samples"
+expect burst_all_served "$burst_failed of $N_BURST failed ($(head -c 300 "$TB_DIR/burst.err")), $left left" \
+	test "$burst_failed" -eq 0 -a "$left" -eq $((N_VIPS - N_BURST))
+expect burst_backup_stays_backup "lb2 not backup in $not_backup samples; became_master $bm_before -> $bm_after" \
+	test "$not_backup" -eq 0 -a "$bm_after" = "$bm_before"
 
 # ---- beyond the client cap: refused at once with a reason, not queued ----
 client idle "$SOCK" "$TB_DIR/cap.json" 140 2

@@ -272,6 +272,8 @@ static void client_read(struct ctlsrv *s, struct ctl_client *c)
 		c->in_len += (size_t)r;
 		if (done) {
 			watch(s, c, 0);
+			/* Waiting for its turn counts toward the reply's time, not the request's. */
+			c->deadline = lbd_mono_ms() + CTL_REPLY_MS;
 			if (c->phase == CL_READING)
 				c->phase = CL_REQUEST;
 			s->requests = true;
@@ -391,17 +393,38 @@ static void expire(struct ctlsrv *s, struct ctl_client *c)
 	drop(s, c);
 }
 
-void ctlsrv_after_batch(struct ctlsrv *s)
+/*
+ * A burst of changing commands, each a sync and a save of a few ms, would
+ * hold the loop for all of them at once (120 took over a second, and a
+ * VRRP backup took over): a budget a pass, and the rest at the next one.
+ */
+static void serve_some(struct ctlsrv *s)
+{
+	struct ctl_client *waiting[CTL_MAX_CLIENTS], *c;
+	uint64_t until = lbd_mono_us() + CTL_PASS_BUDGET_US;
+	size_t n = 0;
+
+	s->requests = false;
+	for (c = s->clients; c && n < CTL_MAX_CLIENTS; c = c->next)
+		if (c->phase == CL_REQUEST)
+			waiting[n++] = c;
+	/* Clients are listed newest first: the oldest request is the last. */
+	while (n) {
+		serve(s, waiting[--n]);
+		if (n && lbd_mono_us() >= until) {
+			s->requests = true;
+			return;
+		}
+	}
+}
+
+bool ctlsrv_after_batch(struct ctlsrv *s)
 {
 	struct ctl_client **pp, *c;
 	uint64_t now;
 
-	if (s->requests) {
-		s->requests = false;
-		for (c = s->clients; c; c = c->next)
-			if (c->phase == CL_REQUEST)
-				serve(s, c);
-	}
+	if (s->requests)
+		serve_some(s);
 	now = lbd_mono_ms();
 	if (s->paused_until && (now >= s->paused_until || s->fd_freed)) {
 		s->paused_until = 0;
@@ -423,6 +446,7 @@ void ctlsrv_after_batch(struct ctlsrv *s)
 			pp = &c->next;
 		}
 	}
+	return s->requests;
 }
 
 void ctlsrv_close(struct ctlsrv *s)

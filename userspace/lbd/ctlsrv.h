@@ -16,7 +16,9 @@
 
 #define CTL_MAX_CLIENTS		128		/* beyond it: "error lbd is busy" */
 #define CTL_REQUEST_MS		5000		/* from accept to the request's newline */
-#define CTL_REPLY_MS		10000		/* for the whole reply to drain */
+#define CTL_REPLY_MS		10000		/* from the request's newline, for the whole reply to drain */
+/* Commands run in one pass of the loop: each may sync the maps and save the file. */
+#define CTL_PASS_BUDGET_US	5000
 #define CTL_MAX_REPLY		(64u << 20)	/* one reply, in bytes */
 #define CTL_MAX_BUFFERED	(128u << 20)	/* all replies waiting for their readers */
 #define CTL_PAUSE_MS		100		/* accept4 out of fds: retry after this */
@@ -54,9 +56,11 @@ void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events);
 /*
  * After all other events of the batch: runs the complete requests'
  * commands (they may free probes and routers other events point to),
- * accepts new clients, drops late ones and frees what was dropped.
+ * oldest first, until CTL_PASS_BUDGET_US has gone (one at least), accepts
+ * new clients, drops late ones and frees what was dropped. True when
+ * requests still wait: the loop must come back at once, not sleep.
  */
-void ctlsrv_after_batch(struct ctlsrv *s);
+bool ctlsrv_after_batch(struct ctlsrv *s);
 void ctlsrv_close(struct ctlsrv *s);
 
 #endif

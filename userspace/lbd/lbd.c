@@ -881,10 +881,12 @@ static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
 	int ticks = 0, sweep_ticks = 0;
+	bool more_commands = false;
 
 	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
 	while (!ready_to_exit(d)) {
-		int n = epoll_wait(d->epfd, evs, 64, -1);
+		/* Commands still waiting for their turn: look at the events, then serve them. */
+		int n = epoll_wait(d->epfd, evs, 64, more_commands ? 0 : -1);
 		uint64_t woke_us = lbd_mono_us();
 		bool signal = false;
 
@@ -982,7 +984,7 @@ static void loop(struct lbd *d)
 		 */
 		uint64_t t = lbd_mono_us();
 
-		ctlsrv_after_batch(&d->ctl);
+		more_commands = ctlsrv_after_batch(&d->ctl);
 		t = took(d, "lbctl commands", t);
 		if (signal)
 			on_signal(d);
