@@ -1114,6 +1114,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lbd: cannot resolve relative paths: %s\n", strerror(errno));
 		return 1;
 	}
+	lbd_log_open(false);
 	libbpf_set_print(libbpf_print);
 	libxdp_set_print((libxdp_print_fn_t)libbpf_print);
 	raise_nofile();
@@ -1142,6 +1143,8 @@ int main(int argc, char **argv)
 		lbd_err("cannot go to the background: %s", strerror(errno));
 		return 1;
 	}
+	if (!foreground)
+		lbd_log_open(true);
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	loop(&d);
 	/* Priority 0 first: a backup takes the VIPs after Skew_Time instead of Master_Down_Interval. */
