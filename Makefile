@@ -5,6 +5,7 @@
 # make demo-cluster  the same for two nodes announcing a VIP through BIRD (BGP, ECMP)
 # make bench      benchmarks (see BENCHMARKS.md)
 # make deps       install missing Debian packages only
+# make install    lbd, lbctl, man pages, lbd.service, a first lbd.conf (PREFIX, DESTDIR)
 # V=1             show the commands
 
 BUILD     ?= build
@@ -20,7 +21,17 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include \
 	-Iuserspace/lib -Iuserspace/lbd -I$(BUILD) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS     := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
-LBD_LIBS   := $(shell pkg-config --libs libxdp libmnl 2>/dev/null || echo -lxdp -lmnl) $(LDLIBS)
+LBD_LIBS   := $(shell pkg-config --libs libmnl libsystemd 2>/dev/null || echo -lmnl -lsystemd) $(LDLIBS)
+
+# make install: PREFIX and DESTDIR as usual; the configuration and the unit's paths follow.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+SBINDIR    := $(PREFIX)/sbin
+BINDIR     := $(PREFIX)/bin
+MANDIR     := $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+INSTALLED  := $(SBINDIR)/lbd $(BINDIR)/lbctl $(MANDIR)/man8/lbd.8 $(MANDIR)/man8/lbctl.8 \
+	      $(MANDIR)/man5/lbd.conf.5 $(UNITDIR)/lbd.service
 
 ifeq ($(V),1)
 Q :=
@@ -31,7 +42,7 @@ msg = @printf '  %-8s %s\n' $(1) $(2);
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all check demo demo-cluster bench deps clean help
+.PHONY: all check demo demo-cluster bench deps clean help install uninstall
 
 BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o
 SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
@@ -113,6 +124,26 @@ $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
 
 $(BUILD):
 	$(Q)mkdir -p $@
+
+# lbd carries its BPF program (the skeleton): nothing else to install for it to run from anywhere.
+install: $(BUILD)/lbd $(BUILD)/lbctl
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xlb
+	install -m 0755 $(BUILD)/lbd $(DESTDIR)$(SBINDIR)/lbd
+	install -m 0755 $(BUILD)/lbctl $(DESTDIR)$(BINDIR)/lbctl
+	install -m 0644 userspace/man/lbd.8 userspace/man/lbctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 userspace/man/lbd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/systemd/lbd.service.in \
+		>$(DESTDIR)$(UNITDIR)/lbd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lbd.service
+	@# The configuration is the operator's: never replaced.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf ] || install -m 0600 contrib/lbd.conf $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf
+
+# The configuration goes only if it is still the one install put there.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	if cmp -s contrib/lbd.conf $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf; rmdir $(DESTDIR)$(SYSCONFDIR)/xlb 2>/dev/null || true; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -170,7 +170,9 @@ tb_lbd_start() {
 	base=$dir/$(tb_lbd_base)
 	lb=$(tb_lb)
 	[[ -e $base.conf ]] || : >"$base.conf"
-	nsenter --net="/run/netns/$p-$lb" "$TB_BUILD/lbd" --foreground --config "$base.conf" \
+	# TB_LBD_WRAP: a command lbd runs under (e.g. setpriv with the unit's capabilities).
+	# shellcheck disable=SC2086 # the wrapper is words on purpose
+	nsenter --net="/run/netns/$p-$lb" ${TB_LBD_WRAP:-} "$TB_BUILD/lbd" --foreground --config "$base.conf" \
 		--socket "$base.sock" --pin-dir "$(tb_pin_dir "$p")" --log-level info "$@" \
 		>>"$base.log" 2>&1 &
 	echo $! >"$base.pid"

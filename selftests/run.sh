@@ -37,6 +37,7 @@ run config "$build/test_config"
 run hw bash "$(dirname "$0")/unit/test_hw_scripts.sh"
 run e2e_lib bash "$(dirname "$0")/unit/test_e2e_lib.sh"
 run log bash "$(dirname "$0")/unit/test_log.sh" "$build"
+run install bash "$(dirname "$0")/unit/test_install.sh" "$build"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"

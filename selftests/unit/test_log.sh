@@ -7,14 +7,9 @@
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
-passed=0 failed=0
-ok() { echo "ok   log/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL log/$1: $2"; failed=$((failed + 1)); }
-expect() {
-	local name=$1 what=$2
-	shift 2
-	if "$@"; then ok "$name"; else fail "$name" "$what"; fi
-}
+SUITE=log
+# shellcheck source=check.sh
+source "$root/selftests/unit/check.sh"
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 echo 'frob 1' >"$dir/bad.conf"
@@ -40,5 +35,4 @@ expect journal_level_prefix "line: $line" grep -qE '^<3>error: .*unknown keyword
 line=$(JOURNAL_STREAM=1:1 run_lbd 2>&1)
 expect journal_other_stream_stamped "line: $line" grep -qE '^[0-9-]{10}T.* lbd error: ' <<<"$line"
 
-echo "RESULT passed=$passed failed=$failed skipped=0"
-((failed == 0))
+finish

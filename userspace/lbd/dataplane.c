@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xdp/libxdp.h>
 
 #include "clock.h"
 #include "hash.h"
@@ -200,9 +199,8 @@ static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, stru
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct bpf_prog_info info = { 0 };
 	uint32_t info_len = sizeof(info);
-	struct xdp_program *xp;
 	struct nl_link link;
-	enum xdp_attach_mode mode;
+	bool generic;
 
 	ret = nl_link_get(dp->nl, cfg->name, &link);
 	if (ret)
@@ -251,23 +249,27 @@ static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, stru
 		return 0;
 	}
 
-	mode = cfg->mode == LBD_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	xp = xdp_program__from_fd(dup(prog_fd));
-	if (libxdp_get_error(xp))
-		return fail(err, len, -EINVAL, "libxdp cannot use the program");
-	ret = xdp_program__attach(xp, link.ifindex, mode, 0);
-	if (ret && mode == XDP_MODE_NATIVE) {
+	/*
+	 * libbpf attaches, as it replaces and detaches: one path. libxdp's
+	 * dispatcher cannot load on kernels that refuse its freplace programs,
+	 * and where it cannot read the program's BTF (no CAP_SYS_ADMIN) it
+	 * crashed inside libbpf. NOEXIST: another program that appeared since
+	 * the query is not replaced.
+	 */
+	generic = cfg->mode == LBD_XDP_GENERIC;
+	ret = bpf_xdp_attach(link.ifindex, prog_fd, XDP_FLAGS_UPDATE_IF_NOEXIST |
+			     (generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE), NULL);
+	if (ret && !generic && ret != -EBUSY && ret != -EEXIST) {
 		lbd_warn("%s: native XDP failed (%s); falling back to generic mode, which is much slower",
 			 cfg->name, strerror(-ret));
-		ret = xdp_program__attach(xp, link.ifindex, XDP_MODE_SKB, 0);
+		ret = bpf_xdp_attach(link.ifindex, prog_fd, XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_SKB_MODE,
+				     NULL);
 		rt->generic_fallback = !ret;
 	}
-	xdp_program__close(xp);
 	if (ret)
 		return fail(err, len, ret, "cannot attach to %s: %s", cfg->name, strerror(-ret));
 	rt->prog_id = prog_id_of_fd(prog_fd);
-	lbd_info("%s: attached in %s mode", cfg->name,
-		 mode == XDP_MODE_SKB || rt->generic_fallback ? "generic" : "native");
+	lbd_info("%s: attached in %s mode", cfg->name, generic || rt->generic_fallback ? "generic" : "native");
 	return 0;
 }
 

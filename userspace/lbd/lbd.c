@@ -29,7 +29,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <xdp/libxdp.h>
+#include <systemd/sd-daemon.h>
 
 #include "bgp.h"
 #include "clock.h"
@@ -833,15 +833,23 @@ static void on_signal(struct lbd *d)
 			char *argv[] = { "config", "reload" };
 			struct out o;
 
+			/* systemctl reload waits for READY=1 again (a no-op outside systemd). */
+			sd_notify(0, "RELOADING=1");
 			out_init(&o, stderr, false);
-			if (run_command(d, 2, argv, &o, err, sizeof(err)))
+			if (run_command(d, 2, argv, &o, err, sizeof(err))) {
 				lbd_err("reload on SIGHUP: %s", err);
+				sd_notifyf(0, "READY=1\nSTATUS=reload failed, the running configuration stays: %s", err);
+			} else {
+				sd_notifyf(0, "READY=1\nSTATUS=balancing %zu VIPs (reloaded)", d->cfg.n_vips);
+			}
 			continue;
 		}
 		if (d->stop || si.ssi_signo == SIGQUIT)
 			d->keep_routes = true;
 		lbd_info("signal %u: stopping%s; the program stays attached and the maps pinned", si.ssi_signo,
 			 d->keep_routes || !d->bgp.cfg.bird_socket[0] ? "" : " once the routes are withdrawn");
+		sd_notify(0, d->keep_routes || !d->bgp.cfg.bird_socket[0] ? "STOPPING=1"
+					: "STOPPING=1\nSTATUS=withdrawing the BGP routes");
 		d->stop = true;
 	}
 }
@@ -1116,7 +1124,6 @@ int main(int argc, char **argv)
 	}
 	lbd_log_open(false);
 	libbpf_set_print(libbpf_print);
-	libxdp_set_print((libxdp_print_fn_t)libbpf_print);
 	raise_nofile();
 
 	if (lbd_config_load(d.config_path, &d.cfg, err, sizeof(err))) {
@@ -1146,6 +1153,8 @@ int main(int argc, char **argv)
 	if (!foreground)
 		lbd_log_open(true);
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
+	/* Type=notify: lbctl works from the moment systemctl start returns. */
+	sd_notifyf(0, "READY=1\nSTATUS=balancing %zu VIPs\nMAINPID=%d", d.cfg.n_vips, (int)getpid());
 	loop(&d);
 	/* Priority 0 first: a backup takes the VIPs after Skew_Time instead of Master_Down_Interval. */
 	vrrp_shutdown(&d.vrrp);
