@@ -118,11 +118,6 @@ void bgp_set(struct bgp *b, const struct lbd_bgp_cfg *cfg)
 
 /* ---- the file ---- */
 
-struct prefix_set {
-	const struct bgp_vip *v;
-	size_t n;
-};
-
 static int prefix_cmp(const void *x, const void *y)
 {
 	const struct bgp_vip *a = *(const struct bgp_vip *const *)x, *c = *(const struct bgp_vip *const *)y;
@@ -301,7 +296,8 @@ void bgp_update(struct bgp *b, const struct lbd_config *cfg, const struct bgp_ve
 {
 	struct bgp_vip *next;
 	uint64_t now = lbd_mono_ms();
-	bool changed = cfg->n_vips != b->n_vips || !b->text;
+	/* A configure due (new paths, a failure to retry) checks the file too: it may hold another set. */
+	bool changed = cfg->n_vips != b->n_vips || !b->text || b->need_configure;
 	char *text;
 
 	if (!active(b))
@@ -532,7 +528,8 @@ bool bgp_stop_done(const struct bgp *b)
 
 bool bgp_had_routes(const struct bgp *b)
 {
-	return b->had_routes;
+	/* BIRD could not be told: waiting would move no flow. */
+	return b->had_routes && !b->stop_failed;
 }
 
 /* ---- bgp show ---- */

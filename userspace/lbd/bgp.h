@@ -72,7 +72,7 @@ void bgp_event(struct bgp *b, struct bgp_bird *c, uint32_t events);
 /* lbd stops: everything withdrawn. Done once BIRD took it or refused it. */
 void bgp_stop(struct bgp *b);
 bool bgp_stop_done(const struct bgp *b);
-/* Was anything announced when the stop began (then the routers need withdraw-delay)? */
+/* Was anything announced when the stop began, and BIRD told of the withdrawal (then the routers need withdraw-delay)? */
 bool bgp_had_routes(const struct bgp *b);
 void bgp_show(const struct bgp *b, const struct lbd_config *cfg, struct out *o);
 
