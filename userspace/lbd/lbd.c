@@ -53,6 +53,8 @@
 /* Table rebuilds per tick: with the sweep's, a pass stays under the loop's 10 ms budget. */
 #define RINGS_STEP_US	3000
 #define HC_TICK_MS	20
+/* Announcements follow health and tables every this many HC_TICK_MS ticks (and at once after a command). */
+#define BGP_TICKS	5
 /* On stop, how long BIRD may take to drop the routes before lbd exits anyway. */
 #define STOP_WITHDRAW_MAX_MS	15000
 
@@ -888,7 +890,7 @@ static void note_loop_pass(struct lbd *d, uint64_t us)
 static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
-	int ticks = 0, sweep_ticks = 0;
+	int ticks = 0, sweep_ticks = 0, bgp_ticks = 0;
 	bool more_commands = false;
 
 	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
@@ -942,8 +944,12 @@ static void loop(struct lbd *d)
 				}
 				rings_step(d);
 				t = took(d, "table rebuilds", t);
-				/* After the rebuilds: a route follows the table it announces. */
-				bgp_refresh(d);
+				/*
+				 * After the rebuilds: a route follows the table it announces.
+				 * Every BGP_TICKS: each VIP's look-up is a scan of the VIPs.
+				 */
+				if (++bgp_ticks % BGP_TICKS == 0 || d->bgp.stopping)
+					bgp_refresh(d);
 				took(d, "bgp", t);
 			} else if (fd == d->listen_fd) {
 				ctlsrv_listen_event(&d->ctl);
