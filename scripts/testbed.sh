@@ -139,7 +139,7 @@ tb_bpffs_up() {
 	mount -t bpf bpf /sys/fs/bpf && TB_BPFFS_MOUNTED=1
 }
 tb_bpffs_down() {
-	# libxdp's lock directory, made when lbd attaches; gone once empty.
+	# The lock directory libxdp made when lbd still attached through it; gone once empty.
 	rmdir /sys/fs/bpf/xdp 2>/dev/null || true
 	if ((TB_BPFFS_MOUNTED)); then
 		umount /sys/fs/bpf && TB_BPFFS_MOUNTED=0

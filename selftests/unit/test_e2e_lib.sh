@@ -5,18 +5,17 @@
 # shellcheck disable=SC2046 # $(every ...): one time a word, split on purpose
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+SUITE=e2e_lib
+# shellcheck source=check.sh
+source "$root/selftests/unit/check.sh"
 lib=${E2E_LIB:-$root/selftests/e2e/lib.sh}
-passed=0 failed=0 skipped=0
-ok() { echo "ok   e2e_lib/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL e2e_lib/$1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip e2e_lib/$1: $2"; skipped=$((skipped + 1)); }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
 eval "$(sed -n '/^ping_outage_ms() {$/,/^}$/p' "$lib")"
 if ! declare -F ping_outage_ms >/dev/null; then
 	fail extract "no ping_outage_ms() { ... } in $lib"
-	echo "RESULT passed=$passed failed=$failed skipped=$skipped"
+	finish
 	exit 1
 fi
 
@@ -94,5 +93,4 @@ else
 	expect_ms log_times_no_reply 800 "$dir/own-none"
 fi
 
-echo "RESULT passed=$passed failed=$failed skipped=$skipped"
-((failed == 0))
+finish

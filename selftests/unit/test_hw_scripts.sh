@@ -6,11 +6,10 @@
 # promises. A syntax check is a guard, not a test: a file that does not
 # parse fails here, one that parses adds nothing to the passed count.
 root=$(cd "$(dirname "$0")/../.." && pwd)
+SUITE=hw
+# shellcheck source=check.sh
+source "$root/selftests/unit/check.sh"
 pktgen=$root/scripts/hw/pktgen.sh trex=$root/scripts/hw/trex_xlb.py
-passed=0 failed=0 skipped=0
-ok() { echo "ok   hw/$1"; passed=$((passed + 1)); }
-fail() { echo "FAIL hw/$1: $2"; failed=$((failed + 1)); }
-skip() { echo "skip hw/$1: $2"; skipped=$((skipped + 1)); }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
@@ -148,5 +147,4 @@ PY
 		fail trex_profile_builds_the_stream "$(tail -n 3 "$dir/py.err" | tr '\n' ' ')"
 	fi
 fi
-echo "RESULT passed=$passed failed=$failed skipped=$skipped"
-((failed == 0))
+finish

@@ -536,12 +536,10 @@ bool bgp_had_routes(const struct bgp *b)
 
 static void format_ago(uint64_t wall_ms, char *buf, size_t len)
 {
-	uint64_t now = lbd_wall_ms();
+	char age[16];
 
-	if (!wall_ms)
-		snprintf(buf, len, "never");
-	else
-		snprintf(buf, len, "%llus ago", (unsigned long long)(now > wall_ms ? (now - wall_ms) / 1000 : 0));
+	out_age(wall_ms, age, sizeof(age));
+	snprintf(buf, len, "%s", wall_ms ? strcat(age, " ago") : "never");
 }
 
 static const char *bird_state(const struct bgp *b)

@@ -110,21 +110,6 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 	return "active";
 }
 
-/* "12s", "5m", "3h", "2d": how long a verdict has held. */
-static void format_age(uint64_t since_ms, char *buf, size_t len)
-{
-	uint64_t now = lbd_wall_ms(), age = now > since_ms ? (now - since_ms) / 1000 : 0;
-
-	if (age < 120)
-		snprintf(buf, len, "%llus", (unsigned long long)age);
-	else if (age < 7200)
-		snprintf(buf, len, "%llum", (unsigned long long)age / 60);
-	else if (age < 172800)
-		snprintf(buf, len, "%lluh", (unsigned long long)age / 3600);
-	else
-		snprintf(buf, len, "%llud", (unsigned long long)age / 86400);
-}
-
 static void print_vip_head(struct out *o, const struct lbd_vip_cfg *v)
 {
 	char vs[80], a[INET6_ADDRSTRLEN];
@@ -207,7 +192,7 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 				snprintf(last, sizeof(last), "%.24s %.1fms", t->last, t->latency_us / 1000.0);
 			else
 				snprintf(last, sizeof(last), "%s", t->last);
-			format_age(t->since_ms, age, sizeof(age));
+			out_age(t->since_ms, age, sizeof(age));
 		}
 		out_obj_begin(o, NULL);
 		out_str(o, "address", a);
@@ -431,7 +416,7 @@ static void cmd_vrrp_show(struct lbd *d, struct out *o)
 
 		if (r->master_priority)
 			inet_ntop(fam, r->master_addr, master, sizeof(master));
-		format_age(r->since_ms, age, sizeof(age));
+		out_age(r->since_ms, age, sizeof(age));
 		out_obj_begin(o, NULL);
 		out_str(o, "dev", r->cfg.dev);
 		out_u64(o, "vrid", r->cfg.vrid);

@@ -3,6 +3,8 @@
 
 #include <stdarg.h>
 
+#include "clock.h"
+
 void out_init(struct out *o, FILE *f, bool json)
 {
 	o->f = f;
@@ -104,4 +106,18 @@ void out_bool(struct out *o, const char *key, bool value)
 		return;
 	key_prefix(o, key);
 	fputs(value ? "true" : "false", o->f);
+}
+
+void out_age(uint64_t since_ms, char *buf, size_t len)
+{
+	uint64_t now = lbd_wall_ms(), age = now > since_ms ? (now - since_ms) / 1000 : 0;
+
+	if (age < 120)
+		snprintf(buf, len, "%llus", (unsigned long long)age);
+	else if (age < 7200)
+		snprintf(buf, len, "%llum", (unsigned long long)age / 60);
+	else if (age < 172800)
+		snprintf(buf, len, "%lluh", (unsigned long long)age / 3600);
+	else
+		snprintf(buf, len, "%llud", (unsigned long long)age / 86400);
 }

@@ -31,5 +31,7 @@ void out_bool(struct out *o, const char *key, bool value);
 void out_double(struct out *o, const char *key, double value);
 /* Text only; nothing in JSON mode. */
 void out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "12s", "5m", "3h", "2d": how long ago since_ms (wall clock) was, for the text view. */
+void out_age(uint64_t since_ms, char *buf, size_t len);
 
 #endif
