@@ -83,6 +83,11 @@ for ((t = 0; t < 300; t++)); do
 done
 # From stats, not show: a show of 5000 backends is itself a long pass (measured once, at the end).
 loop_field() { lbctl -j stats | python3 -c "import json,sys; print(json.load(sys.stdin)['loop']['$1'])"; }
+# The recent longest pass: wall ms, of it lbd's CPU ms, kernel waits, preemptions, and the work that held it.
+recent_pass() {
+	lbctl -j stats | python3 -c "import json,sys; p = json.load(sys.stdin)['loop']['recent_longest']
+print('%.2f ms (cpu %.2f ms, %d waits, %d preempted; %s)' % (p['us'] / 1e3, p['cpu_us'] / 1e3, p['waits'], p['preempted'], p['by']))"
+}
 table_size() { bpftool -j map show pinned "/sys/fs/bpf/$P/conn_map" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'; }
 
 echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${RAMP_S}s"
@@ -115,7 +120,7 @@ for ((t = 0; t < RAMP_S; t += 5)); do
 	sleep 5
 	recent=$(loop_field recent_longest_us)
 	((recent > worst)) && worst=$recent
-	printf '  t=%2ds: longest pass in the last 5-10 s %6.2f ms\n' $((t + 5)) "$(awk -v u="$recent" 'BEGIN { print u / 1000 }')"
+	printf '  t=%2ds: longest pass in the last 5-10 s %s\n' $((t + 5)) "$(recent_pass)"
 	if ((t == 0)); then
 		echo "  targets in slow start at t=5s: $(lbctl show | grep -c ' slow-start ' || true)"
 	fi
@@ -125,4 +130,4 @@ echo "during the ramp with a million flows and stuck clients: longest pass $(awk
 grep -c 'control client dropped' "$DIR/lbd.log" | sed 's/^/control clients dropped: /'
 sleep 10	# the recent window forgets the ramp
 lbctl show >/dev/null
-echo "one lbctl show of $((VIPS * 10)) backends: longest pass $(awk -v u="$(loop_field recent_longest_us)" 'BEGIN { print u / 1000 }') ms (the command's own reply)"
+echo "one lbctl show of $((VIPS * 10)) backends: longest pass $(recent_pass)"

@@ -68,6 +68,7 @@ static void adopt_maps(struct lbd_dp *dp)
 		/* A restart must not stop traffic while neighbours are looked up again. */
 		memcpy(dp->backends[id].mac, be.mac, 6);
 		dp->backends[id].have_mac = be.flags & XLB_BACKEND_F_UP;
+		dp->backends[id].born = ++dp->births;
 	}
 	be_index_rebuild(dp);
 	while (!bpf_map_get_next_key(dp->fds.vip, prev, &next)) {
@@ -78,6 +79,7 @@ static void adopt_maps(struct lbd_dp *dp)
 		struct lbd_vip_rt *v = &dp->vips[meta.vip_id];
 
 		v->used = true;
+		v->born = ++dp->births;
 		v->key.addr.family = key.family;
 		memcpy(v->key.addr.a, key.addr, sizeof(key.addr));
 		v->key.port = ntohs(key.port);
@@ -378,6 +380,7 @@ static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
 		if (!dp->backends[id].addr.family) {
 			memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
 			dp->backends[id].addr = *addr;
+			dp->backends[id].born = ++dp->births;
 			xlb_traffic_clear(dp->fds.backend_stats, id);
 			be_index_add(dp, id);
 			cursor = id;
@@ -1102,6 +1105,7 @@ static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err
 				continue;
 			}
 			memset(&dp->vips[id], 0, sizeof(dp->vips[id]));
+			dp->vips[id].born = ++dp->births;
 			xlb_traffic_clear(dp->fds.vip_stats, id);
 		}
 		one = publish_vip(dp, id, &cfg->vips[i], one_err, sizeof(one_err));

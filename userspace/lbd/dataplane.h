@@ -24,6 +24,7 @@ struct lbd_backend_rt {
 	bool via_gateway;	/* reached through a router: fine for IPIP, a loop for DSR */
 	enum lbd_be_state state;
 	char why[160];
+	uint32_t born;		/* lbd_dp.births when the id was given to addr: a reused id is a new backend */
 };
 
 struct lbd_share {
@@ -43,6 +44,7 @@ struct lbd_vip_rt {
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 	uint32_t gen;		/* changes whenever slots does (lbd_dp.gen) */
+	uint32_t born;		/* lbd_dp.births when the id was given to this VIP */
 	uint64_t builds;	/* Maglev tables built for it: a sync whose inputs did not change builds none */
 	struct xlb_ring_map ring;	/* ring_map[ring_id] mapped here, to be written in place */
 	struct lbd_share *shares;	/* slots per backend of the published ring */
@@ -131,6 +133,7 @@ struct lbd_dp {
 	bool vip_index_stale;	/* vip_map changed since the program's index was built */
 	const struct hc *hc;	/* health verdicts; NULL: every backend counts as healthy */
 	uint32_t gen;		/* the last lbd_vip_rt.gen handed out */
+	uint32_t births;	/* ids given out, VIP and backend: their born */
 	uint64_t index_swaps;	/* VIP index rebuilds for a UDP window: each waits for an RCU grace period */
 	struct lbd_rings_round rings;
 	uint64_t syncs;		/* full syncs since start: netlink batches that mattered, commands, timers */

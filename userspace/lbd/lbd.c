@@ -60,6 +60,31 @@
 
 struct rate {
 	uint64_t last, pps;
+	uint32_t born;		/* of the id's VIP or backend: another's counters are no base */
+};
+
+/*
+ * Packets a second since the last sample. The first sample of an id (at
+ * start, adopted counters hold all traffic since the program was loaded;
+ * a reused id's are another's) is a base, not a rate. Births start at 1.
+ */
+static void rate_sample(struct rate *r, uint32_t born, uint64_t packets)
+{
+	r->pps = r->born == born && packets >= r->last ? (packets - r->last) / TICK_SECONDS : 0;
+	r->last = packets;
+	r->born = born;
+}
+
+/*
+ * A pass's wall time, and what of it was lbd's: its CPU time, the times it
+ * waited in the kernel (an RCU grace period, a full socket) and the times
+ * the scheduler gave its CPU to another task. A long pass with little CPU
+ * and many preemptions is the machine's doing, not lbd's.
+ */
+struct loop_pass {
+	uint64_t us, cpu_us;
+	long waits, preempted;
+	const char *by;
 };
 
 struct lbd {
@@ -76,14 +101,15 @@ struct lbd {
 	uint64_t stop_began_ms, withdrawn_ms;
 	bool ramping;			/* slow start was running at the last tick */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
-	uint64_t loop_longest_us, loop_over_10ms;
+	struct loop_pass loop_longest, loop_recent[2];	/* ever; this and the last sweep period */
+	uint64_t loop_over_10ms;
 	const char *pass_slowest;	/* what held the current pass longest, and how long */
 	uint64_t pass_slowest_us;
-	uint64_t loop_recent_us[2];	/* the longest in this and the last LOOP_WINDOW_TICKS of the timer */
 	char rings_why[32];		/* what asked for the round of table rebuilds under way */
 	bool stop;
 	bool pending;			/* some backend waits for its MAC */
 	struct rate vip_rate[XLB_MAX_VIPS], be_rate[XLB_MAX_BACKENDS];
+	struct xlb_traffic vip_traffic[XLB_MAX_VIPS], be_traffic[XLB_MAX_BACKENDS];	/* the last read */
 };
 
 static bool program_attached(struct lbd *d);
@@ -231,14 +257,28 @@ static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_
 	out_obj_end(o);
 }
 
+static void print_pass(struct out *o, const char *key, const struct loop_pass *p)
+{
+	out_obj_begin(o, key);
+	out_u64(o, "us", p->us);
+	out_u64(o, "cpu_us", p->cpu_us);
+	out_u64(o, "waits", (uint64_t)p->waits);
+	out_u64(o, "preempted", (uint64_t)p->preempted);
+	out_str(o, "by", p->by ? p->by : "");
+	out_obj_end(o);
+}
+
 /* How long lbd's loop was held: in show, and in stats, which is cheap to ask often. */
 static void print_loop(struct lbd *d, struct out *o)
 {
+	const struct loop_pass *recent = &d->loop_recent[d->loop_recent[0].us > d->loop_recent[1].us ? 0 : 1];
+
 	out_obj_begin(o, "loop");
-	out_u64(o, "longest_us", d->loop_longest_us);
-	out_u64(o, "recent_longest_us", d->loop_recent_us[0] > d->loop_recent_us[1] ?
-		d->loop_recent_us[0] : d->loop_recent_us[1]);
+	out_u64(o, "longest_us", d->loop_longest.us);
+	out_u64(o, "recent_longest_us", recent->us);
 	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	print_pass(o, "longest", &d->loop_longest);
+	print_pass(o, "recent_longest", recent);
 	out_obj_end(o);
 }
 
@@ -313,11 +353,21 @@ static void traffic_row(struct out *o, const char *key, const char *name,
 		 (unsigned long long)t->new_flows);
 }
 
+/* Both maps in two syscalls: stats is asked for often, of thousands of backends. */
+static void read_traffic(struct lbd *d)
+{
+	if (xlb_traffic_read_all(d->dp.fds.vip_stats, XLB_MAX_VIPS, d->vip_traffic))
+		memset(d->vip_traffic, 0, sizeof(d->vip_traffic));
+	if (xlb_traffic_read_all(d->dp.fds.backend_stats, XLB_MAX_BACKENDS, d->be_traffic))
+		memset(d->be_traffic, 0, sizeof(d->be_traffic));
+}
+
 static void cmd_stats(struct lbd *d, struct out *o)
 {
 	uint64_t all[XLB_STAT_MAX] = { 0 };
 
 	xlb_stats_read_all(&d->dp.fds, all);
+	read_traffic(d);
 	out_obj_begin(o, NULL);
 	print_loop(d, o);
 	out_obj_begin(o, "counters");
@@ -331,29 +381,25 @@ static void cmd_stats(struct lbd *d, struct out *o)
 	out_arr_begin(o, "vips");
 	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
 	for (size_t i = 0; i < d->cfg.n_vips; i++) {
-		struct xlb_traffic t = { 0 };
 		uint32_t id;
 		char vs[80];
 
 		if (!lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id))
 			continue;
-		xlb_traffic_read(d->dp.fds.vip_stats, id, &t);
 		lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
-		traffic_row(o, "vip", vs, &t, d->vip_rate[id].pps);
+		traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps);
 	}
 	out_arr_end(o);
 	out_arr_begin(o, "backends");
 	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "BACKEND", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
 		const struct lbd_backend_rt *b = &d->dp.backends[id];
-		struct xlb_traffic t = { 0 };
 		char a[INET6_ADDRSTRLEN];
 
 		if (!b->referenced)
 			continue;
-		xlb_traffic_read(d->dp.fds.backend_stats, id, &t);
 		lbd_addr_format(&b->addr, a, sizeof(a));
-		traffic_row(o, "address", a, &t, d->be_rate[id].pps);
+		traffic_row(o, "address", a, &d->be_traffic[id], d->be_rate[id].pps);
 	}
 	out_arr_end(o);
 	out_obj_end(o);
@@ -602,19 +648,16 @@ static int open_socket(const char *path)
 
 static void sample_rates(struct lbd *d)
 {
-	struct xlb_traffic t;
-
+	read_traffic(d);
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
-		if (!d->dp.vips[id].used || xlb_traffic_read(d->dp.fds.vip_stats, id, &t))
+		if (!d->dp.vips[id].used)
 			continue;
-		d->vip_rate[id].pps = (t.packets - d->vip_rate[id].last) / TICK_SECONDS;
-		d->vip_rate[id].last = t.packets;
+		rate_sample(&d->vip_rate[id], d->dp.vips[id].born, d->vip_traffic[id].packets);
 	}
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
-		if (!d->dp.backends[id].referenced || xlb_traffic_read(d->dp.fds.backend_stats, id, &t))
+		if (!d->dp.backends[id].referenced)
 			continue;
-		d->be_rate[id].pps = (t.packets - d->be_rate[id].last) / TICK_SECONDS;
-		d->be_rate[id].last = t.packets;
+		rate_sample(&d->be_rate[id], d->dp.backends[id].born, d->be_traffic[id].packets);
 	}
 }
 
@@ -857,12 +900,30 @@ static uint64_t took(struct lbd *d, const char *what, uint64_t since_us)
 	return now;
 }
 
-static void note_loop_pass(struct lbd *d, uint64_t us)
+static void pass_usage(struct rusage *ru)
 {
-	if (us > d->loop_longest_us)
-		d->loop_longest_us = us;
-	if (us > d->loop_recent_us[0])
-		d->loop_recent_us[0] = us;
+	if (getrusage(RUSAGE_THREAD, ru))
+		memset(ru, 0, sizeof(*ru));
+}
+
+static uint64_t tv_us(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec;
+}
+
+static void note_loop_pass(struct lbd *d, uint64_t us, const struct rusage *began)
+{
+	struct rusage now;
+	struct loop_pass p = { .us = us, .by = d->pass_slowest };
+
+	pass_usage(&now);
+	p.cpu_us = tv_us(&now.ru_utime) + tv_us(&now.ru_stime) - tv_us(&began->ru_utime) - tv_us(&began->ru_stime);
+	p.waits = now.ru_nvcsw - began->ru_nvcsw;
+	p.preempted = now.ru_nivcsw - began->ru_nivcsw;
+	if (us > d->loop_longest.us)
+		d->loop_longest = p;
+	if (us > d->loop_recent[0].us)
+		d->loop_recent[0] = p;
 	if (us > 10000)
 		d->loop_over_10ms++;
 	if (us > 100000)
@@ -871,6 +932,13 @@ static void note_loop_pass(struct lbd *d, uint64_t us)
 	d->pass_slowest_us = 0;
 	d->pass_slowest = NULL;
 }
+
+static const char *const source_kind_work[] = {
+	[LBD_SRC_PROBE] = "probe replies and verdicts",
+	[LBD_SRC_VRRP] = "VRRP packets",
+	[LBD_SRC_CLIENT] = "lbctl clients' reads and writes",
+	[LBD_SRC_BIRD] = "BIRD's replies",
+};
 
 static void loop(struct lbd *d)
 {
@@ -883,8 +951,11 @@ static void loop(struct lbd *d)
 		/* Commands still waiting for their turn: look at the events, then serve them. */
 		int n = epoll_wait(d->epfd, evs, 64, more_commands ? 0 : -1);
 		uint64_t woke_us = lbd_mono_us();
+		struct rusage began;
+		uint64_t by_kind_us[LBD_SRC_BIRD + 1] = { 0 };
 		bool signal = false;
 
+		pass_usage(&began);
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 
@@ -894,6 +965,7 @@ static void loop(struct lbd *d)
 			 */
 			if (evs[i].data.u64 > INT_MAX) {
 				uint8_t kind = *(const uint8_t *)evs[i].data.ptr;
+				uint64_t t = lbd_mono_us();
 
 				if (kind == LBD_SRC_PROBE)
 					hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
@@ -903,6 +975,9 @@ static void loop(struct lbd *d)
 					ctlsrv_event(&d->ctl, evs[i].data.ptr, evs[i].events);
 				else if (kind == LBD_SRC_BIRD)
 					bgp_event(&d->bgp, evs[i].data.ptr, evs[i].events);
+				/* Many small events of a kind a pass: their sum is what held it. */
+				if (kind < sizeof(by_kind_us) / sizeof(by_kind_us[0]))
+					by_kind_us[kind] += lbd_mono_us() - t;
 				continue;
 			}
 			if (fd == d->vrrp.timer_fd) {
@@ -962,8 +1037,8 @@ static void loop(struct lbd *d)
 					resync(d, "timer");
 				if (++sweep_ticks % SWEEP_TICKS == 0) {
 					lbd_dp_sweep_begin(&d->dp, d->cfg.conn_timeout);
-					d->loop_recent_us[1] = d->loop_recent_us[0];
-					d->loop_recent_us[0] = 0;
+					d->loop_recent[1] = d->loop_recent[0];
+					d->loop_recent[0] = (struct loop_pass){ 0 };
 				}
 				took(d, "the 1 s timer (rates, slow start, VRRP health)", t);
 			} else {
@@ -976,6 +1051,8 @@ static void loop(struct lbd *d)
 				took(d, "a netlink batch", t);
 			}
 		}
+		for (int kind = LBD_SRC_PROBE; kind <= LBD_SRC_BIRD; kind++)
+			took(d, source_kind_work[kind], lbd_mono_us() - by_kind_us[kind]);
 		/*
 		 * Commands and reloads last: they may free probes and routers that
 		 * other events of this batch still point to. The hc timer wakes the
@@ -988,7 +1065,7 @@ static void loop(struct lbd *d)
 		if (signal)
 			on_signal(d);
 		took(d, "a signal (reload)", t);
-		note_loop_pass(d, lbd_mono_us() - woke_us);
+		note_loop_pass(d, lbd_mono_us() - woke_us, &began);
 	}
 }
 

@@ -423,3 +423,51 @@ int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out)
 	free(percpu);
 	return 0;
 }
+
+int xlb_traffic_read_all(int fd, uint32_t n, struct xlb_traffic *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int ncpu, ret = 0;
+	struct xlb_traffic *percpu = percpu_traffic(&ncpu, &ret);
+	struct xlb_traffic *values = NULL;
+	uint32_t *keys = NULL, next = 0, done = 0;
+
+	if (!percpu)
+		return ret;
+	free(percpu);
+	keys = calloc(n, sizeof(*keys));
+	values = calloc((size_t)n * ncpu, sizeof(*values));
+	if (!keys || !values) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(out, 0, n * sizeof(*out));
+	/* One syscall for the whole array, not one per id: lbd reads thousands a second. */
+	while (done < n) {
+		uint32_t count = n - done;
+		int err = bpf_map_lookup_batch(fd, done ? &next : NULL, &next, keys, values, &count, &opts);
+
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		for (uint32_t k = 0; k < count; k++) {
+			uint32_t id = keys[k];
+
+			if (id >= n)
+				continue;
+			for (int c = 0; c < ncpu; c++) {
+				out[id].packets += values[(size_t)k * ncpu + c].packets;
+				out[id].bytes += values[(size_t)k * ncpu + c].bytes;
+				out[id].new_flows += values[(size_t)k * ncpu + c].new_flows;
+			}
+		}
+		done += count;
+		if (err || !count)
+			break;
+	}
+out:
+	free(keys);
+	free(values);
+	return ret;
+}

@@ -82,6 +82,8 @@ int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg);
 int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *value);
 int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX]);
 int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out);
+/* Ids 0..n-1 of a VIP or backend counter map at once, into out[id]. */
+int xlb_traffic_read_all(int fd, uint32_t n, struct xlb_traffic *out);
 /* Zeroes a VIP's or backend's counters, so a reused id starts from nothing. */
 int xlb_traffic_clear(int fd, uint32_t id);
 
