@@ -15,6 +15,8 @@ E2E_SUITE=${E2E_SUITE:-e2e}
 e2e_passed=0 e2e_failed=0 e2e_skipped=0
 
 ok() { echo "ok   $E2E_SUITE/$1"; e2e_passed=$((e2e_passed + 1)); }
+# skip NAME WHY: what this machine cannot show, said as such.
+skip() { echo "skip $E2E_SUITE/$1: $2"; e2e_skipped=$((e2e_skipped + 1)); }
 
 fail() {
 	local name=$1

@@ -30,6 +30,7 @@
 enum ctl_phase {
 	CL_READING,		/* gathering the request */
 	CL_REQUEST,		/* request complete: its command runs after the batch */
+	CL_RENDERING,		/* its command wrote part of the reply and goes on at the next pass */
 	CL_WRITING,		/* reply queued, being sent as the client reads */
 	CL_DROPPED,		/* closed; freed after the batch, events still queued for it are ignored */
 };
@@ -43,6 +44,14 @@ struct ctl_client {
 	struct ctl_client *next;
 	char *out;
 	size_t out_len, out_sent;
+	/* CL_RENDERING: the command's words, the reply so far and where it goes on. */
+	int argc;
+	char *argv[CTL_MAX_ARGS + 1];
+	FILE *mem;
+	char *body;
+	size_t body_len;
+	struct out o;
+	struct ctl_cursor cur;
 	size_t in_len;
 	char in[CTL_MAX_REQUEST];
 };
@@ -63,10 +72,34 @@ static void refuse(int fd, const char *line)
 	close(fd);
 }
 
+static void reply_discard(struct ctl_client *c)
+{
+	if (c->mem)
+		fclose(c->mem);
+	c->mem = NULL;
+	free(c->body);
+	c->body = NULL;
+	c->body_len = 0;
+}
+
+/* A reply begun anew: the command runs from its start into an empty buffer. */
+static int reply_begin(struct ctl_client *c)
+{
+	reply_discard(c);
+	c->mem = open_memstream(&c->body, &c->body_len);
+	if (!c->mem)
+		return -ENOMEM;
+	out_init(&c->o, c->mem, !strcmp(c->argv[0], "j"));
+	c->cur.next = 0;
+	c->cur.gen = 0;
+	return 0;
+}
+
 static void drop(struct ctlsrv *s, struct ctl_client *c)
 {
 	if (c->phase == CL_DROPPED)
 		return;
+	reply_discard(c);
 	close(c->fd);
 	c->fd = -1;
 	c->phase = CL_DROPPED;
@@ -195,14 +228,69 @@ static char *format_rows(const char *body, size_t body_len, size_t *len)
 	return buf;
 }
 
-/* The request is c->in up to its first newline: flags, then lbctl's words. */
-static void serve(struct ctlsrv *s, struct ctl_client *c)
+/*
+ * Runs the command, or the next piece of it, until until_us; the reply is
+ * queued once the command has written all of it.
+ */
+static void render(struct ctlsrv *s, struct ctl_client *c, uint64_t until_us)
 {
-	char *argv[CTL_MAX_ARGS + 1], err[LBD_ERR_LEN] = "", *body = NULL, *nl, *buf;
-	size_t words = 0, body_len = 0, len;
-	struct out o;
-	FILE *mem;
-	int argc = 0, ret;
+	char err[LBD_ERR_LEN] = "", *buf;
+	size_t len;
+	int ret;
+
+	for (;;) {
+		c->cur.until_us = until_us;
+		c->cur.more = false;
+		ret = s->run(s->ctx, c->argc - 1, c->argv + 1, &c->o, &c->cur, err, sizeof(err));
+		if (ret != CTL_RESTART)
+			break;
+		/* What it began on has changed (another client's command): begun again, whole. */
+		c->cur.restarts++;
+		if (reply_begin(c)) {
+			queue_error(s, c, "out of memory");
+			return;
+		}
+	}
+	if (!ret && c->cur.more) {
+		c->phase = CL_RENDERING;
+		s->requests = true;
+		s->resumed++;
+		return;
+	}
+	fclose(c->mem);
+	c->mem = NULL;
+	if (ret) {
+		reply_discard(c);
+		queue_line(s, c, "error", err);
+		return;
+	}
+	buf = format_rows(c->body, c->body_len, &len);
+	reply_discard(c);
+	if (!buf) {
+		queue_error(s, c, "the reply is larger than the %u MiB lbd sends, or lbd is out of memory",
+			    CTL_MAX_REPLY >> 20);
+		return;
+	}
+	if (s->buffered + len > CTL_MAX_BUFFERED) {
+		free(buf);
+		queue_error(s, c, "lbd is busy: %zu MiB of replies wait for slow clients; try again",
+			    s->buffered >> 20);
+		return;
+	}
+	queue(s, c, buf, len);
+}
+
+/* The request is c->in up to its first newline: flags, then lbctl's words. */
+static void serve(struct ctlsrv *s, struct ctl_client *c, uint64_t until_us)
+{
+	char *nl;
+	size_t words = 0;
+	int argc = 0;
+
+	if (c->phase == CL_RENDERING) {
+		render(s, c, until_us);
+		return;
+	}
 
 	nl = memchr(c->in, '\n', c->in_len);
 	*nl = 0;
@@ -218,39 +306,19 @@ static void serve(struct ctlsrv *s, struct ctl_client *c)
 		sep = strchr(p, CTL_SEP);
 		if (sep)
 			*sep = 0;
-		argv[argc++] = p;
+		c->argv[argc++] = p;
 	}
+	c->argc = argc;
 	if (argc < 2) {
 		queue_error(s, c, "empty request");
 		return;
 	}
-	mem = open_memstream(&body, &body_len);
-	if (!mem) {
+	c->cur = (struct ctl_cursor){ 0 };
+	if (reply_begin(c)) {
 		queue_error(s, c, "out of memory");
 		return;
 	}
-	out_init(&o, mem, !strcmp(argv[0], "j"));
-	ret = s->run(s->ctx, argc - 1, argv + 1, &o, err, sizeof(err));
-	fclose(mem);
-	if (ret) {
-		free(body);
-		queue_line(s, c, "error", err);
-		return;
-	}
-	buf = format_rows(body, body_len, &len);
-	free(body);
-	if (!buf) {
-		queue_error(s, c, "the reply is larger than the %u MiB lbd sends, or lbd is out of memory",
-			    CTL_MAX_REPLY >> 20);
-		return;
-	}
-	if (s->buffered + len > CTL_MAX_BUFFERED) {
-		free(buf);
-		queue_error(s, c, "lbd is busy: %zu MiB of replies wait for slow clients; try again",
-			    s->buffered >> 20);
-		return;
-	}
-	queue(s, c, buf, len);
+	render(s, c, until_us);
 }
 
 static void client_read(struct ctlsrv *s, struct ctl_client *c)
@@ -398,19 +466,18 @@ static void expire(struct ctlsrv *s, struct ctl_client *c)
  * hold the loop for all of them at once (120 took over a second, and a
  * VRRP backup took over): a budget a pass, and the rest at the next one.
  */
-static void serve_some(struct ctlsrv *s)
+static void serve_some(struct ctlsrv *s, uint64_t until)
 {
 	struct ctl_client *waiting[CTL_MAX_CLIENTS], *c;
-	uint64_t until = lbd_mono_us() + CTL_PASS_BUDGET_US;
 	size_t n = 0;
 
 	s->requests = false;
 	for (c = s->clients; c && n < CTL_MAX_CLIENTS; c = c->next)
-		if (c->phase == CL_REQUEST)
+		if (c->phase == CL_REQUEST || c->phase == CL_RENDERING)
 			waiting[n++] = c;
 	/* Clients are listed newest first: the oldest request is the last. */
 	while (n) {
-		serve(s, waiting[--n]);
+		serve(s, waiting[--n], until);
 		if (n && lbd_mono_us() >= until) {
 			s->requests = true;
 			return;
@@ -418,13 +485,13 @@ static void serve_some(struct ctlsrv *s)
 	}
 }
 
-bool ctlsrv_after_batch(struct ctlsrv *s)
+bool ctlsrv_after_batch(struct ctlsrv *s, uint64_t until_us)
 {
 	struct ctl_client **pp, *c;
 	uint64_t now;
 
 	if (s->requests)
-		serve_some(s);
+		serve_some(s, until_us);
 	now = lbd_mono_ms();
 	if (s->paused_until && (now >= s->paused_until || s->fd_freed)) {
 		s->paused_until = 0;

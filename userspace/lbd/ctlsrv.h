@@ -17,16 +17,45 @@
 #define CTL_MAX_CLIENTS		128		/* beyond it: "error lbd is busy" */
 #define CTL_REQUEST_MS		5000		/* from accept to the request's newline */
 #define CTL_REPLY_MS		10000		/* from the request's newline, for the whole reply to drain */
-/* Commands run in one pass of the loop: each may sync the maps and save the file. */
-#define CTL_PASS_BUDGET_US	5000
 #define CTL_MAX_REPLY		(64u << 20)	/* one reply, in bytes */
 #define CTL_MAX_BUFFERED	(128u << 20)	/* all replies waiting for their readers */
 #define CTL_PAUSE_MS		100		/* accept4 out of fds: retry after this */
 
 struct out;
 
-/* Runs one command (lbctl's words), printing to o; 0 or -errno and err. */
-typedef int (*ctl_run_fn)(void *ctx, int argc, char **argv, struct out *o, char *err, size_t len);
+/*
+ * Where a long reply goes on. A command whose reply grows with the
+ * configuration (show of thousands of backends) writes a piece a pass:
+ * after a row, once until_us has passed, it records next and sets more,
+ * and is called again at the next pass with the same words and output.
+ * If what it began on has changed by then it returns CTL_RESTART and is
+ * run again from its start, into an empty reply.
+ */
+struct ctl_cursor {
+	uint64_t until_us;	/* monotonic: stop at the next row after it */
+	size_t next;		/* 0 at the start; the command's own place */
+	uint64_t gen;		/* the command's: what it began on */
+	bool more;		/* set by the command: not done, go on at the next pass */
+	unsigned restarts;
+};
+
+#define CTL_RESTART		1
+/* Begun again this often, a reply is then written whole: a client is not starved by changes. */
+#define CTL_MAX_RESTARTS	3
+
+/* True (and the place noted) when the command is to stop after a row and go on at the next pass. */
+static inline bool ctl_pause_at(struct ctl_cursor *cur, size_t next, uint64_t now_us)
+{
+	if (cur->restarts >= CTL_MAX_RESTARTS || now_us < cur->until_us)
+		return false;
+	cur->next = next;
+	cur->more = true;
+	return true;
+}
+
+/* Runs one command (lbctl's words), printing to o; 0, CTL_RESTART, or -errno and err. */
+typedef int (*ctl_run_fn)(void *ctx, int argc, char **argv, struct out *o, struct ctl_cursor *cur,
+			  char *err, size_t len);
 
 struct ctl_client;
 
@@ -42,6 +71,7 @@ struct ctlsrv {
 	bool fd_freed;			/* a client closed since accepting was paused */
 	uint64_t paused_until;		/* 0, or the listen socket is unwatched until then */
 	bool pause_logged, busy_logged;
+	uint64_t resumed;		/* replies paused to let the loop go on: each time */
 };
 
 /*
@@ -56,11 +86,12 @@ void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events);
 /*
  * After all other events of the batch: runs the complete requests'
  * commands (they may free probes and routers other events point to),
- * oldest first, until CTL_PASS_BUDGET_US has gone (one at least), accepts
- * new clients, drops late ones and frees what was dropped. True when
- * requests still wait: the loop must come back at once, not sleep.
+ * oldest first, until until_us on the monotonic clock (one at least: each
+ * may sync the maps and save the file), accepts new clients, drops late
+ * ones and frees what was dropped. True when requests still wait: the loop
+ * must come back at once, not sleep.
  */
-bool ctlsrv_after_batch(struct ctlsrv *s);
+bool ctlsrv_after_batch(struct ctlsrv *s, uint64_t until_us);
 void ctlsrv_close(struct ctlsrv *s);
 
 #endif

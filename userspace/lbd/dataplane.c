@@ -297,7 +297,7 @@ int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len)
 	return 0;
 }
 
-static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, bool *changed, char *err, size_t len)
 {
 	int ret;
 
@@ -313,6 +313,7 @@ static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, char *er
 		ret = lbd_dp_detach(dp, dp->ifaces[i].name, err, len);
 		if (ret)
 			return ret;
+		*changed = true;
 	}
 	for (size_t j = 0; j < cfg->n_ifaces; j++) {
 		bool have = false;
@@ -325,6 +326,7 @@ static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, char *er
 		if (ret)
 			return ret;
 		dp->n_ifaces++;
+		*changed = true;
 	}
 	return 0;
 }
@@ -421,6 +423,7 @@ static void resolve_backend(struct lbd_dp *dp, struct lbd_backend_rt *b)
 		snprintf(b->why, sizeof(b->why), "netlink error resolving %s: %s", a, strerror(-ret));
 		return;
 	}
+	b->resolved = true;
 	b->state = ret == NL_RESOLVED ? BE_RESOLVED : ret == NL_PENDING ? BE_PENDING : BE_UNREACHABLE;
 	if (b->state == BE_RESOLVED) {
 		memcpy(b->mac, mac, 6);
@@ -455,9 +458,51 @@ bool lbd_dp_neighbours_matter(const struct lbd_dp *dp)
 	return false;
 }
 
-static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+/*
+ * Looks b up and writes what changed into backend_map. True when its state
+ * changed, which the tables follow; a new MAC alone is only the map's.
+ */
+static int refresh_backend(struct lbd_dp *dp, uint32_t id, bool *state_changed, char *err, size_t len)
 {
+	struct lbd_backend_rt *b = &dp->backends[id];
+	struct xlb_backend be = { 0 };
+	enum lbd_be_state before = b->state;
+	bool was_resolved = b->resolved;
 	char a[INET6_ADDRSTRLEN];
+	int ret;
+
+	resolve_backend(dp, b);
+	memcpy(be.addr, b->addr.a, sizeof(be.addr));
+	be.family = b->addr.family;
+	memcpy(be.mac, b->mac, 6);
+	be.flags = b->state == BE_RESOLVED ? XLB_BACKEND_F_UP : 0;
+	*state_changed = b->state != before || !was_resolved;
+	if (b->state != before) {
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		if (b->state == BE_RESOLVED)
+			lbd_info("backend %s: next hop %02x:%02x:%02x:%02x:%02x:%02x", a, b->mac[0],
+				 b->mac[1], b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
+		else
+			lbd_info("backend %s: out of the tables: %s", a, b->why);
+	}
+	if (b->written_ok && !memcmp(&b->written, &be, sizeof(be)))
+		return 0;
+	ret = xlb_backend_set(&dp->fds, id, &be);
+	b->written_ok = !ret;
+	b->written = be;
+	if (ret)
+		return fail(err, len, ret, "cannot write backend %u: %s", id, strerror(-ret));
+	return 0;
+}
+
+/*
+ * Ids for the config's backends. A backend new to lbd (or every one, all:
+ * the interfaces changed) is looked up now, so that no table is built from
+ * a state not known; the others keep theirs until a resolve round.
+ */
+static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, bool all, char *err, size_t len)
+{
+	bool changed;
 
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
 		dp->backends[id].referenced = false;
@@ -485,33 +530,62 @@ static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, char *
 			dp->backends[id].referenced = true;
 		}
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
-		struct lbd_backend_rt *b = &dp->backends[id];
-		struct xlb_backend be = { 0 };
-		enum lbd_be_state before = b->state;
+		const struct lbd_backend_rt *b = &dp->backends[id];
+		int ret;
 
-		if (!b->addr.family)
+		if (!b->addr.family || (!all && b->resolved))
 			continue;
-		if (b->referenced) {
-			resolve_backend(dp, b);
-			memcpy(be.addr, b->addr.a, sizeof(be.addr));
-			be.family = b->addr.family;
-			memcpy(be.mac, b->mac, 6);
-			be.flags = b->state == BE_RESOLVED ? XLB_BACKEND_F_UP : 0;
-			if (b->state != before) {
-				lbd_addr_format(&b->addr, a, sizeof(a));
-				if (b->state == BE_RESOLVED)
-					lbd_info("backend %s: next hop %02x:%02x:%02x:%02x:%02x:%02x", a, b->mac[0],
-						 b->mac[1], b->mac[2], b->mac[3], b->mac[4], b->mac[5]);
-				else
-					lbd_info("backend %s: out of the tables: %s", a, b->why);
-			}
-		}
-		int ret = xlb_backend_set(&dp->fds, id, &be);
-
+		ret = refresh_backend(dp, id, &changed, err, len);
 		if (ret)
-			return fail(err, len, ret, "cannot write backend %u: %s", id, strerror(-ret));
+			return ret;
 	}
 	return 0;
+}
+
+void lbd_dp_resolve_due(struct lbd_dp *dp)
+{
+	if (dp->resolve.due) {
+		dp->resolve.again = true;
+		return;
+	}
+	dp->resolve.due = true;
+	dp->resolve.cursor = 1;
+}
+
+int lbd_dp_resolve_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t len)
+{
+	struct lbd_resolve_round *r = &dp->resolve;
+	uint64_t until = lbd_mono_us() + budget_us;
+	bool any_changed = false;
+	int ret = 0, done = 0;
+
+	if (!r->due)
+		return 0;
+	for (; r->cursor < XLB_MAX_BACKENDS; r->cursor++) {
+		bool changed;
+		int one;
+
+		if (!dp->backends[r->cursor].referenced)
+			continue;
+		/* One at least a step: a pass with no time left still moves the round on. */
+		if (done++ && lbd_mono_us() >= until)
+			break;
+		one = refresh_backend(dp, r->cursor, &changed, err, len);
+		if (one && !ret)
+			ret = one;
+		any_changed |= changed;
+	}
+	/* The tables follow each piece's changes, not the round's end: a backend gone is out a tick later. */
+	if (any_changed)
+		lbd_dp_rings_due(dp);
+	if (r->cursor == XLB_MAX_BACKENDS) {
+		r->due = r->again;
+		r->again = false;
+		r->cursor = 1;
+		if (!ret)
+			ret = LBD_RESOLVE_DONE;
+	}
+	return ret;
 }
 
 /* ---- VIPs and rings ---- */
@@ -1212,19 +1286,29 @@ static bool every_vip_written(const struct lbd_dp *dp, const struct lbd_config *
 	return true;
 }
 
-static int sync_all(struct lbd_dp *dp, const struct lbd_config *cfg, bool tables_later, char *err, size_t len)
+/*
+ * network: after a network change, so every backend is looked up again, in
+ * a resolve round unless the interfaces changed; the tables then follow in
+ * a round of rebuilds, unless a VIP of cfg has not been written yet.
+ */
+static int sync_all(struct lbd_dp *dp, const struct lbd_config *cfg, bool network, char *err, size_t len)
 {
-	int ret = sync_ifaces(dp, cfg, err, len);
+	bool ifaces_changed = false;
+	int ret = sync_ifaces(dp, cfg, &ifaces_changed, err, len);
 
 	dp->syncs++;
 	if (!ret)
 		ret = sync_settings(dp, cfg, err, len);
+	/* The next hop of each backend is asked of the first interface: another one, all again. */
 	if (!ret)
-		ret = sync_backends(dp, cfg, err, len);
+		ret = sync_backends(dp, cfg, ifaces_changed, err, len);
 	if (ret)
 		return ret;
-	if (tables_later && every_vip_written(dp, cfg)) {
-		lbd_dp_rings_due(dp);
+	if (network && !ifaces_changed)
+		lbd_dp_resolve_due(dp);
+	if (network && every_vip_written(dp, cfg)) {
+		if (ifaces_changed)
+			lbd_dp_rings_due(dp);
 		return 0;
 	}
 	return sync_vips(dp, cfg, err, len);

@@ -25,6 +25,20 @@ struct lbd_backend_rt {
 	enum lbd_be_state state;
 	char why[160];
 	uint32_t born;		/* lbd_dp.births when the id was given to addr: a reused id is a new backend */
+	bool resolved;		/* looked up since the id was given: else its state is not known */
+	bool written_ok;	/* written is what backend_map holds for the id */
+	struct xlb_backend written;
+};
+
+/*
+ * A network change looks every backend up again (a route and a neighbour
+ * request each): thousands of them are tens of ms, so it is a round done a
+ * bounded piece a tick (lbd_dp_resolve_step()), like the table rebuilds.
+ */
+struct lbd_resolve_round {
+	bool due;		/* a round runs */
+	bool again;		/* asked for while it ran: one more follows */
+	uint32_t cursor;	/* the next backend id */
 };
 
 struct lbd_share {
@@ -136,6 +150,7 @@ struct lbd_dp {
 	uint32_t births;	/* ids given out, VIP and backend: their born */
 	uint64_t index_swaps;	/* VIP index rebuilds for a UDP window: each waits for an RCU grace period */
 	struct lbd_rings_round rings;
+	struct lbd_resolve_round resolve;
 	uint64_t syncs;		/* full syncs since start: netlink batches that mattered, commands, timers */
 	uint8_t ipip_missing;	/* LBD_IPIP_NO_SRC*: IPIP VIPs need an outer source there is not */
 	struct lbd_sweep sweep;
@@ -152,12 +167,18 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 		size_t len);
 void lbd_dp_close(struct lbd_dp *dp);
 
-/* Makes the maps and attachments match cfg. Idempotent. */
+/*
+ * Makes the maps and attachments match cfg. Idempotent. Backends new to
+ * lbd are looked up at once, the others keep what the last look-up said
+ * (all again when the interfaces change).
+ */
 int lbd_dp_sync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
 /*
- * The same after a network change, cfg unchanged: interfaces, settings and
- * backends (their MACs) at once, the tables as a round of rebuilds
- * (lbd_dp_rings_step()), unless a VIP of cfg has not been written yet.
+ * The same after a network change, cfg unchanged: interfaces and settings
+ * at once, every backend looked up again in a resolve round
+ * (lbd_dp_resolve_step()), the tables in a round of rebuilds
+ * (lbd_dp_rings_step()) for what that changed, unless a VIP of cfg has
+ * not been written yet.
  */
 int lbd_dp_resync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len);
 /*
@@ -168,6 +189,11 @@ int lbd_dp_resync(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, si
  * with err set when a round ended with a failure.
  */
 void lbd_dp_rings_due(struct lbd_dp *dp);
+/* A resolve round: every backend looked up again, about budget_us at a time; asks for tables if states changed. */
+void lbd_dp_resolve_due(struct lbd_dp *dp);
+/* 0: nothing due or more to do; LBD_RESOLVE_DONE: the round ended; -errno (the round goes on). */
+#define LBD_RESOLVE_DONE	1
+int lbd_dp_resolve_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t len);
 int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t budget_us, char *err,
 		      size_t len);
 /*

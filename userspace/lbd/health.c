@@ -91,25 +91,33 @@ static uint32_t pair_hash(const struct lbd_vip_cfg *vip, const struct lbd_addr *
 	return fnv(h, addr, sizeof(*addr));
 }
 
-/* Table rebuilds look every backend up: with a thousand of them a scan each would cost a million compares. */
-static int index_build(struct hc *hc)
+static void index_add(struct hc *hc, size_t i)
+{
+	size_t k = pair_hash(&hc->t[i]->vip, &hc->t[i]->addr) & (hc->index_size - 1);
+
+	while (hc->index[k])
+		k = (k + 1) & (hc->index_size - 1);
+	hc->index[k] = (uint32_t)i + 1;
+}
+
+/*
+ * Table rebuilds and shows look every backend up, and so does a sync for
+ * every backend of the config: with 5000 of them a scan each costs tens of
+ * millions of compares. Room for capacity targets, half full at most.
+ */
+static int index_build(struct hc *hc, size_t capacity)
 {
 	size_t size = 16;
 
-	while (size < 2 * hc->n)
+	while (size < 2 * capacity)
 		size *= 2;
 	free(hc->index);
 	hc->index = calloc(size, sizeof(*hc->index));
 	hc->index_size = hc->index ? size : 0;
 	if (!hc->index)
 		return -ENOMEM;
-	for (size_t i = 0; i < hc->n; i++) {
-		size_t k = pair_hash(&hc->t[i]->vip, &hc->t[i]->addr) & (size - 1);
-
-		while (hc->index[k])
-			k = (k + 1) & (size - 1);
-		hc->index[k] = (uint32_t)i + 1;
-	}
+	for (size_t i = 0; i < hc->n; i++)
+		index_add(hc, i);
 	return 0;
 }
 
@@ -143,11 +151,15 @@ static void target_name(const struct hc_target *t, char *buf, size_t len)
 int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 {
 	uint64_t now = lbd_mono_ms();
+	size_t wanted = 0;
 
-	/* Targets come and go below: look them up by scan until the index is rebuilt. */
-	free(hc->index);
-	hc->index = NULL;
-	hc->index_size = 0;
+	/* New targets join the index as they are made; the ones that go leave it at the end. */
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		wanted += cfg->vips[i].n_backends;
+	if (index_build(hc, hc->n + wanted)) {
+		hc->index = NULL;	/* looked up by scan, then */
+		hc->index_size = 0;
+	}
 	for (size_t i = 0; i < hc->n; i++)
 		hc->t[i]->seen = false;
 	for (size_t i = 0; i < cfg->n_vips; i++) {
@@ -177,6 +189,8 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 				t->vip.backends = NULL;
 				t->vip.n_backends = 0;
 				t->addr = b->addr;
+				if (hc->index_size)
+					index_add(hc, hc->n - 1);
 				t->fd = -1;
 				/* Like keepalived and HAProxy: a new backend is in until checks say otherwise. */
 				t->up = true;
@@ -210,7 +224,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 		free(hc->t[i]);
 		hc->t[i] = hc->t[--hc->n];
 	}
-	return index_build(hc);
+	return index_build(hc, hc->n);
 }
 
 /* ---- results ---- */

@@ -50,8 +50,18 @@
 #define SWEEP_TICKS	5
 /* Work per HC_TICK_MS tick while a pass runs: at most a tenth of the loop's time. */
 #define SWEEP_STEP_US	2000
-/* Table rebuilds per tick: with the sweep's, a pass stays under the loop's 10 ms budget. */
+/* Table rebuilds per tick, when the pass has that much left. */
 #define RINGS_STEP_US	3000
+/*
+ * A pass's bounded work (probe replies, probe starts, the sweep, table
+ * rebuilds, commands) shares this budget, counted from the pass's start, so
+ * that with one command's own cost a pass stays under the loop's 10 ms.
+ */
+#define PASS_WORK_US	7000
+/* Backends looked up again after a network change, per tick. */
+#define RESOLVE_STEP_US	2000
+/* Ticks in a row table rebuilds may find no time left before they get their step anyway. */
+#define RINGS_MAX_STARVED	3
 #define HC_TICK_MS	20
 /* Announcements follow health and tables every this many HC_TICK_MS ticks (and at once after a command). */
 #define BGP_TICKS	5
@@ -73,6 +83,24 @@ static void rate_sample(struct rate *r, uint32_t born, uint64_t packets)
 	r->pps = r->born == born && packets >= r->last ? (packets - r->last) / TICK_SECONDS : 0;
 	r->last = packets;
 	r->born = born;
+}
+
+/* Of pieces of work, the one that took longest. */
+struct slowest {
+	const char *what;
+	uint64_t us;
+};
+
+/* Notes the piece of work begun at since_us, done now; returns now, where the next begins. */
+static uint64_t slowest_note(struct slowest *s, const char *what, uint64_t since_us)
+{
+	uint64_t now = lbd_mono_us();
+
+	if (now - since_us > s->us) {
+		s->us = now - since_us;
+		s->what = what;
+	}
+	return now;
 }
 
 /*
@@ -100,11 +128,14 @@ struct lbd {
 	bool keep_routes;		/* SIGQUIT: stop without withdrawing (a restart, an upgrade) */
 	uint64_t stop_began_ms, withdrawn_ms;
 	bool ramping;			/* slow start was running at the last tick */
+	int rings_starved;		/* health ticks in a row that left table rebuilds no time */
+	unsigned bgp_ticks;
+	struct slowest command_part;	/* of this pass's commands, what took longest */
+	uint64_t cfg_gen;		/* counts commits: a reply written a piece a pass began on one */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
 	struct loop_pass loop_longest, loop_recent[2];	/* ever; this and the last sweep period */
 	uint64_t loop_over_10ms;
-	const char *pass_slowest;	/* what held the current pass longest, and how long */
-	uint64_t pass_slowest_us;
+	struct slowest pass_slowest;	/* what held the current pass longest */
 	char rings_why[32];		/* what asked for the round of table rebuilds under way */
 	bool stop;
 	bool pending;			/* some backend waits for its MAC */
@@ -114,6 +145,7 @@ struct lbd {
 
 static bool program_attached(struct lbd *d);
 static void bgp_refresh(struct lbd *d);
+static uint64_t took(struct lbd *d, const char *what, uint64_t since_us);
 
 /* ---- commands ---- */
 
@@ -151,13 +183,36 @@ static void print_vip_head(struct out *o, const struct lbd_vip_cfg *v)
 	out_u64(o, "ring_size", v->ring_size);
 }
 
-static void cmd_vip_list(struct lbd *d, struct out *o)
+/*
+ * Where a reply that is written a piece a pass goes on (0: from its start),
+ * or CTL_RESTART: the configuration it began on has changed since.
+ */
+static int reply_resume(struct lbd *d, struct ctl_cursor *cur, size_t *from)
 {
-	out_obj_begin(o, NULL);
-	out_arr_begin(o, "vips");
-	out_text(o, "%-30s %-7s %-11s %-8s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED", "BACKENDS",
-		 "DIGEST");
-	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+	if (!cur->next) {
+		cur->gen = d->cfg_gen;
+		*from = 0;
+		return 0;
+	}
+	if (cur->gen != d->cfg_gen)
+		return CTL_RESTART;
+	*from = cur->next;
+	return 0;
+}
+
+static int cmd_vip_list(struct lbd *d, struct out *o, struct ctl_cursor *cur)
+{
+	size_t from;
+
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (!from) {
+		out_obj_begin(o, NULL);
+		out_arr_begin(o, "vips");
+		out_text(o, "%-30s %-7s %-11s %-8s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED",
+			 "BACKENDS", "DIGEST");
+	}
+	for (size_t i = from; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
 		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
 		uint32_t moved = rt ? rt->n_moved : 0;
@@ -176,9 +231,13 @@ static void cmd_vip_list(struct lbd *d, struct out *o)
 		out_text(o, "%-30s %-7s %-11s %-8u %-8u %-8zu %s\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
 			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, moved, v->n_backends,
 			 digest);
+		/* A digest reads the whole ring: 500 new ones are tens of ms. */
+		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
 	}
 	out_arr_end(o);
 	out_obj_end(o);
+	return 0;
 }
 
 static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cfg *v, const uint64_t *flows)
@@ -277,17 +336,14 @@ static void print_loop(struct lbd *d, struct out *o)
 	out_u64(o, "longest_us", d->loop_longest.us);
 	out_u64(o, "recent_longest_us", recent->us);
 	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	out_u64(o, "replies_resumed", d->ctl.resumed);
 	print_pass(o, "longest", &d->loop_longest);
 	print_pass(o, "recent_longest", recent);
 	out_obj_end(o);
 }
 
-static void cmd_show(struct lbd *d, struct out *o)
+static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint64_t flows_age_ms)
 {
-	/* Counted by the sweep as it reads the table anyway: a show costs no pass of its own. */
-	uint64_t flows_age_ms = 0;
-	const uint64_t *flows = lbd_dp_flows(&d->dp, &flows_age_ms);
-
 	out_obj_begin(o, NULL);
 	out_arr_begin(o, "interfaces");
 	for (size_t i = 0; i < d->dp.n_ifaces; i++) {
@@ -319,7 +375,21 @@ static void cmd_show(struct lbd *d, struct out *o)
 	if (flows)
 		out_u64(o, "flows_age_ms", flows_age_ms);
 	out_arr_begin(o, "vips");
-	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+}
+
+/* Thousands of backends are tens of ms of rows: written a piece a pass, a VIP at a time. */
+static int cmd_show(struct lbd *d, struct out *o, struct ctl_cursor *cur)
+{
+	/* Counted by the sweep as it reads the table anyway: a show costs no pass of its own. */
+	uint64_t flows_age_ms = 0;
+	const uint64_t *flows = lbd_dp_flows(&d->dp, &flows_age_ms);
+	size_t from;
+
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (!from)
+		show_head(d, o, flows, flows_age_ms);
+	for (size_t i = from; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
 		char vs[80];
 
@@ -331,9 +401,12 @@ static void cmd_show(struct lbd *d, struct out *o)
 			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size);
 		print_backends(d, o, v, flows);
 		out_obj_end(o);
+		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
 	}
 	out_arr_end(o);
 	out_obj_end(o);
+	return 0;
 }
 
 
@@ -412,6 +485,12 @@ static void update_pending(struct lbd *d)
 		d->pending |= d->dp.backends[id].referenced && d->dp.backends[id].state != BE_RESOLVED;
 }
 
+/* The part of the commands of a pass that took longest names the pass's time in lbctl commands. */
+static uint64_t command_part(struct lbd *d, const char *what, uint64_t since_us)
+{
+	return slowest_note(&d->command_part, what, since_us);
+}
+
 /* Makes next the running configuration, or leaves the running one in force. */
 static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, size_t len)
 {
@@ -425,10 +504,13 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 		lbd_config_free(next);
 		return ret;
 	}
-	ret = lbd_dp_sync(&d->dp, next, err, len);
+	uint64_t t = lbd_mono_us();
 
+	ret = lbd_dp_sync(&d->dp, next, err, len);
+	t = command_part(d, "lbctl commands: syncs of the maps", t);
 	if (!ret && save)
 		ret = lbd_config_save(d->config_path, next, err, len);
+	t = command_part(d, "lbctl commands: saves of the file", t);
 	if (ret) {
 		/* Put the maps back as the running configuration says. */
 		lbd_dp_sync(&d->dp, &d->cfg, ignored, sizeof(ignored));
@@ -437,6 +519,7 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	}
 	lbd_config_free(&d->cfg);
 	d->cfg = *next;
+	d->cfg_gen++;
 	if (hc_sync(&d->hc, &d->cfg))
 		lbd_warn("out of memory for health checks: some backends go unchecked");
 	vrrp_sync(&d->vrrp, &d->cfg);
@@ -444,6 +527,7 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	d->attached = program_attached(d);
 	bgp_set(&d->bgp, &d->cfg.bgp);
 	bgp_refresh(d);
+	command_part(d, "lbctl commands: health checks, routers and routes", t);
 	return 0;
 }
 
@@ -528,7 +612,8 @@ static void cmd_vrrp_show(struct lbd *d, struct out *o)
 	out_obj_end(o);
 }
 
-static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char *err, size_t len)
+static int run_command(struct lbd *d, int argc, char **argv, struct out *o, struct ctl_cursor *cur,
+		       char *err, size_t len)
 {
 	struct lbd_config next;
 	struct lbd_cmd cmd;
@@ -539,11 +624,9 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 		return ret;
 	switch (cmd.kind) {
 	case CMD_VIP_LIST:
-		cmd_vip_list(d, o);
-		return 0;
+		return cmd_vip_list(d, o, cur);
 	case CMD_SHOW:
-		cmd_show(d, o);
-		return 0;
+		return cmd_show(d, o, cur);
 	case CMD_STATS:
 		cmd_stats(d, o);
 		return 0;
@@ -598,9 +681,10 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, char
 
 /* ---- the control socket (served by ctlsrv.c) ---- */
 
-static int ctl_run(void *ctx, int argc, char **argv, struct out *o, char *err, size_t len)
+static int ctl_run(void *ctx, int argc, char **argv, struct out *o, struct ctl_cursor *cur, char *err,
+		   size_t len)
 {
-	return run_command(ctx, argc, argv, o, err, len);
+	return run_command(ctx, argc, argv, o, cur, err, len);
 }
 
 static int open_socket(const char *path)
@@ -671,12 +755,24 @@ static void resync(struct lbd *d, const char *why)
 	update_pending(d);
 }
 
+/* A piece of the round of look-ups a network change began; pending is known once it ends. */
+static void resolve_step(struct lbd *d, uint64_t budget_us)
+{
+	char err[LBD_ERR_LEN];
+	int ret = lbd_dp_resolve_step(&d->dp, budget_us, err, sizeof(err));
+
+	if (ret < 0)
+		lbd_warn("looking backends up after %s: %s", d->rings_why, err);
+	if (ret)
+		update_pending(d);
+}
+
 /* A piece of the sweep pass at a time: the loop never waits for a whole table. */
-static void sweep_step(struct lbd *d)
+static void sweep_step(struct lbd *d, uint64_t budget_us)
 {
 	char err[LBD_ERR_LEN];
 
-	if (lbd_dp_sweep_step(&d->dp, SWEEP_STEP_US, err, sizeof(err)) < 0)
+	if (lbd_dp_sweep_step(&d->dp, budget_us, err, sizeof(err)) < 0)
 		lbd_warn("%s", err);
 }
 
@@ -687,12 +783,52 @@ static void rebuild_rings(struct lbd *d, const char *why)
 	lbd_dp_rings_due(&d->dp);
 }
 
-static void rings_step(struct lbd *d)
+static void rings_step(struct lbd *d, uint64_t budget_us)
 {
 	char err[LBD_ERR_LEN];
 
-	if (lbd_dp_rings_step(&d->dp, &d->cfg, RINGS_STEP_US, err, sizeof(err)) < 0)
+	/* A pass full of probe replies must not stop a ramp or a verdict from reaching the tables. */
+	if (!budget_us && ++d->rings_starved < RINGS_MAX_STARVED)
+		return;
+	d->rings_starved = 0;
+	if (lbd_dp_rings_step(&d->dp, &d->cfg, budget_us ? budget_us : RINGS_STEP_US, err, sizeof(err)) < 0)
 		lbd_warn("table rebuild after %s: %s", d->rings_why, err);
+}
+
+/* What is left of the pass's budget, at most most_us. */
+static uint64_t pass_left(uint64_t end_us, uint64_t most_us)
+{
+	uint64_t now = lbd_mono_us();
+
+	return now >= end_us ? 0 : end_us - now < most_us ? end_us - now : most_us;
+}
+
+/* The health tick's work, after the batch's other events, in what is left of the pass. */
+static void hc_tick_work(struct lbd *d, uint64_t end_us)
+{
+	uint64_t t = lbd_mono_us();
+
+	hc_tick(&d->hc);
+	t = took(d, "health probes", t);
+	sweep_step(d, pass_left(end_us, SWEEP_STEP_US));
+	t = took(d, "the sweep", t);
+	/* Verdicts that arrived since the last tick share one rebuild, begun now: a dead backend is out within a tick. */
+	if (d->hc.dirty) {
+		d->hc.dirty = false;
+		rebuild_rings(d, "a health change");
+	}
+	rings_step(d, pass_left(end_us, RINGS_STEP_US));
+	t = took(d, "table rebuilds", t);
+	/* After the rebuilds: what a piece of the round changes is taken up by the next tick's. */
+	resolve_step(d, pass_left(end_us, RESOLVE_STEP_US));
+	t = took(d, "backend look-ups after a network change", t);
+	/*
+	 * After the rebuilds: a route follows the table it announces.
+	 * Every BGP_TICKS: each VIP's look-up is a scan of the VIPs.
+	 */
+	if (++d->bgp_ticks % BGP_TICKS == 0 || d->bgp.stopping)
+		bgp_refresh(d);
+	took(d, "bgp", t);
 }
 
 static int epoll_add(int epfd, int fd)
@@ -861,12 +997,13 @@ static void on_signal(struct lbd *d)
 	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			char *argv[] = { "config", "reload" };
+			struct ctl_cursor whole = { .restarts = CTL_MAX_RESTARTS };
 			struct out o;
 
 			/* systemctl reload waits for READY=1 again (a no-op outside systemd). */
 			sd_notify(0, "RELOADING=1");
 			out_init(&o, stderr, false);
-			if (run_command(d, 2, argv, &o, err, sizeof(err))) {
+			if (run_command(d, 2, argv, &o, &whole, err, sizeof(err))) {
 				lbd_err("reload on SIGHUP: %s", err);
 				sd_notifyf(0, "READY=1\nSTATUS=reload failed, the running configuration stays: %s", err);
 			} else {
@@ -891,13 +1028,7 @@ static void on_signal(struct lbd *d)
 /* Which piece of work held this pass longest, for the log line a long pass gets. */
 static uint64_t took(struct lbd *d, const char *what, uint64_t since_us)
 {
-	uint64_t now = lbd_mono_us();
-
-	if (now - since_us > d->pass_slowest_us) {
-		d->pass_slowest_us = now - since_us;
-		d->pass_slowest = what;
-	}
-	return now;
+	return slowest_note(&d->pass_slowest, what, since_us);
 }
 
 static void pass_usage(struct rusage *ru)
@@ -914,7 +1045,7 @@ static uint64_t tv_us(const struct timeval *tv)
 static void note_loop_pass(struct lbd *d, uint64_t us, const struct rusage *began)
 {
 	struct rusage now;
-	struct loop_pass p = { .us = us, .by = d->pass_slowest };
+	struct loop_pass p = { .us = us, .by = d->pass_slowest.what };
 
 	pass_usage(&now);
 	p.cpu_us = tv_us(&now.ru_utime) + tv_us(&now.ru_stime) - tv_us(&began->ru_utime) - tv_us(&began->ru_stime);
@@ -928,9 +1059,9 @@ static void note_loop_pass(struct lbd *d, uint64_t us, const struct rusage *bega
 		d->loop_over_10ms++;
 	if (us > 100000)
 		lbd_warn("the event loop was held for %llu ms, %llu ms of it by %s", (unsigned long long)us / 1000,
-			 (unsigned long long)d->pass_slowest_us / 1000, d->pass_slowest ? d->pass_slowest : "?");
-	d->pass_slowest_us = 0;
-	d->pass_slowest = NULL;
+			 (unsigned long long)d->pass_slowest.us / 1000,
+			 d->pass_slowest.what ? d->pass_slowest.what : "?");
+	d->pass_slowest = (struct slowest){ 0 };
 }
 
 static const char *const source_kind_work[] = {
@@ -943,7 +1074,7 @@ static const char *const source_kind_work[] = {
 static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
-	int ticks = 0, sweep_ticks = 0, bgp_ticks = 0;
+	int ticks = 0, sweep_ticks = 0;
 	bool more_commands = false;
 
 	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
@@ -953,7 +1084,7 @@ static void loop(struct lbd *d)
 		uint64_t woke_us = lbd_mono_us();
 		struct rusage began;
 		uint64_t by_kind_us[LBD_SRC_BIRD + 1] = { 0 };
-		bool signal = false;
+		bool signal = false, tick = false;
 
 		pass_usage(&began);
 		for (int i = 0; i < n; i++) {
@@ -987,30 +1118,7 @@ static void loop(struct lbd *d)
 			if (fd == d->hc_timer_fd) {
 				uint64_t expirations;
 
-				uint64_t t = lbd_mono_us();
-
-				if (read(fd, &expirations, sizeof(expirations)) > 0)
-					hc_tick(&d->hc);
-				t = took(d, "health probes", t);
-				sweep_step(d);
-				t = took(d, "the sweep", t);
-				/*
-				 * Verdicts that arrived since the last tick share one rebuild,
-				 * begun now: a dead backend is out of the table within a tick.
-				 */
-				if (d->hc.dirty) {
-					d->hc.dirty = false;
-					rebuild_rings(d, "a health change");
-				}
-				rings_step(d);
-				t = took(d, "table rebuilds", t);
-				/*
-				 * After the rebuilds: a route follows the table it announces.
-				 * Every BGP_TICKS: each VIP's look-up is a scan of the VIPs.
-				 */
-				if (++bgp_ticks % BGP_TICKS == 0 || d->bgp.stopping)
-					bgp_refresh(d);
-				took(d, "bgp", t);
+				tick |= read(fd, &expirations, sizeof(expirations)) > 0;
 			} else if (fd == d->listen_fd) {
 				ctlsrv_listen_event(&d->ctl);
 			} else if (fd == d->signal_fd) {
@@ -1053,6 +1161,8 @@ static void loop(struct lbd *d)
 		}
 		for (int kind = LBD_SRC_PROBE; kind <= LBD_SRC_BIRD; kind++)
 			took(d, source_kind_work[kind], lbd_mono_us() - by_kind_us[kind]);
+		if (tick)
+			hc_tick_work(d, woke_us + PASS_WORK_US);
 		/*
 		 * Commands and reloads last: they may free probes and routers that
 		 * other events of this batch still point to. The hc timer wakes the
@@ -1060,8 +1170,10 @@ static void loop(struct lbd *d)
 		 */
 		uint64_t t = lbd_mono_us();
 
-		more_commands = ctlsrv_after_batch(&d->ctl);
-		t = took(d, "lbctl commands", t);
+		/* One command at least, whatever the pass has left: a client is never starved. */
+		d->command_part = (struct slowest){ 0 };
+		more_commands = ctlsrv_after_batch(&d->ctl, woke_us + PASS_WORK_US);
+		t = took(d, d->command_part.what ? d->command_part.what : "lbctl commands", t);
 		if (signal)
 			on_signal(d);
 		took(d, "a signal (reload)", t);
