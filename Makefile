@@ -6,6 +6,7 @@
 # make bench      benchmarks (see BENCHMARKS.md)
 # make deps       install missing Debian packages only
 # make install    lbd, lbctl, man pages, lbd.service, a first lbd.conf (PREFIX, DESTDIR)
+# make deb        the Debian package, build/xlb_VERSION_ARCH.deb (dpkg-buildpackage, debhelper)
 # V=1             show the commands
 
 BUILD     ?= build
@@ -42,7 +43,7 @@ msg = @printf '  %-8s %s\n' $(1) $(2);
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all check demo demo-cluster bench deps clean help install uninstall
+.PHONY: all check demo demo-cluster bench deps clean help install uninstall deb
 
 BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o $(BUILD)/floor.bpf.o
 SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
@@ -58,7 +59,7 @@ BPF_HDRS  := $(wildcard bpf/include/*.h)
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TESTS) $(BENCHES)
 
 help:
-	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,9p'
+	@sed -n 's/^# \{0,1\}//p' Makefile | sed -n '2,10p'
 
 deps:
 	$(Q)scripts/install-deps.sh
@@ -90,37 +91,37 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 $(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h selftests/lib/*.h) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -Iselftests/lib -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Iselftests/lib -c $< -o $@
 
 $(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ $(LBD_LIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LBD_LIBS) -o $@
 
 $(BUILD)/xlbgen: $(BUILD)/userspace/xlbgen/xlbgen.o $(TEST_LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o $(BUILD)/userspace/lbd/check.o \
 		$(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/bench_maglev: $(BUILD)/selftests/unit/bench_maglev.o $(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
 		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(LIB_OBJS) $(TEST_LIB)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD):
 	$(Q)mkdir -p $@
@@ -144,6 +145,26 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	if cmp -s contrib/lbd.conf $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/xlb/lbd.conf; rmdir $(DESTDIR)$(SYSCONFDIR)/xlb 2>/dev/null || true; fi
+
+# make deb: dpkg-buildpackage in a copy of the tree under $(BUILD)/deb, so
+# that neither its files (debian/xlb, debian/files, ...) nor its clean step
+# touch the tree or $(BUILD); the version is debian/changelog's.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_ARCH    = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_SRC     = $(BUILD)/deb/xlb-$(DEB_VERSION)
+BUILD_IN_TREE = $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
+
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+		{ echo "make deb: needs dpkg-dev and debhelper: apt-get install dpkg-dev debhelper (or make deps)" >&2; exit 1; }
+	$(call msg,DEB,$(BUILD)/xlb_$(DEB_VERSION)_$(DEB_ARCH).deb)
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	$(Q)tar -c --exclude=./.git --exclude=./$(BUILD_IN_TREE) . | tar -x -C $(DEB_SRC)
+	@# Without this make's settings (BUILD, V, -j), the copy's own make cleans and builds its own build/.
+	$(Q)cd $(DEB_SRC) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD dpkg-buildpackage -us -uc -b -Jauto \
+		>$(abspath $(BUILD))/deb/build.log 2>&1 || { tail -30 $(abspath $(BUILD))/deb/build.log >&2; \
+		echo "make deb: failed, the whole log: $(BUILD)/deb/build.log" >&2; exit 1; }
+	$(Q)cp $(BUILD)/deb/xlb_$(DEB_VERSION)_$(DEB_ARCH).deb $(BUILD)/
 
 clean:
 	rm -rf $(BUILD)

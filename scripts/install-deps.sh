@@ -26,6 +26,10 @@ needs=(
 	"wrk wrk"
 	"nft nftables"
 	"bird bird2"
+	"dpkg-buildpackage dpkg-dev"
+	"dh debhelper"
+	# make deb: dpkg-buildpackage checks for build-essential besides the Build-Depends.
+	"/usr/share/build-essential/list build-essential"
 )
 
 missing=()
