@@ -58,6 +58,17 @@ e2e_start() {
 
 lbctl() { tb_lbctl "$E2E_PREFIX" "$@"; }
 
+# term_and_wait PID: SIGTERM, then up to 5 s for PID to exit; true once it has.
+term_and_wait() {
+	local pid=$1 t
+	kill -TERM "$pid"
+	for ((t = 0; t < 50; t++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # curl_many HOST N: N requests, each on a new connection (a new flow);
 # prints the backend name of each request that succeeded, one a line.
 curl_many() {

@@ -71,12 +71,7 @@ expect reload_notified "after SIGHUP: $reload" \
 # Detached first, so that the lbd started below attaches afresh.
 lbctl detach eth0 >/dev/null
 before=$(grep -c . "$NOTES")
-kill -TERM "$pid"
-for ((t = 0; t < 50; t++)); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-gone=$(kill -0 "$pid" 2>/dev/null && echo no || echo yes)
+gone=$(term_and_wait "$pid" && echo yes || echo no)
 expect stopping_notified "after SIGTERM: $(tail -n +$((before + 1)) "$NOTES" | cut -d' ' -f2- | tr '\n' ' '), exited: $gone" \
 	bash -c "[[ $gone == yes ]] && tail -n +$((before + 1)) '$NOTES' | grep -q ' STOPPING=1$'"
 rm -f "$(tb_dir $P)/lbd.pid"
