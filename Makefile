@@ -5,7 +5,7 @@
 # make demo-cluster  the same for two nodes announcing a VIP through BIRD (BGP, ECMP)
 # make bench      benchmarks (see BENCHMARKS.md)
 # make deps       install missing Debian packages only
-# make install    lbd, lbctl, man pages, lbd.service, a first lbd.conf (PREFIX, DESTDIR)
+# make install    lbd, lbctl, its bash completion, man pages, lbd.service, a first lbd.conf (PREFIX, DESTDIR)
 # make deb        the Debian package, build/xlb_VERSION_ARCH.deb (dpkg-buildpackage, debhelper)
 # V=1             show the commands
 
@@ -31,8 +31,9 @@ SBINDIR    := $(PREFIX)/sbin
 BINDIR     := $(PREFIX)/bin
 MANDIR     := $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
+COMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 INSTALLED  := $(SBINDIR)/lbd $(BINDIR)/lbctl $(MANDIR)/man8/lbd.8 $(MANDIR)/man8/lbctl.8 \
-	      $(MANDIR)/man5/lbd.conf.5 $(UNITDIR)/lbd.service
+	      $(MANDIR)/man5/lbd.conf.5 $(UNITDIR)/lbd.service $(COMPDIR)/lbctl
 
 ifeq ($(V),1)
 Q :=
@@ -47,11 +48,11 @@ endif
 
 BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o $(BUILD)/floor.bpf.o
 SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
-LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c
+LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c userspace/lib/grammar.c
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
-PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen
+PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen $(BUILD)/lbctl.bash
 TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
 BPF_HDRS  := $(wildcard bpf/include/*.h)
@@ -105,12 +106,17 @@ $(BUILD)/xlbgen: $(BUILD)/userspace/xlbgen/xlbgen.o $(TEST_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o
+$(BUILD)/lbctl: $(BUILD)/userspace/lbctl/lbctl.o $(BUILD)/userspace/lib/grammar.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# The completion script is lbctl's own output: written from the grammar it was built with.
+$(BUILD)/lbctl.bash: $(BUILD)/lbctl
+	$(call msg,GEN,$@)
+	$(Q)$< completion bash >$@
+
 $(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o $(BUILD)/userspace/lbd/check.o \
-		$(BUILD)/userspace/lib/maglev.o
+		$(BUILD)/userspace/lib/maglev.o $(BUILD)/userspace/lib/grammar.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
@@ -127,11 +133,12 @@ $(BUILD):
 	$(Q)mkdir -p $@
 
 # lbd carries its BPF program (the skeleton): nothing else to install for it to run from anywhere.
-install: $(BUILD)/lbd $(BUILD)/lbctl
+install: $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/lbctl.bash
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xlb
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/xlb $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(BUILD)/lbd $(DESTDIR)$(SBINDIR)/lbd
 	install -m 0755 $(BUILD)/lbctl $(DESTDIR)$(BINDIR)/lbctl
+	install -m 0644 $(BUILD)/lbctl.bash $(DESTDIR)$(COMPDIR)/lbctl
 	install -m 0644 userspace/man/lbd.8 userspace/man/lbctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 userspace/man/lbd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' contrib/systemd/lbd.service.in \

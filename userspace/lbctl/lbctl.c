@@ -3,6 +3,7 @@
  * lbctl: the thin client of lbd. It sends its words to the daemon, which
  * parses and answers them (one grammar for the CLI and the config file),
  * and prints the reply: rows to stdout, an error to stderr with exit 1.
+ * Its help and its bash completion come from the grammar lbd parses with.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,33 +16,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
-
-static const char usage_text[] =
-	"usage: lbctl [-j] [-s SOCKET] COMMAND\n"
-	"  attach DEV [--xdp-mode native|generic]\n"
-	"  detach DEV\n"
-	"  vip add ADDR:PORT/tcp|udp [--forward dsr|ipip] [--sched maglev|maglev-src] [--ring-size M]\n"
-	"          [--all-down open|drop] [--announce healthy|always|never] [CHECK...]\n"
-	"  vip set ADDR:PORT/PROTO --announce healthy|always|never\n"
-	"  vip del ADDR:PORT/PROTO\n"
-	"  vip list\n"
-	"  backend add ADDR:PORT/PROTO BACKEND_ADDR [--weight W] [CHECK...]\n"
-	"  backend set ADDR:PORT/PROTO BACKEND_ADDR [--weight W] [--drain|--enable] [--up|--down|--auto]\n"
-	"          [CHECK...]\n"
-	"  backend del ADDR:PORT/PROTO BACKEND_ADDR\n"
-	"  backend list ADDR:PORT/PROTO\n"
-	"  show\n"
-	"  stats [--watch SECS]\n"
-	"  config show | reload\n"
-	"  vrrp add DEV --vrid N [--priority 100] [--advert 1s] [--no-preempt] [--preempt-delay 5s]\n"
-	"          [--fault-drop 50] [--vmac] --vip ADDR...\n"
-	"  vrrp del DEV --vrid N [--vip ADDR]   (an address it holds picks the IPv4 or IPv6 router)\n"
-	"  vrrp show\n"
-	"  bgp set --bird-socket PATH --include FILE [--hold-down 5s] [--withdraw-delay 2s]\n"
-	"  bgp del | show\n"
-	"CHECK: --check tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none --interval 1s --timeout 500ms\n"
-	"       --rise 2 --fall 3 --slow-start 30s --expect 200-399 --host NAME\n"
-	"IPv6 addresses go in brackets: [2001:db8::1]:80/tcp. -j prints JSON.\n";
+#include "grammar.h"
 
 /* Sends one request and prints the reply; returns the exit status. */
 static int request(const char *socket_path, bool json, int argc, char **argv)
@@ -163,7 +138,7 @@ int main(int argc, char **argv)
 			}
 			socket_path = argv[i];
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			fputs(usage_text, stdout);
+			grammar_help(stdout);
 			return 0;
 		} else {
 			fprintf(stderr, "lbctl: unknown option '%s': see lbctl --help\n", argv[i]);
@@ -176,7 +151,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!strcmp(argv[i], "help")) {
-		fputs(usage_text, stdout);
+		grammar_help(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[i], "completion")) {
+		if (i + 2 != argc || strcmp(argv[i + 1], "bash")) {
+			fprintf(stderr, "lbctl: completion writes a script for bash only: lbctl completion bash\n");
+			return 2;
+		}
+		grammar_bash_completion(stdout);
 		return 0;
 	}
 	/* stats --watch SECS is the client's loop: the daemon answers one snapshot at a time. */

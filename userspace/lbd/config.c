@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grammar.h"
 #include "maglev.h"
 
 #define MAX_WORDS		40
@@ -188,51 +189,34 @@ struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const st
 
 /* ---- options: "--name value" on the command line, "name value" in the file ---- */
 
-enum opt_bit {
-	OPT_XDP_MODE = 1 << 0, OPT_FORWARD = 1 << 1, OPT_SCHED = 1 << 2, OPT_RING_SIZE = 1 << 3,
-	OPT_WEIGHT = 1 << 4, OPT_DRAIN = 1 << 5, OPT_ENABLE = 1 << 6, OPT_ENTROPY = 1 << 7,
-	OPT_CHECK = 1 << 8, OPT_INTERVAL = 1 << 9, OPT_TIMEOUT = 1 << 10, OPT_RISE = 1 << 11,
-	OPT_FALL = 1 << 12, OPT_SLOW_START = 1 << 13, OPT_EXPECT = 1 << 14, OPT_HOST = 1 << 15,
-	OPT_ALL_DOWN = 1 << 16, OPT_ADMIN = 1 << 17, OPT_UP = 1 << 18, OPT_DOWN = 1 << 19,
-	OPT_AUTO = 1 << 20, OPT_ANNOUNCE = 1 << 21,
-};
-
-#define OPT_CHECKS (OPT_CHECK | OPT_INTERVAL | OPT_TIMEOUT | OPT_RISE | OPT_FALL | OPT_SLOW_START | \
-		    OPT_EXPECT | OPT_HOST)
-#define OPT_VIP_ADD (OPT_FORWARD | OPT_SCHED | OPT_RING_SIZE | OPT_ALL_DOWN | OPT_ANNOUNCE | OPT_CHECKS)
-
-static const struct {
-	const char *name;
-	unsigned int bit;
-	bool has_value;
-	const char *hint;
-} opts[] = {
-	{ "xdp-mode", OPT_XDP_MODE, true, "native|generic" },
-	{ "forward", OPT_FORWARD, true, "dsr|ipip" },
-	{ "sched", OPT_SCHED, true, "maglev|maglev-src" },
-	{ "ring-size", OPT_RING_SIZE, true, "a prime from 251 to 131071" },
-	{ "weight", OPT_WEIGHT, true, "0 to 10000" },
-	{ "drain", OPT_DRAIN, false, NULL },
-	{ "enable", OPT_ENABLE, false, NULL },
-	{ "entropy-bits", OPT_ENTROPY, true, "0 to 16" },
-	{ "check", OPT_CHECK, true, "tcp|http:/PATH|udp[:PAYLOAD]|exec:CMD|none" },
-	{ "interval", OPT_INTERVAL, true, "a duration from 100ms to 1h, e.g. 1s" },
-	{ "timeout", OPT_TIMEOUT, true, "a duration from 10ms to 1h, e.g. 500ms" },
-	{ "rise", OPT_RISE, true, "1 to 100" },
-	{ "fall", OPT_FALL, true, "1 to 100" },
-	{ "slow-start", OPT_SLOW_START, true, "a duration up to 1h, 0s for none" },
-	{ "expect", OPT_EXPECT, true, "an HTTP status or range, e.g. 200 or 200-399" },
-	{ "host", OPT_HOST, true, "the HTTP Host header" },
-	{ "all-down", OPT_ALL_DOWN, true, "open|drop" },
-	{ "admin", OPT_ADMIN, true, "up|down" },
-	{ "up", OPT_UP, false, NULL },
-	{ "down", OPT_DOWN, false, NULL },
-	{ "auto", OPT_AUTO, false, NULL },
-	{ "announce", OPT_ANNOUNCE, true, "healthy|always|never" },
-};
+/* The option bits of grammar.h, as config.c names them. */
+#define OPT(id)		GRAMMAR_BIT(GOPT_##id)
+#define OPT_XDP_MODE	OPT(XDP_MODE)
+#define OPT_FORWARD	OPT(FORWARD)
+#define OPT_SCHED	OPT(SCHED)
+#define OPT_RING_SIZE	OPT(RING_SIZE)
+#define OPT_WEIGHT	OPT(WEIGHT)
+#define OPT_DRAIN	OPT(DRAIN)
+#define OPT_ENABLE	OPT(ENABLE)
+#define OPT_ENTROPY	OPT(ENTROPY)
+#define OPT_CHECK	OPT(CHECK)
+#define OPT_INTERVAL	OPT(INTERVAL)
+#define OPT_TIMEOUT	OPT(TIMEOUT)
+#define OPT_RISE	OPT(RISE)
+#define OPT_FALL	OPT(FALL)
+#define OPT_SLOW_START	OPT(SLOW_START)
+#define OPT_EXPECT	OPT(EXPECT)
+#define OPT_HOST	OPT(HOST)
+#define OPT_ALL_DOWN	OPT(ALL_DOWN)
+#define OPT_ADMIN	OPT(ADMIN)
+#define OPT_UP		OPT(UP)
+#define OPT_DOWN	OPT(DOWN)
+#define OPT_AUTO	OPT(AUTO)
+#define OPT_ANNOUNCE	OPT(ANNOUNCE)
+#define OPT_CHECKS	GRAMMAR_CHECKS
 
 struct opt_values {
-	unsigned int seen;
+	uint64_t seen;
 	uint8_t xdp_mode, fwd, sched, entropy, admin, announce;
 	uint32_t ring_size, weight;
 	bool all_down_drop;
@@ -266,7 +250,7 @@ static uint32_t next_prime(uint32_t n)
 	return n;
 }
 
-static int opt_value(unsigned int bit, const char *v, struct opt_values *o, char *err, size_t len)
+static int opt_value(uint64_t bit, const char *v, struct opt_values *o, char *err, size_t len)
 {
 	uint32_t n;
 
@@ -389,32 +373,48 @@ static void check_apply_opts(struct lbd_check_cfg *c, const struct opt_values *o
 		strcpy(c->host, o->check.host);
 }
 
-/* Options after the positional words; cli: names must start with "--". */
-static int parse_opts(int argc, char **argv, unsigned int allowed, bool cli, struct opt_values *o,
+/*
+ * The option that word names for the command gc, from the grammar's table;
+ * cli: the name must start with "--". Refused with the options gc takes.
+ */
+static int opt_lookup(const char *word, const struct grammar_cmd *gc, bool cli, char *err, size_t len)
+{
+	const char *name = !strncmp(word, "--", 2) ? word + 2 : word;
+	char cmd[48], takes[160];
+	int id;
+
+	if (cli && name == word)
+		return fail(err, len, "unexpected '%s': options start with --", word);
+	id = grammar_opt_find(name);
+	if (id >= 0 && (gc->opts & GRAMMAR_BIT(id)) && !grammar_opts[id].lbctl_only)
+		return id;
+	grammar_cmd_name(gc, cmd, sizeof(cmd));
+	grammar_opts_list(gc, cli, takes, sizeof(takes));
+	return fail(err, len, "'%.64s' is not %s%s option%s: %s takes %s; see %s", word,
+		    id >= 0 ? "an" : strchr("aeiou", gc->object[0]) ? "an " : "a ", id >= 0 ? "" : gc->object,
+		    id >= 0 ? " here" : "", cmd, takes, cli ? "'lbctl help'" : "lbd.conf(5)");
+}
+
+/* Options after the positional words of the command gc. */
+static int parse_opts(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct opt_values *o,
 		      char *err, size_t len)
 {
 	memset(o, 0, sizeof(*o));
 	for (int i = 0; i < argc; i++) {
-		const char *name = argv[i];
-		size_t k, n = sizeof(opts) / sizeof(opts[0]);
+		int id = opt_lookup(argv[i], gc, cli, err, len);
+		uint64_t bit;
 
-		if (cli && strncmp(name, "--", 2))
-			return fail(err, len, "unexpected '%s': options start with --", name);
-		if (!strncmp(name, "--", 2))
-			name += 2;
-		for (k = 0; k < n; k++)
-			if (!strcmp(name, opts[k].name))
-				break;
-		if (k == n || !(opts[k].bit & allowed))
-			return fail(err, len, "'%s' is not an option here", argv[i]);
-		if (o->seen & opts[k].bit)
+		if (id < 0)
+			return -EINVAL;
+		bit = GRAMMAR_BIT(id);
+		if (o->seen & bit)
 			return fail(err, len, "'%s' is given twice", argv[i]);
-		o->seen |= opts[k].bit;
-		if (!opts[k].has_value)
+		o->seen |= bit;
+		if (grammar_opts[id].value == GV_FLAG)
 			continue;
 		if (i + 1 >= argc)
-			return fail(err, len, "'%s' needs a value: %s", argv[i], opts[k].hint);
-		if (opt_value(opts[k].bit, argv[++i], o, err, len))
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
+		if (opt_value(bit, argv[++i], o, err, len))
 			return -EINVAL;
 	}
 	return 0;
@@ -493,12 +493,13 @@ static int parse_ifname(const char *text, struct lbd_iface_cfg *iface, char *err
 
 /*
  * "vrid N priority P [advert D] [no-preempt] [preempt-delay D] [fault-drop N]
- * [vip ADDR...]" after the device; cli: every name starts with "--".
- * del: the VRID, and addresses that name the family as they do for add
- * (an IPv4 and an IPv6 router may share a VRID).
+ * [vip ADDR...]" after the device, as the command gc takes them (vrrp add,
+ * a vrrp line); cli: every name starts with "--". vrrp del: the VRID, and
+ * addresses that name the family as they do for add (an IPv4 and an IPv6
+ * router may share a VRID).
  */
-static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp_cfg *v, char *err,
-		      size_t len)
+static int parse_vrrp(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct lbd_vrrp_cfg *v,
+		      char *err, size_t len)
 {
 	bool have_vrid = false;
 	uint32_t n, ms;
@@ -507,24 +508,20 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 	v->advert_cs = VRRP_DEFAULT_ADVERT_CS;
 	v->fault_drop = VRRP_DEFAULT_FAULT_DROP;
 	for (int i = 0; i < argc; i++) {
-		const char *name = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int id = opt_lookup(argv[i], gc, cli, err, len);
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (cli && strncmp(name, "--", 2))
-			return fail(err, len, "unexpected '%s': options start with --", name);
-		if (!strncmp(name, "--", 2))
-			name += 2;
-		if (del && strcmp(name, "vrid") && strcmp(name, "vip"))
-			return fail(err, len, "vrrp del takes only --vrid N and --vip ADDR (to choose the IPv4 or "
-				    "the IPv6 router)");
-		if (!strcmp(name, "no-preempt")) {
+		if (id < 0)
+			return -EINVAL;
+		if (id == GOPT_NO_PREEMPT) {
 			v->no_preempt = true;
 			continue;
 		}
-		if (!strcmp(name, "vmac")) {
+		if (id == GOPT_VMAC) {
 			v->vmac = true;
 			continue;
 		}
-		if (!strcmp(name, "vip")) {
+		if (id == GOPT_VRRP_VIP) {
 			int k = i + 1;
 			struct lbd_addr a;
 
@@ -545,37 +542,40 @@ static int parse_vrrp(int argc, char **argv, bool cli, bool del, struct lbd_vrrp
 			continue;
 		}
 		if (!val)
-			return fail(err, len, "'%s' needs a value", argv[i]);
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
 		i++;
-		if (!strcmp(name, "vrid")) {
+		switch (id) {
+		case GOPT_VRID:
 			if (parse_uint(val, 1, 255, &n))
 				return fail(err, len, "vrid '%s' is not a number from 1 to 255", val);
 			v->vrid = (uint8_t)n;
 			have_vrid = true;
-		} else if (!strcmp(name, "priority")) {
+			break;
+		case GOPT_PRIORITY:
 			if (parse_uint(val, 1, 255, &n))
 				return fail(err, len, "priority '%s' is not a number from 1 to 255 (255: address owner)", val);
 			v->priority = (uint8_t)n;
-		} else if (!strcmp(name, "advert")) {
+			break;
+		case GOPT_ADVERT:
 			if (check_duration_parse(val, 10, 40950, &ms) || ms % 10)
 				return fail(err, len, "advert '%s' is not a duration from 10ms to 40.95s in steps of 10ms", val);
 			v->advert_cs = (uint16_t)(ms / 10);
-		} else if (!strcmp(name, "preempt-delay")) {
+			break;
+		case GOPT_PREEMPT_DELAY:
 			if (check_duration_parse(val, 0, 3600000, &ms))
 				return fail(err, len, "preempt-delay '%s' is not a duration up to 1h (e.g. 5s)", val);
 			v->preempt_delay_ms = ms;
-		} else if (!strcmp(name, "fault-drop")) {
+			break;
+		case GOPT_FAULT_DROP:
 			if (parse_uint(val, 0, 254, &n))
 				return fail(err, len, "fault-drop '%s' is not a number from 0 to 254", val);
 			v->fault_drop = (uint8_t)n;
-		} else {
-			return fail(err, len, "'%s' is not a vrrp option (vrid, priority, advert, no-preempt, "
-				    "preempt-delay, fault-drop, vmac, vip)", argv[i - 1]);
+			break;
 		}
 	}
 	if (!have_vrid)
 		return fail(err, len, "vrrp needs a VRID: --vrid N (1-255)");
-	if (!del && !v->n_addrs)
+	if ((gc->required & GRAMMAR_BIT(GOPT_VRRP_VIP)) && !v->n_addrs)
 		return fail(err, len, "vrrp needs the addresses it owns: --vip ADDR ...");
 	if (v->n_addrs)
 		v->family = v->addrs[0].family;
@@ -659,7 +659,8 @@ static void vrrp_write(FILE *f, const struct lbd_vrrp_cfg *v)
  * bgp bird-socket PATH include FILE [hold-down D] [withdraw-delay D]: both
  * paths absolute, since lbd runs from / and BIRD from wherever it was started.
  */
-static int parse_bgp(int argc, char **argv, bool cli, struct lbd_bgp_cfg *b, char *err, size_t len)
+static int parse_bgp(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct lbd_bgp_cfg *b,
+		     char *err, size_t len)
 {
 	uint32_t ms;
 
@@ -667,22 +668,18 @@ static int parse_bgp(int argc, char **argv, bool cli, struct lbd_bgp_cfg *b, cha
 	b->hold_down_ms = LBD_BGP_HOLD_DOWN_MS;
 	b->withdraw_delay_ms = LBD_BGP_WITHDRAW_DELAY_MS;
 	for (int i = 0; i < argc; i += 2) {
-		const char *name = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int id = opt_lookup(argv[i], gc, cli, err, len);
+		const char *name, *val = i + 1 < argc ? argv[i + 1] : NULL;
 		char *path = NULL;
 		size_t size = 0;
 
-		if (cli && strncmp(name, "--", 2))
-			return fail(err, len, "unexpected '%s': options start with --", name);
-		if (!strncmp(name, "--", 2))
-			name += 2;
-		if (strcmp(name, "bird-socket") && strcmp(name, "include") && strcmp(name, "hold-down") &&
-		    strcmp(name, "withdraw-delay"))
-			return fail(err, len, "'%s' is not a bgp option (bird-socket, include, hold-down, "
-				    "withdraw-delay)", argv[i]);
+		if (id < 0)
+			return -EINVAL;
+		name = grammar_opts[id].name;
 		if (!val)
-			return fail(err, len, "'%s' needs a value", argv[i]);
-		if (!strcmp(name, "hold-down") || !strcmp(name, "withdraw-delay")) {
-			bool hold = name[0] == 'h';
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
+		if (id == GOPT_HOLD_DOWN || id == GOPT_WITHDRAW_DELAY) {
+			bool hold = id == GOPT_HOLD_DOWN;
 
 			if (check_duration_parse(val, 0, hold ? 3600000 : 300000, &ms))
 				return fail(err, len, "%s '%s' is not a duration up to %s (e.g. %s)", name, val,
@@ -690,8 +687,8 @@ static int parse_bgp(int argc, char **argv, bool cli, struct lbd_bgp_cfg *b, cha
 			*(hold ? &b->hold_down_ms : &b->withdraw_delay_ms) = ms;
 			continue;
 		}
-		path = name[0] == 'b' ? b->bird_socket : b->include;
-		size = name[0] == 'b' ? sizeof(b->bird_socket) : sizeof(b->include);
+		path = id == GOPT_BIRD_SOCKET ? b->bird_socket : b->include;
+		size = id == GOPT_BIRD_SOCKET ? sizeof(b->bird_socket) : sizeof(b->include);
 		if (val[0] != '/')
 			return fail(err, len, "%s '%s' is not an absolute path", name, val);
 		if (strlen(val) >= size)
@@ -724,6 +721,8 @@ static void bgp_write(FILE *f, const struct lbd_bgp_cfg *b)
 int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t len)
 {
 	const char *obj = argc > 0 ? argv[0] : "", *verb = argc > 1 ? argv[1] : "";
+	/* The command's row of the grammar: which options it takes. */
+	const struct grammar_cmd *gc = grammar_cmd_find(obj, verb, GW_LBD);
 	struct opt_values o;
 
 	memset(cmd, 0, sizeof(*cmd));
@@ -734,7 +733,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		if (argc < 2)
 			return fail(err, len, "%s needs an interface: lbctl %s DEV", obj, obj);
 		if (parse_ifname(argv[1], &cmd->iface, err, len) ||
-		    parse_opts(argc - 2, argv + 2, cmd->kind == CMD_ATTACH ? OPT_XDP_MODE : 0, true, &o, err, len))
+		    parse_opts(argc - 2, argv + 2, gc, true, &o, err, len))
 			return -EINVAL;
 		cmd->iface.mode = o.xdp_mode;
 		return 0;
@@ -742,7 +741,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 	if (!strcmp(obj, "vip")) {
 		if (!strcmp(verb, "list")) {
 			cmd->kind = CMD_VIP_LIST;
-			return argc == 2 ? 0 : fail(err, len, "vip list takes no arguments");
+			return argc == 2 ? 0 : fail(err, len, "vip list takes no arguments; see 'lbctl help'");
 		}
 		if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "set"))
 			return fail(err, len, "unknown 'vip %s': use vip add|set|del|list", verb);
@@ -750,9 +749,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		if (argc < 3)
 			return fail(err, len, "vip %s needs a VIP: lbctl vip %s " USAGE_VIP, verb, verb);
 		if (lbd_vip_parse(argv[2], &cmd->vip, err, len) ||
-		    parse_opts(argc - 3, argv + 3,
-			       cmd->kind == CMD_VIP_ADD ? OPT_VIP_ADD : cmd->kind == CMD_VIP_SET ? OPT_ANNOUNCE : 0,
-			       true, &o, err, len))
+		    parse_opts(argc - 3, argv + 3, gc, true, &o, err, len))
 			return -EINVAL;
 		if (cmd->kind == CMD_VIP_SET && !o.seen)
 			return fail(err, len, "vip set needs a change: --announce healthy|always|never");
@@ -763,10 +760,6 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		static const char *const verbs[] = { "add", "set", "del", "list" };
 		static const enum lbd_cmd_kind kinds[] = { CMD_BACKEND_ADD, CMD_BACKEND_SET,
 							   CMD_BACKEND_DEL, CMD_BACKEND_LIST };
-		static const unsigned int allowed[] = {
-			OPT_WEIGHT | OPT_CHECKS,
-			OPT_WEIGHT | OPT_DRAIN | OPT_ENABLE | OPT_UP | OPT_DOWN | OPT_AUTO | OPT_CHECKS, 0, 0,
-		};
 		size_t k;
 
 		for (k = 0; k < 4 && strcmp(verb, verbs[k]); k++)
@@ -781,9 +774,9 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		if (lbd_vip_parse(argv[2], &cmd->vip, err, len))
 			return -EINVAL;
 		if (cmd->kind == CMD_BACKEND_LIST)
-			return argc == 3 ? 0 : fail(err, len, "backend list takes only a VIP");
+			return argc == 3 ? 0 : fail(err, len, "backend list takes only a VIP; see 'lbctl help'");
 		if (parse_backend_addr(argv[3], &cmd->backend, err, len) ||
-		    parse_opts(argc - 4, argv + 4, allowed[k], true, &o, err, len))
+		    parse_opts(argc - 4, argv + 4, gc, true, &o, err, len))
 			return -EINVAL;
 		if (o.seen & OPT_WEIGHT)
 			cmd->backend.weight = o.weight;
@@ -797,13 +790,13 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 							: LBD_ADMIN_AUTO;
 		if (cmd->kind == CMD_BACKEND_SET) {
 			int n = !!cmd->set_weight + !!cmd->set_drain + !!cmd->set_enable + !!cmd->set_check +
-				__builtin_popcount(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO));
+				__builtin_popcountll(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO));
 
 			if (!n)
 				return fail(err, len, "backend set needs a change: --weight W, --drain, --enable, "
 					    "--up, --down, --auto or check options (--check, --interval, ...)");
 			if (!!cmd->set_drain + !!cmd->set_enable > 1 ||
-			    __builtin_popcount(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO)) > 1)
+			    __builtin_popcountll(o.seen & (OPT_UP | OPT_DOWN | OPT_AUTO)) > 1)
 				return fail(err, len, "backend set: --drain and --enable, or --up, --down and "
 					    "--auto, exclude each other");
 		}
@@ -812,7 +805,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 	if (!strcmp(obj, "vrrp")) {
 		if (!strcmp(verb, "show")) {
 			cmd->kind = CMD_VRRP_SHOW;
-			return argc == 2 ? 0 : fail(err, len, "vrrp show takes no arguments");
+			return argc == 2 ? 0 : fail(err, len, "vrrp show takes no arguments; see 'lbctl help'");
 		}
 		if (strcmp(verb, "add") && strcmp(verb, "del"))
 			return fail(err, len, "unknown 'vrrp %s': use vrrp add|del|show", verb);
@@ -822,30 +815,30 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		if (parse_ifname(argv[2], &cmd->iface, err, len))
 			return -EINVAL;
 		strcpy(cmd->vrrp.dev, cmd->iface.name);
-		return parse_vrrp(argc - 3, argv + 3, true, cmd->kind == CMD_VRRP_DEL, &cmd->vrrp, err, len);
+		return parse_vrrp(argc - 3, argv + 3, gc, true, &cmd->vrrp, err, len);
 	}
 	if (!strcmp(obj, "bgp")) {
 		if (!strcmp(verb, "show") || !strcmp(verb, "del")) {
 			cmd->kind = verb[0] == 's' ? CMD_BGP_SHOW : CMD_BGP_DEL;
-			return argc == 2 ? 0 : fail(err, len, "bgp %s takes no arguments", verb);
+			return argc == 2 ? 0 : fail(err, len, "bgp %s takes no arguments; see 'lbctl help'", verb);
 		}
 		if (strcmp(verb, "set"))
 			return fail(err, len, "unknown 'bgp %s': use bgp set|del|show", verb);
 		cmd->kind = CMD_BGP_SET;
-		return parse_bgp(argc - 2, argv + 2, true, &cmd->bgp, err, len);
+		return parse_bgp(argc - 2, argv + 2, gc, true, &cmd->bgp, err, len);
 	}
 	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
-		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments", obj);
+		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments; see 'lbctl help'", obj);
 	}
 	if (!strcmp(obj, "config")) {
-		if (argc == 2 && !strcmp(verb, "show"))
+		if (!strcmp(verb, "show"))
 			cmd->kind = CMD_CONFIG_SHOW;
-		else if (argc == 2 && !strcmp(verb, "reload"))
+		else if (!strcmp(verb, "reload"))
 			cmd->kind = CMD_CONFIG_RELOAD;
 		else
 			return fail(err, len, "use: lbctl config show|reload");
-		return 0;
+		return argc == 2 ? 0 : fail(err, len, "config %s takes no arguments; see 'lbctl help'", verb);
 	}
 	return fail(err, len, "unknown command '%s': try 'lbctl help'", obj);
 }
@@ -1043,6 +1036,8 @@ static int split(char *line, char **words)
 
 static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t len)
 {
+	/* The line's row of the grammar: which options it takes. */
+	const struct grammar_cmd *gc = grammar_cmd_find(w[0], NULL, GW_FILE);
 	struct opt_values o;
 	uint32_t v;
 
@@ -1069,7 +1064,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 
 		if (n < 2 || lbd_addr_parse(w[1], &a))
 			return fail(err, len, "ipip-source takes an address: ipip-source ADDR [entropy-bits N]");
-		if (parse_opts(n - 2, w + 2, OPT_ENTROPY, false, &o, err, len))
+		if (parse_opts(n - 2, w + 2, gc, false, &o, err, len))
 			return -EINVAL;
 		if (a.family == XLB_AF_INET) {
 			cfg->ipip_src4 = a;
@@ -1084,7 +1079,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		struct lbd_cmd cmd = { .kind = CMD_ATTACH };
 
 		if (n < 2 || parse_ifname(w[1], &cmd.iface, err, len) ||
-		    parse_opts(n - 2, w + 2, OPT_XDP_MODE, false, &o, err, len))
+		    parse_opts(n - 2, w + 2, gc, false, &o, err, len))
 			return n < 2 ? fail(err, len, "attach needs an interface: attach DEV") : -EINVAL;
 		cmd.iface.mode = o.xdp_mode;
 		return lbd_cmd_apply(cfg, &cmd, err, len);
@@ -1095,7 +1090,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		if (n < 2)
 			return fail(err, len, "vip needs an address: vip " USAGE_VIP " [forward dsr|ipip] ...");
 		if (lbd_vip_parse(w[1], &cmd.vip, err, len) ||
-		    parse_opts(n - 2, w + 2, OPT_VIP_ADD, false, &o, err, len))
+		    parse_opts(n - 2, w + 2, gc, false, &o, err, len))
 			return -EINVAL;
 		vip_apply_opts(&cmd.vip, &o);
 		return lbd_cmd_apply(cfg, &cmd, err, len);
@@ -1106,7 +1101,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		if (!cfg->n_vips)
 			return fail(err, len, "backend before any vip: put backends under their 'vip' line");
 		if (n < 2 || parse_backend_addr(w[1], &cmd.backend, err, len) ||
-		    parse_opts(n - 2, w + 2, OPT_WEIGHT | OPT_DRAIN | OPT_ADMIN | OPT_CHECKS, false, &o, err, len))
+		    parse_opts(n - 2, w + 2, gc, false, &o, err, len))
 			return n < 2 ? fail(err, len, "backend needs an address: backend ADDR [weight W] [drain]") : -EINVAL;
 		backend_apply_opts(&cmd.backend, &o);
 		cmd.vip = cfg->vips[cfg->n_vips - 1];
@@ -1118,12 +1113,12 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		if (n < 2 || parse_ifname(w[1], &cmd.iface, err, len))
 			return n < 2 ? fail(err, len, "vrrp needs an interface: vrrp DEV vrid N ...") : -EINVAL;
 		strcpy(cmd.vrrp.dev, w[1]);
-		if (parse_vrrp(n - 2, w + 2, false, false, &cmd.vrrp, err, len))
+		if (parse_vrrp(n - 2, w + 2, gc, false, &cmd.vrrp, err, len))
 			return -EINVAL;
 		return lbd_cmd_apply(cfg, &cmd, err, len);
 	}
 	if (!strcmp(w[0], "bgp"))
-		return parse_bgp(n - 1, w + 1, false, &cfg->bgp, err, len);
+		return parse_bgp(n - 1, w + 1, gc, false, &cfg->bgp, err, len);
 	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, ipip-source, "
 		    "mtu, conn-table-size or conn-timeout)", w[0]);
 }

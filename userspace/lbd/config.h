@@ -123,7 +123,7 @@ struct lbd_cmd {
 	struct lbd_bgp_cfg bgp;
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
-	unsigned int set_check;		/* OPT_* bits of check settings given to backend set */
+	uint64_t set_check;		/* OPT_* bits of check settings given to backend set */
 };
 
 void lbd_config_init(struct lbd_config *cfg);
