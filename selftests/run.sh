@@ -38,6 +38,7 @@ run hw bash "$(dirname "$0")/unit/test_hw_scripts.sh"
 run e2e_lib bash "$(dirname "$0")/unit/test_e2e_lib.sh"
 run log bash "$(dirname "$0")/unit/test_log.sh" "$build"
 run install bash "$(dirname "$0")/unit/test_install.sh" "$build"
+run grammar bash "$(dirname "$0")/unit/test_grammar.sh" "$build"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "grammar.h"
 #include "xt.h"
 
 XT_DEFINE_STATE;
@@ -898,6 +899,242 @@ static void saving_syncs_the_file_and_the_directory(void)
 	rm_tmpdir();
 }
 
+
+/* ---- the grammar's table against the parser ---- */
+
+/* A value the parser takes for an option; NULL: none known, the test says so. */
+static const char *sample_value(int id)
+{
+	static const struct {
+		const char *name, *value;
+	} samples[] = {
+		{ "ring-size", "251" }, { "weight", "3" }, { "vrid", "9" }, { "entropy-bits", "8" },
+		{ "expect", "200" }, { "host", "www.example" }, { "check", "http:/health" },
+		{ "vip", "198.18.1.9" }, { "bird-socket", "/run/bird/bird.ctl" }, { "include", "/etc/bird/xlb.conf" },
+	};
+	const struct grammar_opt *o = &grammar_opts[id];
+	static char keyword[32];
+
+	if (o->value == GV_KEYWORD) {
+		snprintf(keyword, sizeof(keyword), "%.*s", (int)strcspn(o->keywords, " "), o->keywords);
+		return keyword;
+	}
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		if (!strcmp(samples[i].name, o->name))
+			return samples[i].value;
+	/* Durations and most numbers: help's example is a value. */
+	if ((o->value == GV_DURATION || o->value == GV_NUMBER) && o->meta[0] >= '0' && o->meta[0] <= '9')
+		return o->meta;
+	return NULL;
+}
+
+static const char *sample_arg(enum grammar_arg a)
+{
+	switch (a) {
+	case GA_DEV: return "eth0";
+	case GA_NEW_VIP: case GA_VIP: return "198.18.1.1:80/tcp";
+	case GA_NEW_BACKEND: case GA_BACKEND: return "198.18.0.1";
+	case GA_ADDR: return "198.18.0.2";
+	case GA_NUMBER: return "1024";
+	default: return "?";
+	}
+}
+
+struct words {
+	char *w[32];
+	char text[32][64];
+	int n;
+};
+
+static void word(struct words *ws, const char *w)
+{
+	snprintf(ws->text[ws->n], sizeof(ws->text[0]), "%s", w);
+	ws->w[ws->n] = ws->text[ws->n];
+	ws->n++;
+}
+
+/*
+ * The words of c with sample positional words, its required options, then
+ * option id with value (value NULL: its sample); cli: "--" before names.
+ */
+static void sample_words(const struct grammar_cmd *c, bool cli, int id, const char *value, struct words *ws)
+{
+	char name[48];
+
+	ws->n = 0;
+	word(ws, c->object);
+	if (c->verb)
+		word(ws, c->verb);
+	for (int k = 0; k < GRAMMAR_MAX_ARGS && c->arg[k]; k++)
+		word(ws, sample_arg(c->arg[k]));
+	for (int k = 0; k < GOPT_COUNT; k++)
+		if ((c->required & GRAMMAR_BIT(k)) && k != id) {
+			snprintf(name, sizeof(name), "%s%s", cli ? "--" : "", grammar_opts[k].name);
+			word(ws, name);
+			word(ws, sample_value(k));
+		}
+	if (id < 0)
+		return;
+	snprintf(name, sizeof(name), "%s%s", cli ? "--" : "", grammar_opts[id].name);
+	word(ws, name);
+	if (grammar_opts[id].value != GV_FLAG)
+		word(ws, value ? value : sample_value(id));
+}
+
+/* The values to try for option id: each keyword of a keyword option, else the sample. */
+static int option_values(int id, char values[][32], int max)
+{
+	const struct grammar_opt *o = &grammar_opts[id];
+	int n = 0;
+
+	if (o->value != GV_KEYWORD) {
+		snprintf(values[n++], 32, "%s", sample_value(id) ? sample_value(id) : "");
+		return n;
+	}
+	for (const char *p = o->keywords; *p && n < max; n++) {
+		size_t l = strcspn(p, " ");
+
+		snprintf(values[n], 32, "%.*s", (int)l, p);
+		p += l + (p[l] == ' ');
+	}
+	return n;
+}
+
+static void words_line(const struct words *ws, char *buf, size_t len)
+{
+	buf[0] = 0;
+	for (int i = 0; i < ws->n; i++)
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", i ? " " : "", ws->w[i]);
+}
+
+/* Every option the table gives an lbctl command is taken by lbd_cmd_parse, each keyword of it too. */
+static void table_options_are_parsed(void)
+{
+	int tried = 0;
+
+	for (size_t i = 0; i < grammar_n_cmds; i++) {
+		const struct grammar_cmd *c = &grammar_cmds[i];
+
+		if (c->where != GW_LBD)
+			continue;
+		for (int id = 0; id < GOPT_COUNT; id++) {
+			char values[8][32], line[512], err[LBD_ERR_LEN] = "";
+			int n;
+
+			if (!(c->opts & GRAMMAR_BIT(id)) || grammar_opts[id].lbctl_only)
+				continue;
+			if (!XT_TRUE(sample_value(id) || grammar_opts[id].value == GV_FLAG,
+				     "no sample value for --%s: add one to sample_value()", grammar_opts[id].name))
+				continue;
+			n = option_values(id, values, 8);
+			for (int v = 0; v < n; v++) {
+				struct words ws;
+				struct lbd_cmd cmd;
+
+				sample_words(c, true, id, values[v], &ws);
+				words_line(&ws, line, sizeof(line));
+				XT_TRUE(!lbd_cmd_parse(ws.n, ws.w, &cmd, err, LBD_ERR_LEN), "'%s' refused: %s", line, err);
+				tried++;
+			}
+		}
+	}
+	XT_TRUE(tried > 40, "only %d option values tried", tried);
+}
+
+/*
+ * An option the table does not give a command is refused, naming the
+ * command, what it takes and lbctl help: each option of the table, and one
+ * the table does not know.
+ */
+static void options_off_the_table_are_refused(void)
+{
+	int tried = 0;
+
+	for (size_t i = 0; i < grammar_n_cmds; i++) {
+		const struct grammar_cmd *c = &grammar_cmds[i];
+		char name[48];
+
+		if (c->where != GW_LBD)
+			continue;
+		grammar_cmd_name(c, name, sizeof(name));
+		for (int id = -1; id < GOPT_COUNT; id++) {
+			char line[512], err[LBD_ERR_LEN] = "";
+			struct words ws;
+			struct lbd_cmd cmd;
+			bool bare = !(c->opts & ~GRAMMAR_BIT(GOPT_WATCH));
+
+			if (id >= 0 && (c->opts & GRAMMAR_BIT(id)) && !grammar_opts[id].lbctl_only)
+				continue;
+			sample_words(c, true, -1, NULL, &ws);
+			if (id < 0) {
+				word(&ws, "--frobnicate");
+			} else {
+				char opt[48];
+
+				snprintf(opt, sizeof(opt), "--%s", grammar_opts[id].name);
+				word(&ws, opt);
+				if (grammar_opts[id].value != GV_FLAG)
+					word(&ws, sample_value(id) ? sample_value(id) : "x");
+			}
+			words_line(&ws, line, sizeof(line));
+			if (!XT_TRUE(lbd_cmd_parse(ws.n, ws.w, &cmd, err, LBD_ERR_LEN), "'%s' was taken", line))
+				continue;
+			/* Commands that take nothing at all say so; the others list what they take. */
+			XT_TRUE(strstr(err, name) && strstr(err, "lbctl help") &&
+				(bare || strstr(err, id < 0 ? "'--frobnicate' is not a" : "is not an option here")),
+				"'%s': error '%s' does not name %s, what it takes and lbctl help", line, err, name);
+			tried++;
+		}
+	}
+	XT_TRUE(tried > 200, "only %d refusals tried", tried);
+}
+
+/* The file's lines take the options the table gives them, and refuse the others with lbd.conf(5). */
+static void file_lines_follow_the_table(void)
+{
+	for (size_t i = 0; i < grammar_n_cmds; i++) {
+		const struct grammar_cmd *c = &grammar_cmds[i];
+
+		if (c->where != GW_FILE)
+			continue;
+		for (int id = -1; id < GOPT_COUNT; id++) {
+			bool listed = id >= 0 && (c->opts & GRAMMAR_BIT(id));
+			char values[8][32], text[1024], line[512], err[LBD_ERR_LEN] = "";
+			int n = 1;
+
+			if (id >= 0 && !listed && grammar_opts[id].lbctl_only)
+				continue;
+			if (listed)
+				n = option_values(id, values, 8);
+			else
+				snprintf(values[0], sizeof(values[0]), "%s",
+					 id >= 0 && sample_value(id) ? sample_value(id) : "x");
+			for (int v = 0; v < n; v++) {
+				struct lbd_config cfg;
+				struct words ws;
+
+				sample_words(c, false, id < 0 ? -1 : id, values[v], &ws);
+				if (id < 0)
+					word(&ws, "frobnicate");
+				words_line(&ws, line, sizeof(line));
+				/* A backend line belongs to the vip line before it. */
+				snprintf(text, sizeof(text), "%s%s\n", strcmp(c->object, "backend") ? "" :
+					 "vip 198.18.1.1:80/tcp\n", line);
+				if (listed) {
+					XT_TRUE(!parse_text(text, &cfg, err), "line '%s' refused: %s", line, err);
+					lbd_config_free(&cfg);
+					continue;
+				}
+				if (!c->opts)	/* conn-timeout and the like: one number, no options */
+					continue;
+				XT_TRUE(parse_text(text, &cfg, err) && strstr(err, "lbd.conf(5)") &&
+					strstr(err, id < 0 ? "is not a" : "is not an option here"),
+					"line '%s': error '%s'", line, err);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	static const struct xt_case cases[] = {
@@ -913,6 +1150,9 @@ int main(void)
 		XT_CASE(saving_follows_a_symlink),
 		XT_CASE(saving_keeps_the_owner),
 		XT_CASE(saving_syncs_the_file_and_the_directory),
+		XT_CASE(table_options_are_parsed),
+		XT_CASE(options_off_the_table_are_refused),
+		XT_CASE(file_lines_follow_the_table),
 	};
 
 	return xt_run("config", cases, sizeof(cases) / sizeof(cases[0]));

@@ -20,6 +20,7 @@ expect install_runs "$(tail -5 "$dir/make.log")" test $? -eq 0
 modes=$(cd "$dir/root" && find . -type f -printf '%m %P\n' | sort)
 want="600 etc/xlb/lbd.conf
 644 usr/lib/systemd/system/lbd.service
+644 usr/share/bash-completion/completions/lbctl
 644 usr/share/man/man5/lbd.conf.5
 644 usr/share/man/man8/lbctl.8
 644 usr/share/man/man8/lbd.8
@@ -31,6 +32,12 @@ out=$(cd / && "$p/sbin/lbd" --help 2>&1 | head -1)
 expect lbd_runs_from_anywhere "lbd --help: $out" grep -q '^usage: lbd' <<<"$out"
 out=$(cd / && "$p/bin/lbctl" --help 2>&1 | head -1)
 expect lbctl_runs_from_anywhere "lbctl --help: $out" grep -q '^usage: lbctl' <<<"$out"
+# The installed completion is the one the installed lbctl writes, and bash reads it.
+comp=$p/share/bash-completion/completions/lbctl
+expect completion_is_lbctls "installed completion differs from '$p/bin/lbctl completion bash'" \
+	cmp -s "$comp" <("$p/bin/lbctl" completion bash)
+out=$(bash -c "source '$comp' && complete -p lbctl" 2>&1)
+expect completion_loads "bash, on loading it: $out" test "$out" = "complete -F _lbctl lbctl"
 unit=$p/lib/systemd/system/lbd.service
 expect unit_names_installed_paths "$(grep '^Exec' "$unit" | tr '\n' ';')" \
 	grep -qx "ExecStart=$p/sbin/lbd --foreground --config $etc/xlb/lbd.conf" "$unit"
