@@ -115,7 +115,7 @@ int grammar_opt_find(const char *name)
 void grammar_cmd_name(const struct grammar_cmd *c, char *buf, size_t len)
 {
 	if (c->where == GW_FILE)
-		snprintf(buf, len, "a %s line", c->object);
+		snprintf(buf, len, "a%s %s line", strchr("aeiou", c->object[0]) ? "n" : "", c->object);
 	else
 		snprintf(buf, len, "%s%s%s", c->object, c->verb ? " " : "", c->verb ? c->verb : "");
 }
