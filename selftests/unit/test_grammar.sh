@@ -3,9 +3,10 @@
 # loaded in bash and asked as bash asks (COMP_WORDS, COMP_CWORD), offers the
 # commands, the options of each, the keywords of a value, interface names,
 # and the VIPs and backends an lbd answers (a stand-in socket here: nothing
-# when none answers); lbctl.8's synopsis lists each command with exactly the
-# options of the table; lbctl help lists every command; README's usage block
-# is lbctl help.
+# when none answers); typed with Tabs into an interactive bash on a
+# terminal, it gives the lines it should. lbctl.8's synopsis lists each
+# command with exactly the options of the table; lbctl help lists every
+# command; README's usage block is lbctl help.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
@@ -132,12 +133,33 @@ completes vips_from_lbd "198.18.1.1:80/tcp 198.18.1.1:53/udp [2001:db8:1::1]:443
 completes vip_prefix_from_lbd "198.18.1.1:80/tcp 198.18.1.1:53/udp" -s "$sock" backend list 198.18
 # The word split at its colons: only the part after the last one is replaced.
 completes vip_after_colon_from_lbd "80/tcp" -s "$sock" vip set 198.18.1.1 : 8
+completes v6_vip_after_colon_from_lbd "443/tcp" -s "$sock" vip set "[2001" : db8 : 1 :: "1]" : 4
 completes backends_from_lbd "198.18.0.101 2001:db8::102" -s "$sock" backend del 198.18.1.1:80/tcp ""
 expect backend_list_asked_for_the_vip "lbd was asked: $(tail -1 "$sock.log" 2>/dev/null)" \
 	grep -qx 'j backend list 198.18.1.1:80/tcp' "$sock.log"
 completes new_vip_not_from_lbd "" -s "$sock" vip add ""
 LBCTL_SOCKET=$sock completes vips_from_lbctl_socket "198.18.1.1:80/tcp 198.18.1.1:53/udp [2001:db8:1::1]:443/tcp" \
 	vip del ""
+# The same through readline: an interactive bash on a terminal, keys typed
+# with Tabs, and what the line became once entered. lbctl is a shell
+# function there that prints its words; the completion's questions go to
+# the lbctl binary on PATH (it runs them under timeout, which finds no function).
+typed() {
+	printf '%s\n' "$@" | PATH=$build:$PATH LBCTL_SOCKET=$sock \
+		python3 "$root/selftests/unit/typed.py" "$dir/lbctl.bash" "$dir/typed.out"
+	cat "$dir/typed.out"
+}
+mapfile -t got < <(typed "lbctl vip set 198.18.1.1:8<TAB>" "lbctl vip add 198.18.1.9:80/tcp --forw<TAB>ip<TAB>" \
+	"lbctl backend list [2001:db8:1::1]:4<TAB>" "lbctl vip add 198.18.1.9:80/tcp --check http:<TAB>health" \
+	"lbctl backend set 198.18.1.1:80/tcp 2001:<TAB> --dr<TAB>")
+want=("vip set 198.18.1.1:80/tcp" "vip add 198.18.1.9:80/tcp --forward ipip" "backend list [2001:db8:1::1]:443/tcp"
+	"vip add 198.18.1.9:80/tcp --check http:/health" "backend set 198.18.1.1:80/tcp 2001:db8::102 --drain")
+names=(readline_vip_after_colon readline_option_and_keyword readline_v6_vip readline_check_no_space
+	readline_backend)
+for i in "${!want[@]}"; do
+	expect "${names[i]}" "typed to get '${want[i]}', lbctl got '${got[i]-}'" test "${got[i]-}" = "${want[i]}"
+done
+
 kill "$server_pid"
 wait "$server_pid" 2>/dev/null
 server_pid=
