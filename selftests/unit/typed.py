@@ -17,6 +17,8 @@ script, out = sys.argv[1], sys.argv[2]
 lines = [line for line in sys.stdin.read().split("\n") if line]
 pid, fd = pty.fork()
 if pid == 0:
+    # Readline's defaults, and no history written into the user's home.
+    os.environ.update(INPUTRC="/dev/null", HISTFILE="/dev/null")
     os.execvp("bash", ["bash", "--norc", "--noprofile", "-i"])
 
 
