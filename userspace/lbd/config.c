@@ -390,9 +390,11 @@ static int opt_lookup(const char *word, const struct grammar_cmd *gc, bool cli, 
 		return id;
 	grammar_cmd_name(gc, cmd, sizeof(cmd));
 	grammar_opts_list(gc, cli, takes, sizeof(takes));
-	return fail(err, len, "'%.64s' is not %s%s option%s: %s takes %s; see %s", word,
-		    id >= 0 ? "an" : strchr("aeiou", gc->object[0]) ? "an " : "a ", id >= 0 ? "" : gc->object,
-		    id >= 0 ? " here" : "", cmd, takes, cli ? "'lbctl help'" : "lbd.conf(5)");
+	if (id >= 0)
+		return fail(err, len, "'%.64s' is not an option here: %s takes %s; see %s", word, cmd, takes,
+			    cli ? "'lbctl help'" : "lbd.conf(5)");
+	return fail(err, len, "'%.64s' is not %s %s option: %s takes %s; see %s", word,
+		    grammar_article(gc->object), gc->object, cmd, takes, cli ? "'lbctl help'" : "lbd.conf(5)");
 }
 
 /* Options after the positional words of the command gc. */

@@ -112,10 +112,15 @@ int grammar_opt_find(const char *name)
 	return -1;
 }
 
+const char *grammar_article(const char *word)
+{
+	return strchr("aeiou", word[0]) ? "an" : "a";
+}
+
 void grammar_cmd_name(const struct grammar_cmd *c, char *buf, size_t len)
 {
 	if (c->where == GW_FILE)
-		snprintf(buf, len, "a%s %s line", strchr("aeiou", c->object[0]) ? "n" : "", c->object);
+		snprintf(buf, len, "%s %s line", grammar_article(c->object), c->object);
 	else
 		snprintf(buf, len, "%s%s%s", c->object, c->verb ? " " : "", c->verb ? c->verb : "");
 }

@@ -94,6 +94,8 @@ extern const size_t grammar_n_cmds;
 const struct grammar_cmd *grammar_cmd_find(const char *object, const char *verb, enum grammar_where where);
 /* The option of that name (without "--"); -1 if none. */
 int grammar_opt_find(const char *name);
+/* "a" or "an", as word asks. */
+const char *grammar_article(const char *word);
 /* "vip add", or "a vip line" for a line of lbd.conf. */
 void grammar_cmd_name(const struct grammar_cmd *c, char *buf, size_t len);
 /*
