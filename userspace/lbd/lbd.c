@@ -134,7 +134,7 @@ struct lbd {
 	uint64_t cfg_gen;		/* counts commits: a reply written a piece a pass began on one */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
 	struct loop_pass loop_longest, loop_recent[2];	/* ever; this and the last sweep period */
-	uint64_t loop_over_10ms;
+	uint64_t loop_over_10ms, loop_over_10ms_cpu;
 	struct slowest pass_slowest;	/* what held the current pass longest */
 	char rings_why[32];		/* what asked for the round of table rebuilds under way */
 	bool stop;
@@ -336,6 +336,7 @@ static void print_loop(struct lbd *d, struct out *o)
 	out_u64(o, "longest_us", d->loop_longest.us);
 	out_u64(o, "recent_longest_us", recent->us);
 	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	out_u64(o, "passes_over_10ms_cpu", d->loop_over_10ms_cpu);
 	out_u64(o, "replies_resumed", d->ctl.resumed);
 	print_pass(o, "longest", &d->loop_longest);
 	print_pass(o, "recent_longest", recent);
@@ -1057,6 +1058,8 @@ static void note_loop_pass(struct lbd *d, uint64_t us, const struct rusage *bega
 		d->loop_recent[0] = p;
 	if (us > 10000)
 		d->loop_over_10ms++;
+	if (p.cpu_us > 10000)
+		d->loop_over_10ms_cpu++;
 	if (us > 100000)
 		lbd_warn("the event loop was held for %llu ms, %llu ms of it by %s", (unsigned long long)us / 1000,
 			 (unsigned long long)d->pass_slowest.us / 1000,
