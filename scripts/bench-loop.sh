@@ -14,6 +14,10 @@ build=$(cd "${1:-build}" && pwd)
 VIPS=${BENCH_LOOP_VIPS:-500}
 FLOWS=${BENCH_LOOP_FLOWS:-1048576}
 RAMP_S=${BENCH_LOOP_RAMP_S:-30}
+# BENCH_LOOP_RT=N runs lbd at real-time priority N (SCHED_RR, as keepalived's vrrp_rt_priority does):
+# then the scheduler no longer gives lbd's CPU to the echo server mid-pass, and a pass's wall time is its work.
+RT=()
+[[ -n ${BENCH_LOOP_RT:-} ]] && RT=(chrt -r "$BENCH_LOOP_RT")
 P=xb-loop
 DIR=/tmp/xlb-bench-loop.$$
 root=$(dirname "$0")
@@ -73,7 +77,7 @@ echo_stop() { kill "$(cat "$DIR/echo.pid")"; wait "$(cat "$DIR/echo.pid")" 2>/de
 	done
 } >"$DIR/lbd.conf"
 echo_start
-nsenter --net=/run/netns/$P-lb "$build/lbd" --foreground --config "$DIR/lbd.conf" --socket "$DIR/lbd.sock" \
+nsenter --net=/run/netns/$P-lb ${RT[@]+"${RT[@]}"} "$build/lbd" --foreground --config "$DIR/lbd.conf" --socket "$DIR/lbd.sock" \
 	--pin-dir "/sys/fs/bpf/$P" --log-level info >>"$DIR/lbd.log" 2>&1 &
 echo $! >"$DIR/lbd.pid"
 lbctl() { "$build/lbctl" -s "$DIR/lbd.sock" "$@"; }
@@ -90,7 +94,7 @@ print('%.2f ms (cpu %.2f ms, %d waits, %d preempted; %s)' % (p['us'] / 1e3, p['c
 }
 table_size() { bpftool -j map show pinned "/sys/fs/bpf/$P/conn_map" | python3 -c 'import json,sys; print(json.load(sys.stdin)["max_entries"])'; }
 
-echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${RAMP_S}s"
+echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${RAMP_S}s${RT:+, lbd under ${RT[*]}}"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, kernel $(uname -r)"
 echo "after start (the first sync, before the loop, is not a pass): longest pass $(($(loop_field longest_us) / 1000)) ms"
 
@@ -157,7 +161,7 @@ ip -n $P-lb route add 198.18.16.0/20 dev l0
 		done
 	done
 } >"$DIR/lbd-net.conf"
-nsenter --net=/run/netns/$P-lb "$build/lbd" --foreground --config "$DIR/lbd-net.conf" --socket "$DIR/lbd.sock" \
+nsenter --net=/run/netns/$P-lb ${RT[@]+"${RT[@]}"} "$build/lbd" --foreground --config "$DIR/lbd-net.conf" --socket "$DIR/lbd.sock" \
 	--pin-dir "/sys/fs/bpf/$P" --log-level info >>"$DIR/lbd.log" 2>&1 &
 echo $! >"$DIR/lbd.pid"
 for ((t = 0; t < 300; t++)); do

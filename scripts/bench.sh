@@ -23,6 +23,8 @@ echo "== per-packet cost through BPF_PROG_TEST_RUN"
 "$root/bench-vrrp.sh" "$build"
 "$root/bench-bgp.sh" "$build"
 "$root/bench-loop.sh" "$build"
+# The same with lbd at real-time priority: what of a pass is the machine's scheduling, not lbd's work.
+BENCH_LOOP_RT=10 "$root/bench-loop.sh" "$build"
 "$root/bench-traffic.sh" "$build"
 "$root/bench-conn-mem.sh"
 "$root/bench-wrk.sh" "$build"

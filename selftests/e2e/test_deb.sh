@@ -101,6 +101,7 @@ expect depends_cover_libraries_and_unit "Depends: $depends; needed: $(printf '%s
 files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ { sub("^\\./", "", $6); print substr($1, 2, 9), $6 }' | sort)
 want="rw------- etc/xlb/lbd.conf
 rw-r--r-- $unit_rel
+rw-r--r-- usr/share/bash-completion/completions/lbctl
 rw-r--r-- usr/share/doc/xlb/changelog.gz
 rw-r--r-- usr/share/doc/xlb/copyright
 rw-r--r-- usr/share/lintian/overrides/xlb
