@@ -82,12 +82,16 @@ base = ['$TB_VIP4:%d/tcp' % (1000 + i) for i in range($N_VIPS)] + ['$KEY']
 extra = [k for k in keys if k not in base]
 sys.exit(len(keys) != len(set(keys)) or not set(base) <= set(keys) or len(extra) > 1)" ||
 		bad_shows=$((bad_shows + 1))
+	on lb -j stats | python3 -c "import json, sys
+keys = [v['vip'] for v in json.load(sys.stdin)['vips']]
+sys.exit(len(keys) != len(set(keys)) or len(keys) not in ($N_VIPS + 1, $N_VIPS + 2))" ||
+		bad_shows=$((bad_shows + 1))
 	text_vips=$(on lb show | grep -c '^vip ')
 	((text_vips == N_VIPS + 1 || text_vips == N_VIPS + 2)) || bad_shows=$((bad_shows + 1))
 done
 wait $changer
 resumed_after=$(resumed)
-expect show_in_pieces_is_one_configuration "$bad_shows of 16 shows listed a VIP twice, missed one or mixed configurations" \
+expect show_in_pieces_is_one_configuration "$bad_shows of 24 shows and stats listed a VIP twice, missed one or mixed configurations" \
 	test "$bad_shows" -eq 0
 if ((resumed_after > resumed_before)); then
 	ok reply_written_in_pieces

@@ -436,10 +436,16 @@ static void read_traffic(struct lbd *d)
 		memset(d->be_traffic, 0, sizeof(d->be_traffic));
 }
 
-static void cmd_stats(struct lbd *d, struct out *o)
+/* Rows: the VIPs of the config, then the backend ids; written a piece a pass like show. */
+static int cmd_stats(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 {
 	uint64_t all[XLB_STAT_MAX] = { 0 };
+	size_t from, n_vips = d->cfg.n_vips;
 
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (from)
+		goto rows;
 	xlb_stats_read_all(&d->dp.fds, all);
 	read_traffic(d);
 	out_obj_begin(o, NULL);
@@ -454,19 +460,24 @@ static void cmd_stats(struct lbd *d, struct out *o)
 	out_obj_end(o);
 	out_arr_begin(o, "vips");
 	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
-	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+rows:
+	for (size_t i = from; i < n_vips; i++) {
 		uint32_t id;
 		char vs[80];
 
-		if (!lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id))
-			continue;
-		lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
-		traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps);
+		if (lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id)) {
+			lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
+			traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps);
+		}
+		if (ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
 	}
-	out_arr_end(o);
-	out_arr_begin(o, "backends");
-	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "BACKEND", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
-	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
+	if (from <= n_vips) {
+		out_arr_end(o);
+		out_arr_begin(o, "backends");
+		out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "BACKEND", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+	}
+	for (uint32_t id = from > n_vips ? (uint32_t)(from - n_vips) : 1; id < XLB_MAX_BACKENDS; id++) {
 		const struct lbd_backend_rt *b = &d->dp.backends[id];
 		char a[INET6_ADDRSTRLEN];
 
@@ -474,9 +485,12 @@ static void cmd_stats(struct lbd *d, struct out *o)
 			continue;
 		lbd_addr_format(&b->addr, a, sizeof(a));
 		traffic_row(o, "address", a, &d->be_traffic[id], d->be_rate[id].pps);
+		if (id + 1 < XLB_MAX_BACKENDS && ctl_pause_at(cur, n_vips + id + 1, lbd_mono_us()))
+			return 0;
 	}
 	out_arr_end(o);
 	out_obj_end(o);
+	return 0;
 }
 
 static void update_pending(struct lbd *d)
@@ -629,8 +643,7 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, stru
 	case CMD_SHOW:
 		return cmd_show(d, o, cur);
 	case CMD_STATS:
-		cmd_stats(d, o);
-		return 0;
+		return cmd_stats(d, o, cur);
 	case CMD_CONFIG_SHOW:
 		if (o->json)
 			return snprintf(err, len, "config show has no JSON form: it prints the file"), -EINVAL;
