@@ -160,30 +160,43 @@ struct xlb_traffic {
 	__u64 new_flows;
 };
 
-/* Global per-CPU counters: one named slot per verdict and reason. */
+/*
+ * The global per-CPU counters, each once: X(NAME, "name", KIND, "when").
+ * XLB_STAT_NAME is its slot in stats_map, "name" what lbctl stats prints.
+ * KIND: RX counts every frame; each frame then counts exactly one PASS,
+ * DROP or TX verdict (test_fuzz checks that); NOTE counters describe
+ * rather than decide. The order is the slot order: a new counter goes at
+ * the end, so the slots of a stats_map pinned by an older lbd keep their
+ * meaning.
+ */
+#define XLB_STATS(X)								\
+	X(RX, "rx", RX, "every frame the program saw")				\
+	X(PASS_NON_IP, "pass_non_ip", PASS, "not IPv4/IPv6 (ARP, LLDP, two VLAN tags...)") \
+	X(PASS_NOT_VIP, "pass_not_vip", PASS, "IP, but no VIP matches")		\
+	X(PASS_OTHER_L4, "pass_other_l4", PASS, "protocol other than TCP, UDP, ICMP") \
+	X(PASS_ICMP, "pass_icmp", PASS, "ICMP that is not an error about a VIP flow") \
+	X(DROP_TRUNCATED, "drop_truncated", DROP, "a header runs past the end of the frame") \
+	X(DROP_BAD_IP, "drop_bad_ip", DROP, "IPv4 IHL < 5, bad total length, wrong version") \
+	X(DROP_IP_OPTIONS, "drop_ip_options", DROP, "IPv4 options on a packet to a VIP") \
+	X(DROP_FRAGMENT, "drop_fragment", DROP, "fragment to a VIP address")	\
+	X(DROP_NO_BACKEND, "drop_no_backend", DROP, "the VIP has no backend that is up") \
+	X(DROP_TOO_BIG, "drop_too_big", DROP, "too big to encapsulate and DF clear") \
+	X(DROP_NO_ROOM, "drop_no_room", DROP, "the driver refused to grow or shrink the frame") \
+	X(CONN_HIT, "conn_hit", NOTE, "connection table hit (moved slots only)") \
+	X(CONN_MISS, "conn_miss", NOTE, "not in the table: picked and remembered") \
+	X(CONN_REPICK, "conn_repick", NOTE, "remembered backend is down: picked again") \
+	X(TX_DSR, "tx_dsr", TX, "sent by MAC rewrite")				\
+	X(TX_IPIP, "tx_ipip", TX, "sent encapsulated")				\
+	X(ICMP_TOO_BIG_SENT, "icmp_too_big_sent", TX, "we answered \"fragmentation needed\" / \"packet too big\"") \
+	X(ICMP_ERR_FORWARDED, "icmp_err_forwarded", NOTE, "ICMP error about a flow sent to the flow's backend") \
+	X(RING_STABLE, "ring_stable", NOTE, "sent by an unmoved ring slot, without the connection table") \
+	X(CONN_PREV, "conn_prev", NOTE, "a miss on a moved slot kept on the slot's previous backend") \
+	X(MOVED_FULL, "moved_full", NOTE, "moved_map full: a flow on a moved slot remembered in conn_map")
+
 enum xlb_stat {
-	XLB_STAT_RX = 0,		/* every frame the program saw */
-	XLB_STAT_PASS_NON_IP,		/* not IPv4/IPv6 (ARP, LLDP, two VLAN tags...) */
-	XLB_STAT_PASS_NOT_VIP,		/* IP, but no VIP matches */
-	XLB_STAT_PASS_OTHER_L4,		/* protocol other than TCP, UDP, ICMP */
-	XLB_STAT_PASS_ICMP,		/* ICMP that is not an error about a VIP flow */
-	XLB_STAT_DROP_TRUNCATED,	/* a header runs past the end of the frame */
-	XLB_STAT_DROP_BAD_IP,		/* IPv4 IHL < 5, bad total length, wrong version */
-	XLB_STAT_DROP_IP_OPTIONS,	/* IPv4 options on a packet to a VIP */
-	XLB_STAT_DROP_FRAGMENT,		/* fragment to a VIP address */
-	XLB_STAT_DROP_NO_BACKEND,	/* the VIP has no backend that is up */
-	XLB_STAT_DROP_TOO_BIG,		/* too big to encapsulate and DF clear */
-	XLB_STAT_DROP_NO_ROOM,		/* the driver refused to grow or shrink the frame */
-	XLB_STAT_CONN_HIT,		/* connection table hit (moved slots only) */
-	XLB_STAT_CONN_MISS,		/* not in the table: picked and remembered */
-	XLB_STAT_CONN_REPICK,		/* remembered backend is down: picked again */
-	XLB_STAT_TX_DSR,		/* sent by MAC rewrite */
-	XLB_STAT_TX_IPIP,		/* sent encapsulated */
-	XLB_STAT_ICMP_TOO_BIG_SENT,	/* we answered "fragmentation needed" / "packet too big" */
-	XLB_STAT_ICMP_ERR_FORWARDED,	/* ICMP error about a flow sent to the flow's backend */
-	XLB_STAT_RING_STABLE,		/* sent by an unmoved ring slot, without the connection table */
-	XLB_STAT_CONN_PREV,		/* a miss on a moved slot kept on the slot's previous backend */
-	XLB_STAT_MOVED_FULL,		/* moved_map full: a flow on a moved slot remembered in conn_map */
+#define XLB_STAT_ENUM(name, text, kind, why) XLB_STAT_##name,
+	XLB_STATS(XLB_STAT_ENUM)
+#undef XLB_STAT_ENUM
 	XLB_STAT_MAX,
 };
 

@@ -10,34 +10,22 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const stat_names[XLB_STAT_MAX] = {
-	[XLB_STAT_RX] = "rx",
-	[XLB_STAT_PASS_NON_IP] = "pass_non_ip",
-	[XLB_STAT_PASS_NOT_VIP] = "pass_not_vip",
-	[XLB_STAT_PASS_OTHER_L4] = "pass_other_l4",
-	[XLB_STAT_PASS_ICMP] = "pass_icmp",
-	[XLB_STAT_DROP_TRUNCATED] = "drop_truncated",
-	[XLB_STAT_DROP_BAD_IP] = "drop_bad_ip",
-	[XLB_STAT_DROP_IP_OPTIONS] = "drop_ip_options",
-	[XLB_STAT_DROP_FRAGMENT] = "drop_fragment",
-	[XLB_STAT_DROP_NO_BACKEND] = "drop_no_backend",
-	[XLB_STAT_DROP_TOO_BIG] = "drop_too_big",
-	[XLB_STAT_DROP_NO_ROOM] = "drop_no_room",
-	[XLB_STAT_CONN_HIT] = "conn_hit",
-	[XLB_STAT_CONN_MISS] = "conn_miss",
-	[XLB_STAT_CONN_REPICK] = "conn_repick",
-	[XLB_STAT_TX_DSR] = "tx_dsr",
-	[XLB_STAT_TX_IPIP] = "tx_ipip",
-	[XLB_STAT_ICMP_TOO_BIG_SENT] = "icmp_too_big_sent",
-	[XLB_STAT_ICMP_ERR_FORWARDED] = "icmp_err_forwarded",
-	[XLB_STAT_RING_STABLE] = "ring_stable",
-	[XLB_STAT_CONN_PREV] = "conn_prev",
-	[XLB_STAT_MOVED_FULL] = "moved_full",
-};
+#define XLB_STAT_NAME(name, text, kind, why) [XLB_STAT_##name] = text,
+static const char *const stat_names[XLB_STAT_MAX] = { XLB_STATS(XLB_STAT_NAME) };
+#undef XLB_STAT_NAME
+
+#define XLB_STAT_KIND(name, text, kind, why) [XLB_STAT_##name] = XLB_KIND_##kind,
+static const enum xlb_stat_kind stat_kinds[XLB_STAT_MAX] = { XLB_STATS(XLB_STAT_KIND) };
+#undef XLB_STAT_KIND
 
 const char *xlb_stat_name(enum xlb_stat stat)
 {
 	return stat < XLB_STAT_MAX && stat_names[stat] ? stat_names[stat] : "unknown";
+}
+
+enum xlb_stat_kind xlb_stat_kind(enum xlb_stat stat)
+{
+	return stat < XLB_STAT_MAX ? stat_kinds[stat] : XLB_KIND_NOTE;
 }
 
 static int map_fd(struct bpf_object *obj, const char *name)

@@ -90,4 +90,8 @@ int xlb_traffic_clear(int fd, uint32_t id);
 /* Names of the global counters, as printed and in JSON. */
 const char *xlb_stat_name(enum xlb_stat stat);
 
+/* What a counter counts (the KIND of XLB_STATS): a verdict is PASS, DROP or TX. */
+enum xlb_stat_kind { XLB_KIND_RX, XLB_KIND_PASS, XLB_KIND_DROP, XLB_KIND_TX, XLB_KIND_NOTE };
+enum xlb_stat_kind xlb_stat_kind(enum xlb_stat stat);
+
 #endif
