@@ -44,6 +44,8 @@ int xlb_xdp(struct xdp_md *ctx)
 	if (pkt.fragment || pkt.options) {
 		if (!xlb_is_vip_address(&pkt.flow))
 			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_NOT_VIP);
+		if (!xlb_to_own_mac(ctx))
+			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
 		return xlb_verdict(XDP_DROP, pkt.fragment ? XLB_STAT_DROP_FRAGMENT
 							  : XLB_STAT_DROP_IP_OPTIONS);
 	}
@@ -54,6 +56,9 @@ int xlb_xdp(struct xdp_md *ctx)
 	vip = xlb_vip_lookup(&pkt.flow);
 	if (!vip)
 		return xlb_verdict(XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
+	/* Another host's frame flooded to us (a promiscuous port): its owner balances it, the kernel drops it. */
+	if (!xlb_to_own_mac(ctx))
+		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
 	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &flow_hash);
 	if (!be)
 		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_BACKEND);

@@ -36,6 +36,39 @@ static __always_inline int xlb_write_l2(void *data, void *data_end, const struct
 	return 0;
 }
 
+/*
+ * Is the frame to a MAC this node owns on the interface it came in on
+ * (own_mac_map)? A group address (broadcast, multicast) never is: such a
+ * frame is not to this node alone, and what we sent would carry the group
+ * address as its source.
+ */
+static __always_inline int xlb_to_own_mac(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xlb_own_macs *own;
+	__u32 key = 0, n, ifindex, dst_hi;
+	__u16 dst_lo;
+
+	if ((void *)(eth + 1) > data_end || (eth->h_dest[0] & 1))
+		return 0;
+	own = bpf_map_lookup_elem(&own_mac_map, &key);
+	if (!own || !own->count)
+		return 1;
+	n = own->count;
+	ifindex = ctx->ingress_ifindex;
+	/* Through data, not the packed ethhdr: one load each, not one a byte. */
+	dst_hi = *(__u32 *)data;
+	dst_lo = *(__u16 *)(data + 4);
+	for (__u32 i = 0; i < XLB_MAX_OWN_MACS && i < n; i++) {
+		const struct xlb_own_mac *e = &own->e[i];
+
+		if (e->ifindex == ifindex && *(__u32 *)e->mac == dst_hi && *(__u16 *)(e->mac + 4) == dst_lo)
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline __be16 xlb_vlan_tci(void *data, void *data_end, __u32 l3_off)
 {
 	struct xlb_vlan_hdr *vlan = data + sizeof(struct ethhdr);

@@ -122,6 +122,14 @@ struct {
 	__type(value, struct xlb_config);
 } config_map SEC(".maps");
 
+/* The MACs a frame to a VIP must be addressed to (see xlb_own_macs); only userspace writes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_own_macs);
+} own_mac_map SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XLB_STAT_MAX);

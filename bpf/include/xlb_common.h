@@ -154,6 +154,37 @@ struct xlb_config {
 };
 _Static_assert(sizeof(struct xlb_config) == 32, "xlb_config layout");
 
+/*
+ * The MACs this node owns, per interface: each attached interface's own
+ * and the VRRP virtual MACs of the routers that are master here. A frame
+ * to a VIP whose destination is not among them (a switch flooding unknown
+ * unicast to a promiscuous port) is another host's, which the kernel
+ * would drop: the program passes it untouched instead of balancing it.
+ * With count 0 (nothing filled the list: a test run, a program loaded
+ * without lbd) only group addresses are refused.
+ */
+#define XLB_MAX_OWN_MACS	16
+
+/* Who wrote an entry: each writer replaces its own entries only. The program ignores it. */
+enum xlb_mac_origin {
+	XLB_MAC_IFACE = 1,	/* an attached interface's own MAC */
+	XLB_MAC_VRRP = 2,	/* the virtual MAC of a VRRP router that is master */
+};
+
+struct xlb_own_mac {
+	__u32 ifindex;		/* the interface the frame arrives on */
+	__u8 mac[6];
+	__u8 origin;		/* enum xlb_mac_origin */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct xlb_own_mac) == 12, "xlb_own_mac layout");
+
+struct xlb_own_macs {
+	__u32 count;		/* entries in use, from the first; 0: the check is off */
+	struct xlb_own_mac e[XLB_MAX_OWN_MACS];
+};
+_Static_assert(sizeof(struct xlb_own_macs) == 4 + 12 * XLB_MAX_OWN_MACS, "xlb_own_macs layout");
+
 struct xlb_traffic {
 	__u64 packets;
 	__u64 bytes;
@@ -191,7 +222,8 @@ struct xlb_traffic {
 	X(ICMP_ERR_FORWARDED, "icmp_err_forwarded", NOTE, "ICMP error about a flow sent to the flow's backend") \
 	X(RING_STABLE, "ring_stable", NOTE, "sent by an unmoved ring slot, without the connection table") \
 	X(CONN_PREV, "conn_prev", NOTE, "a miss on a moved slot kept on the slot's previous backend") \
-	X(MOVED_FULL, "moved_full", NOTE, "moved_map full: a flow on a moved slot remembered in conn_map")
+	X(MOVED_FULL, "moved_full", NOTE, "moved_map full: a flow on a moved slot remembered in conn_map") \
+	X(PASS_OTHER_MAC, "pass_other_mac", PASS, "to a VIP, in a frame not to this node's MAC (own_mac_map)")
 
 enum xlb_stat {
 #define XLB_STAT_ENUM(name, text, kind, why) XLB_STAT_##name,

@@ -6,7 +6,10 @@
  *   - count exactly one verdict counter (and rx), of the verdict's kind;
  *   - on XDP_PASS leave the frame untouched, and never pass a packet an
  *     independent parser says is for a VIP;
- *   - on XDP_TX send to a backend's MAC or back to the sender.
+ *   - on XDP_TX send to a backend's MAC or back to the sender, and only
+ *     frames to this node's MAC.
+ * Every case runs twice: with own_mac_map empty (only group addresses are
+ * not this node's) and with it listing two MACs on the test-run interface.
  * XLB_FUZZ_SEED and XLB_FUZZ_COUNT override the seed and the frame count.
  */
 #include <arpa/inet.h>
@@ -63,6 +66,18 @@ static bool ipv6_ext_skips(uint8_t next)
 	return next == 0 || next == 43 || next == 60;
 }
 
+/* The virtual MAC of VRRP router 7, listed beside the interface's own in the second pass. */
+static const uint8_t vmac7[6] = { 0x00, 0x00, 0x5e, 0x00, 0x01, 0x07 };
+static bool own_macs_listed;
+
+/* Is the frame to this node: unicast, and (once listed) to one of its MACs? */
+static bool oracle_to_us(const uint8_t *f)
+{
+	if (f[0] & 1)
+		return false;
+	return !own_macs_listed || !memcmp(f, pkt_lb_mac, 6) || !memcmp(f, vmac7, 6);
+}
+
 /*
  * The reference verdict, written without looking at the BPF parser: true
  * when the frame is a well-formed IP packet to a VIP that xlb must handle
@@ -73,6 +88,8 @@ static bool oracle_is_for_vip(const uint8_t *f, size_t len)
 	size_t l3 = 14;
 	uint16_t type = get16(f + 12);
 
+	if (!oracle_to_us(f))
+		return false;
 	if (type == 0x8100) {
 		if (len < 18)
 			return false;
@@ -174,9 +191,11 @@ static void check_frame(const uint8_t *in, size_t len)
 		ok &= XT_TRUE(r.out_len == len && !memcmp(r.out, in, len), "passed frame was modified");
 		ok &= XT_TRUE(!oracle_is_for_vip(in, len), "a VIP packet was passed to the kernel");
 	}
-	if (r.verdict == XDP_TX)
+	if (r.verdict == XDP_TX) {
 		ok &= XT_TRUE(mac_is_backend(r.out) || !memcmp(r.out, in + 6, 6),
 			      "sent to a MAC that is neither a backend nor the sender");
+		ok &= XT_TRUE(oracle_to_us(in), "sent a frame that was to another MAC than this node's");
+	}
 	if (!ok && reported++ < 3)
 		pkt_hexdump("frame", in, len);
 }
@@ -233,6 +252,9 @@ static void random_frames(void)
 
 		for (size_t i = 0; i < len; i++)
 			f[i] = (uint8_t)rnd();
+		/* Half of them to this node's MAC, or with the list filled nothing gets far. */
+		if (rnd() & 1)
+			memcpy(f, rnd() & 1 ? pkt_lb_mac : vmac7, 6);
 		/* Bias toward frames that get past Ethernet, or nothing deep is reached. */
 		switch (rnd() % 4) {
 		case 0: f[12] = 0x08; f[13] = 0x00; f[14] = 0x45; break;
@@ -254,7 +276,8 @@ static void mutated_frames(void)
 		for (int e = 0; e < edits; e++) {
 			size_t at = 12 + rnd() % (len > 80 ? 80 : len - 12);
 
-			switch (rnd() % 5) {
+			switch (rnd() % 6) {
+			case 5: f[rnd() % 6] ^= (uint8_t)(1u << (rnd() % 8)); break;	/* the destination MAC */
 			case 0: f[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
 			case 1: f[at] = (uint8_t)rnd(); break;
 			case 2: f[at] = (uint8_t[]){ 0, 0xff, 0x40, 0x45, 0x06, 0x11, 0x2c, 0x3a }[rnd() % 8]; break;
@@ -266,10 +289,39 @@ static void mutated_frames(void)
 	}
 }
 
+/*
+ * The second pass: the interface's MAC and a virtual MAC listed on the
+ * interface test runs arrive on (lo), as lbd lists them.
+ */
+static int list_own_macs(void)
+{
+	int ret = env_own_macs(env_ifindex(), pkt_lb_mac, vmac7);
+
+	own_macs_listed = !ret;
+	return ret;
+}
+
+static void random_frames_own_macs_listed(void)
+{
+	/* The second pass has its own half of the time, however long the first took. */
+	deadline = time(NULL) + FUZZ_SECONDS / 2;
+	if (XT_EQ(list_own_macs(), 0))
+		random_frames();
+}
+
+static void mutated_frames_own_macs_listed(void)
+{
+	if (XT_EQ(list_own_macs(), 0))
+		mutated_frames();
+}
+
 int main(void)
 {
 	const char *seed_env = getenv("XLB_FUZZ_SEED"), *count_env = getenv("XLB_FUZZ_COUNT");
-	static const struct xt_case cases[] = { XT_CASE(random_frames), XT_CASE(mutated_frames) };
+	static const struct xt_case cases[] = {
+		XT_CASE(random_frames), XT_CASE(mutated_frames),
+		XT_CASE(random_frames_own_macs_listed), XT_CASE(mutated_frames_own_macs_listed),
+	};
 
 	rng_state = seed_env ? strtoull(seed_env, NULL, 0) : 0x786c62u;
 	budget = count_env ? strtoul(count_env, NULL, 0) : 200000;
@@ -281,8 +333,9 @@ int main(void)
 		printf("RESULT passed=0 failed=1 skipped=0\n");
 		return 1;
 	}
-	deadline = time(NULL) + FUZZ_SECONDS;
-	xt_run_cases("fuzz", cases, 2);
+	deadline = time(NULL) + FUZZ_SECONDS / 2;
+	budget /= 2;	/* for each of the two passes */
+	xt_run_cases("fuzz", cases, sizeof(cases) / sizeof(cases[0]));
 	env_teardown();
 	return xt_report();
 }

@@ -62,6 +62,15 @@ static void set_tot_len_long(uint8_t *f) { f[16] = 0x05; }
 static void set_arp(uint8_t *f) { f[12] = 0x08; f[13] = 0x06; }
 static void set_two_vlan_tags(uint8_t *f) { f[16] = 0x81; f[17] = 0x00; }
 static void set_ipv6_version4(uint8_t *f) { f[14] = 0x45; }
+static void set_dst(uint8_t *f, const uint8_t *mac) { memcpy(f, mac, 6); }
+/* Another host's MAC, as a switch floods it; the virtual MAC of VRRP router 7; group addresses. */
+static const uint8_t other_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x09, 0x09 };
+static const uint8_t vmac7[6] = { 0x00, 0x00, 0x5e, 0x00, 0x01, 0x07 };
+static void set_dst_other(uint8_t *f) { set_dst(f, other_mac); }
+static void set_dst_vmac(uint8_t *f) { set_dst(f, vmac7); }
+static void set_dst_broadcast(uint8_t *f) { set_dst(f, (const uint8_t[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }); }
+static void set_dst_multicast4(uint8_t *f) { set_dst(f, (const uint8_t[]){ 0x01, 0x00, 0x5e, 0x01, 0x01, 0x01 }); }
+static void set_dst_multicast6(uint8_t *f) { set_dst(f, (const uint8_t[]){ 0x33, 0x33, 0x00, 0x00, 0x00, 0x01 }); }
 
 static const struct pkt_case cases[] = {
 	/* Forwarding: every mode and family. */
@@ -134,6 +143,24 @@ static const struct pkt_case cases[] = {
 	{ "v6_fragment_after_four_ext_to_other_host", { V6(CLIENT6, "2001:db8:9::9", IPPROTO_UDP, 1, 53),
 	  .ext = { IPPROTO_HOPOPTS, IPPROTO_DSTOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS, IPPROTO_FRAGMENT }, .n_ext = 5 },
 	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME },
+
+	/*
+	 * Group addresses are never balanced, even with own_mac_map empty: the
+	 * frame is not to us alone, and DSR would send from the group address.
+	 */
+	{ "broadcast_to_vip", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40110, 80) },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_broadcast },
+	{ "multicast_to_vip", { V4(CLIENT4, "198.18.1.2", IPPROTO_UDP, 40111, 53) },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_multicast4 },
+	{ "multicast6_to_vip", { V6(CLIENT6, "2001:db8:1::1", IPPROTO_TCP, 40112, 80) },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_multicast6 },
+	{ "broadcast_fragment_to_vip", { V4(CLIENT4, "198.18.1.1", IPPROTO_UDP, 1, 53), .frag_off = 0x2000, .no_df = true },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_broadcast },
+	{ "broadcast_not_vip", { V4(CLIENT4, "198.18.9.9", IPPROTO_TCP, 40113, 80) },
+	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME, .mutate = set_dst_broadcast },
+	/* With own_mac_map empty, the check is off: any unicast MAC is taken for ours. */
+	{ "unlisted_unicast_with_empty_list", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40114, 80) },
+	  XDP_TX, XLB_STAT_TX_DSR, OUT_FORWARD, VIP4_TCP_DSR, .mutate = set_dst_other },
 
 	/* Malformed, fragments, options: dropped, each with its counter. */
 	/* test-run refuses frames under 14 bytes, as drivers never deliver them: no truncated_eth. */
@@ -242,6 +269,35 @@ static const struct pkt_case cases[] = {
 	  XDP_PASS, XLB_STAT_PASS_ICMP, OUT_SAME, .icmp_quote = 28 },
 	{ "icmp4_quote_too_short", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40304, 80) },
 	  XDP_PASS, XLB_STAT_PASS_ICMP, OUT_SAME, .icmp_quote = 20 },
+};
+
+/*
+ * With own_mac_map listing the interface's MAC (pkt_lb_mac) and VRRP
+ * router 7's virtual MAC on the interface test runs arrive on: a frame to
+ * a VIP is balanced when it is to one of them, and passes untouched when
+ * it is to another host's MAC (a switch flooding unknown unicast).
+ */
+static const struct pkt_case own_mac_cases[] = {
+	{ "listed_iface_mac_v4_dsr", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40500, 80) },
+	  XDP_TX, XLB_STAT_TX_DSR, OUT_FORWARD, VIP4_TCP_DSR },
+	{ "listed_iface_mac_v6_ipip", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_UDP, 40501, 53) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP6_UDP_IPIP },
+	{ "listed_vmac_v4_dsr_sends_from_vmac", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40502, 80) },
+	  XDP_TX, XLB_STAT_TX_DSR, OUT_FORWARD, VIP4_TCP_DSR, .mutate = set_dst_vmac },
+	{ "listed_vmac_v4_ipip", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40503, 80) },
+	  XDP_TX, XLB_STAT_TX_IPIP, OUT_FORWARD, VIP4_TCP_IPIP, .mutate = set_dst_vmac },
+	{ "other_mac_v4_dsr_passes", { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40504, 80) },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_other },
+	{ "other_mac_v6_ipip_passes", { V6(CLIENT6, "2001:db8:1::2", IPPROTO_TCP, 40505, 80) },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_other },
+	{ "other_mac_vlan_v4_ipip_passes", { V4(CLIENT4, "198.18.1.2", IPPROTO_UDP, 40506, 53), .vlan = 5 },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_other },
+	{ "other_mac_fragment_to_vip_passes", { V4(CLIENT4, "198.18.1.1", IPPROTO_UDP, 1, 53), .frag_off = 0x2000, .no_df = true },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .mutate = set_dst_other },
+	{ "other_mac_icmp_error_passes", { V4(CLIENT4, "198.18.1.2", IPPROTO_TCP, 40507, 80), .payload = 200 },
+	  XDP_PASS, XLB_STAT_PASS_OTHER_MAC, OUT_SAME, .icmp_quote = 28, .mutate = set_dst_other },
+	{ "other_mac_not_vip_keeps_its_counter", { V4(CLIENT4, "198.18.9.9", IPPROTO_TCP, 40508, 80) },
+	  XDP_PASS, XLB_STAT_PASS_NOT_VIP, OUT_SAME, .mutate = set_dst_other },
 };
 
 /* The reply a backend sends for the flow of spec: what an ICMP error quotes. */
@@ -1187,7 +1243,95 @@ out:
 	publish_fresh(VIP4_UDP_DSR);
 }
 
+static int own_macs_read(struct xlb_own_macs *out)
+{
+	uint32_t key = 0;
+
+	return bpf_map_lookup_elem(env_fds.own_mac, &key, out) ? -errno : 0;
+}
+
+/* A MAC of ours on another interface is not ours on this one. */
+static void own_mac_of_other_interface(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40600, 80) };
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+	struct env_run r;
+
+	if (!XT_EQ(env_own_macs(env_ifindex() + 1000, pkt_lb_mac, NULL), 0))
+		goto out;
+	if (XT_EQ(env_run(in, len, &r), 0) && XT_EQ(r.verdict, XDP_PASS))
+		XT_EQ(r.delta[XLB_STAT_PASS_OTHER_MAC], 1);
+	/* And on this one it is. */
+	if (!XT_EQ(env_own_macs(env_ifindex(), pkt_lb_mac, NULL), 0))
+		goto out;
+	if (XT_EQ(env_run(in, len, &r), 0) && XT_EQ(r.verdict, XDP_TX))
+		XT_EQ(r.delta[XLB_STAT_TX_DSR], 1);
+out:
+	env_own_macs(0, NULL, NULL);
+}
+
+/* Only the virtual MAC listed (no interface MAC): the check is on, and the vmac is still ours. */
+static void own_macs_vmac_alone(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 40601, 80) };
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(&s, in);
+	struct env_run r;
+
+	if (!XT_EQ(env_own_macs(env_ifindex(), NULL, vmac7), 0))
+		goto out;
+	if (XT_EQ(env_run(in, len, &r), 0) && XT_EQ(r.verdict, XDP_PASS))
+		XT_EQ(r.delta[XLB_STAT_PASS_OTHER_MAC], 1);
+	set_dst_vmac(in);
+	if (XT_EQ(env_run(in, len, &r), 0) && XT_EQ(r.verdict, XDP_TX))
+		XT_MEM(r.out + 6, vmac7, 6);
+out:
+	env_own_macs(0, NULL, NULL);
+}
+
+/* Each writer replaces its own entries and keeps the other's; the list is bounded. */
+static void own_macs_writers_keep_each_other(void)
+{
+	struct xlb_own_mac many[XLB_MAX_OWN_MACS + 1] = { 0 }, two[2] = { 0 };
+	struct xlb_own_macs got;
+
+	two[0].ifindex = 5;
+	two[0].mac[5] = 0x0a;
+	two[1].ifindex = 6;
+	two[1].mac[5] = 0x0b;
+	if (!XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_VRRP, &two[1], 1), 0) ||
+	    !XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_IFACE, two, 2), 0) || !XT_EQ(own_macs_read(&got), 0))
+		goto out;
+	/* The interfaces' first, in the order given, then VRRP's: each with its origin. */
+	if (XT_EQ(got.count, 3)) {
+		XT_EQ(got.e[0].ifindex, 5);
+		XT_EQ(got.e[0].origin, XLB_MAC_IFACE);
+		XT_EQ(got.e[1].ifindex, 6);
+		XT_EQ(got.e[1].origin, XLB_MAC_IFACE);
+		XT_EQ(got.e[2].ifindex, 6);
+		XT_EQ(got.e[2].origin, XLB_MAC_VRRP);
+		XT_EQ(got.e[2].mac[5], 0x0b);
+	}
+	if (!XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_IFACE, &two[1], 1), 0) || !XT_EQ(own_macs_read(&got), 0))
+		goto out;
+	if (XT_EQ(got.count, 2))
+		XT_TRUE(got.e[0].origin == XLB_MAC_IFACE && got.e[0].ifindex == 6 &&
+			got.e[1].origin == XLB_MAC_VRRP, "the interfaces' entry replaced, VRRP's kept");
+	XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_IFACE, many, XLB_MAX_OWN_MACS), -ENOSPC);
+	XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_VRRP, NULL, 0), 0);
+	XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_IFACE, many, XLB_MAX_OWN_MACS), 0);
+	XT_EQ(xlb_own_macs_set(&env_fds, XLB_MAC_VRRP, many, 1), -ENOSPC);
+out:
+	env_own_macs(0, NULL, NULL);
+	if (XT_EQ(own_macs_read(&got), 0))
+		XT_EQ(got.count, 0);
+}
+
 static const struct xt_case stateful[] = {
+	XT_CASE(own_mac_of_other_interface),
+	XT_CASE(own_macs_vmac_alone),
+	XT_CASE(own_macs_writers_keep_each_other),
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),
@@ -1218,6 +1362,16 @@ int main(void)
 		run_case(&cases[i]);
 		xt_end("xdp");
 	}
+	if (env_own_macs(env_ifindex(), pkt_lb_mac, vmac7)) {
+		printf("RESULT passed=0 failed=1 skipped=0\n");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(own_mac_cases) / sizeof(own_mac_cases[0]); i++) {
+		xt_begin(own_mac_cases[i].name);
+		run_case(&own_mac_cases[i]);
+		xt_end("xdp");
+	}
+	env_own_macs(0, NULL, NULL);
 	xt_run_cases("xdp", stateful, sizeof(stateful) / sizeof(stateful[0]));
 	env_teardown();
 	return xt_report();

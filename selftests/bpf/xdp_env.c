@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,24 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r)
 	for (int s = 0; s < XLB_STAT_MAX; s++)
 		r->delta[s] = after[s] - before[s];
 	return 0;
+}
+
+uint32_t env_ifindex(void)
+{
+	return if_nametoindex("lo");
+}
+
+int env_own_macs(uint32_t ifindex, const uint8_t *iface_mac, const uint8_t *vmac)
+{
+	struct xlb_own_mac iface = { .ifindex = ifindex }, vrrp = iface;
+	int ret;
+
+	if (iface_mac)
+		memcpy(iface.mac, iface_mac, 6);
+	if (vmac)
+		memcpy(vrrp.mac, vmac, 6);
+	ret = xlb_own_macs_set(&env_fds, XLB_MAC_IFACE, &iface, iface_mac ? 1 : 0);
+	return ret ? ret : xlb_own_macs_set(&env_fds, XLB_MAC_VRRP, &vrrp, vmac ? 1 : 0);
 }
 
 void env_flow(const struct pkt_spec *s, struct xlb_flow_key *flow)

@@ -71,6 +71,13 @@ void env_teardown(void);
 int env_prog_fd(void);
 
 int env_run(const uint8_t *in, size_t len, struct env_run *r);
+/* The interface test runs arrive on (lo). */
+uint32_t env_ifindex(void);
+/*
+ * own_mac_map as lbd writes it: iface_mac as the interface's MAC and vmac
+ * as a VRRP router's virtual MAC, both on ifindex; NULL lists none.
+ */
+int env_own_macs(uint32_t ifindex, const uint8_t *iface_mac, const uint8_t *vmac);
 const struct env_backend *env_backend(uint32_t id);
 /* Rebuilds and publishes a VIP's ring from its backends list (those with weight 1). */
 int env_publish(int vip);

@@ -41,7 +41,16 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 
 	if (fd < 0)
 		return;
-	if (!bpf_obj_get_info_by_fd(fd, &info, &info_len) && info.max_entries != bpf_map__max_entries(map)) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries == bpf_map__max_entries(map)) {
+		close(fd);
+		return;
+	}
+	if (!strcmp(bpf_map__name(map), "stats_map") && info.max_entries < XLB_STAT_MAX) {
+		/* An older lbd's counters: the newer ones would have no slot to count in. */
+		lbd_warn("the pinned counters have %u slots, this program counts %u: they start afresh",
+			 info.max_entries, XLB_STAT_MAX);
+		unlink(path);
+	} else {
 		if (!strcmp(bpf_map__name(map), "conn_map"))
 			lbd_warn("conn-table-size %u differs from the pinned connection table's %u: keeping "
 				 "the pinned one (and its flows); remove %s to resize",
@@ -329,6 +338,26 @@ static int sync_ifaces(struct lbd_dp *dp, const struct lbd_config *cfg, bool *ch
 		*changed = true;
 	}
 	return 0;
+}
+
+/*
+ * Each attached interface's MAC in own_mac_map, read afresh each sync:
+ * a changed address is a link event, which brings a re-sync.
+ */
+static int sync_own_macs(struct lbd_dp *dp)
+{
+	struct xlb_own_mac macs[LBD_MAX_IFACES] = { 0 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < dp->n_ifaces; i++) {
+		struct nl_link link;
+
+		if (nl_link_get(dp->nl, dp->ifaces[i].name, &link))
+			continue;
+		macs[n].ifindex = (uint32_t)link.ifindex;
+		memcpy(macs[n++].mac, link.mac, 6);
+	}
+	return xlb_own_macs_set(&dp->fds, XLB_MAC_IFACE, macs, n);
 }
 
 /* ---- backends ---- */
@@ -1294,9 +1323,11 @@ static bool every_vip_written(const struct lbd_dp *dp, const struct lbd_config *
 static int sync_all(struct lbd_dp *dp, const struct lbd_config *cfg, bool network, char *err, size_t len)
 {
 	bool ifaces_changed = false;
-	int ret = sync_ifaces(dp, cfg, &ifaces_changed, err, len);
+	int ret = sync_ifaces(dp, cfg, &ifaces_changed, err, len), macs = sync_own_macs(dp);
 
 	dp->syncs++;
+	if (macs && !ret)
+		ret = fail(err, len, macs, "cannot list the interfaces' MACs in own_mac_map: %s", strerror(-macs));
 	if (!ret)
 		ret = sync_settings(dp, cfg, err, len);
 	/* The next hop of each backend is asked of the first interface: another one, all again. */

@@ -884,7 +884,7 @@ static int setup_loop(struct lbd *d)
 	if (hc_sync(&d->hc, &d->cfg))
 		return -ENOMEM;
 	d->dp.hc = &d->hc;
-	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl) || epoll_add(d->epfd, d->vrrp.timer_fd))
+	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl, &d->dp.fds) || epoll_add(d->epfd, d->vrrp.timer_fd))
 		return -errno;
 	vrrp_sync(&d->vrrp, &d->cfg);
 	bgp_init(&d->bgp, d->epfd);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netlink.h"
 #include "source.h"
+#include "xlb_maps.h"
 
 #define IPPROTO_VRRP		112
 #define VRRP_VERSION		3
@@ -253,6 +254,36 @@ static void set_addresses(struct vrrp *v, struct vrrp_router *r, bool add)
 	}
 }
 
+_Static_assert(LBD_MAX_IFACES + LBD_MAX_VRRP <= XLB_MAX_OWN_MACS, "own_mac_map holds every MAC lbd owns");
+
+/*
+ * The virtual MACs of the routers that are master here, in own_mac_map:
+ * frames to one are this node's to balance. A backup's macvlan is down,
+ * so the kernel would drop a frame to its virtual MAC, and so does the
+ * program: a switch that floods it reaches the master too.
+ */
+static void publish_vmacs(struct vrrp *v)
+{
+	struct xlb_own_mac macs[LBD_MAX_VRRP] = { 0 };
+	size_t n = 0;
+	int ret;
+
+	if (!v->fds)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct vrrp_router *r = v->r[i];
+
+		if (!r->cfg.vmac || r->state != VRRP_MASTER)
+			continue;
+		macs[n].ifindex = (uint32_t)r->ifindex;
+		memcpy(macs[n++].mac, r->vmac, 6);
+	}
+	ret = xlb_own_macs_set(v->fds, XLB_MAC_VRRP, macs, n);
+	if (ret)
+		lbd_warn("vrrp: cannot list the virtual MACs in own_mac_map: %s; frames to them are not "
+			 "balanced", strerror(-ret));
+}
+
 /* ---- the state machine (RFC 5798 section 6.4) ---- */
 
 static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why)
@@ -260,8 +291,12 @@ static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why
 	char name[64];
 	uint64_t now = lbd_mono_us();
 
-	if (r->cfg.vmac)
+	r->state = VRRP_MASTER;
+	if (r->cfg.vmac) {
 		nl_link_set_up(v->nl, r->vmac_ifindex, true);
+		/* Before the advert and the ARPs bring traffic to the virtual MAC. */
+		publish_vmacs(v);
+	}
 	send_advert(r, r->priority);
 	set_addresses(v, r, true);
 	announce(r);
@@ -271,7 +306,6 @@ static void become_master(struct vrrp *v, struct vrrp_router *r, const char *why
 	r->master_adver_cs = r->cfg.advert_cs;
 	memcpy(r->master_addr, r->primary, sizeof(r->master_addr));
 	r->master_priority = r->priority;
-	r->state = VRRP_MASTER;
 	r->since_ms = lbd_wall_ms();
 	r->st.became_master++;
 	snprintf(r->why, sizeof(r->why), "%s", why);
@@ -301,6 +335,8 @@ static void become_backup(struct vrrp *v, struct vrrp_router *r, uint16_t master
 		router_name(r, name, sizeof(name));
 		lbd_info("%s: backup (%s)", name, why);
 	}
+	if (was_master && r->cfg.vmac)
+		publish_vmacs(v);
 }
 
 static void startup(struct vrrp *v, struct vrrp_router *r)
@@ -623,11 +659,12 @@ int vrrp_validate(struct vrrp *v, const struct lbd_vrrp_cfg *cfg, char *why, siz
 	return 0;
 }
 
-int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl)
+int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl, const struct xlb_map_fds *fds)
 {
 	memset(v, 0, sizeof(*v));
 	v->epfd = epfd;
 	v->nl = nl;
+	v->fds = fds;
 	v->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	return v->timer_fd < 0 ? -errno : 0;
 }
@@ -711,6 +748,8 @@ void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg)
 		v->r[v->n++] = r;
 		startup(v, r);
 	}
+	/* Removed routers' virtual MACs go; and what an lbd before this one listed is corrected. */
+	publish_vmacs(v);
 	arm(v);
 }
 
@@ -771,6 +810,8 @@ void vrrp_shutdown(struct vrrp *v)
 	for (size_t i = 0; i < v->n; i++)
 		router_free(v, v->r[i], true);
 	v->n = 0;
+	/* Their macvlans are gone: the program, which stays, must not take their MACs for ours. */
+	publish_vmacs(v);
 	if (v->timer_fd >= 0)
 		close(v->timer_fd);
 	v->timer_fd = -1;

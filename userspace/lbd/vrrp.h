@@ -12,6 +12,7 @@
 #include "config.h"
 
 struct nl_ctx;
+struct xlb_map_fds;
 
 enum vrrp_state { VRRP_INIT, VRRP_BACKUP, VRRP_MASTER };
 
@@ -61,9 +62,10 @@ struct vrrp {
 	size_t n;
 	int epfd, timer_fd;
 	struct nl_ctx *nl;
+	const struct xlb_map_fds *fds;	/* the data plane's: own_mac_map lists the masters' virtual MACs */
 };
 
-int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl);
+int vrrp_init(struct vrrp *v, int epfd, struct nl_ctx *nl, const struct xlb_map_fds *fds);
 /* Can this router run here (its interface and an address to advertise from)? */
 int vrrp_validate(struct vrrp *v, const struct lbd_vrrp_cfg *cfg, char *why, size_t len);
 /* Routers for every entry of cfg; ones already running keep their state. */

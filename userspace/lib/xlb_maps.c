@@ -47,6 +47,7 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		{ "config_map", &fds->config },	  { "stats_map", &fds->stats },
 		{ "vip_stats", &fds->vip_stats }, { "backend_stats", &fds->backend_stats },
 		{ "vip_index_map", &fds->vip_index }, { "moved_map", &fds->moved },
+		{ "own_mac_map", &fds->own_mac },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -328,6 +329,40 @@ int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg)
 	uint32_t key = 0;
 
 	return errno_of(bpf_map_update_elem(fds->config, &key, cfg, BPF_ANY));
+}
+
+/* Appends e to list as origin's; -ENOSPC when full. */
+static int own_mac_add(struct xlb_own_macs *list, const struct xlb_own_mac *e, uint8_t origin)
+{
+	if (list->count == XLB_MAX_OWN_MACS)
+		return -ENOSPC;
+	list->e[list->count] = *e;
+	list->e[list->count].origin = origin;
+	list->e[list->count++].pad = 0;
+	return 0;
+}
+
+int xlb_own_macs_set(const struct xlb_map_fds *fds, enum xlb_mac_origin origin,
+		     const struct xlb_own_mac *entries, size_t n)
+{
+	struct xlb_own_macs old, next = { 0 };
+	uint32_t key = 0;
+	int ret = 0;
+
+	if (bpf_map_lookup_elem(fds->own_mac, &key, &old))
+		return -errno;
+	if (old.count > XLB_MAX_OWN_MACS)
+		old.count = XLB_MAX_OWN_MACS;
+	for (uint8_t o = XLB_MAC_IFACE; o <= XLB_MAC_VRRP && !ret; o++) {
+		for (size_t k = 0; o == origin && k < n && !ret; k++)
+			ret = own_mac_add(&next, &entries[k], o);
+		for (uint32_t i = 0; o != origin && i < old.count && !ret; i++)
+			if (old.e[i].origin == o)
+				ret = own_mac_add(&next, &old.e[i], o);
+	}
+	if (ret || !memcmp(&old, &next, sizeof(old)))
+		return ret;
+	return errno_of(bpf_map_update_elem(fds->own_mac, &key, &next, BPF_ANY));
 }
 
 int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX])

@@ -8,6 +8,7 @@
 #define XLB_MAPS_USER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "xlb_common.h"
 
@@ -22,6 +23,7 @@ struct xlb_map_fds {
 	int vip_stats;
 	int backend_stats;
 	int vip_index;
+	int own_mac;	/* own_mac_map: the MACs a frame to a VIP must be addressed to */
 };
 
 struct bpf_object;
@@ -77,6 +79,18 @@ int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id);
 int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size);
 
 int xlb_config_set(const struct xlb_map_fds *fds, const struct xlb_config *cfg);
+
+/*
+ * Makes entries[0..n-1] the entries of own_mac_map that origin owns (each
+ * is given that origin), keeping every other origin's: the interfaces'
+ * first, then VRRP's, each in the order given. An unchanged list is not
+ * written. A write replaces the value in place, so a packet reading it at
+ * that moment may see part of each list and misjudge a frame to a MAC
+ * whose place changed, for that packet only. 0, or -ENOSPC past
+ * XLB_MAX_OWN_MACS entries (nothing written then).
+ */
+int xlb_own_macs_set(const struct xlb_map_fds *fds, enum xlb_mac_origin origin,
+		     const struct xlb_own_mac *entries, size_t n);
 
 /* Per-CPU counters summed over the possible CPUs. */
 int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *value);
