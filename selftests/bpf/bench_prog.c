@@ -129,6 +129,31 @@ int main(void)
 	len = pkt_build(&ipip6, frame);
 	row("ipip6, unmoved slot", per_call(env_prog_fd(), frame, len, NULL), base1);
 
+	/*
+	 * The same with own_mac_map filled, each frame to its second MAC. Looped,
+	 * the frame comes back to the program with the backend's MAC as its
+	 * destination, so there that one is listed second.
+	 */
+	const uint8_t other[6] = { 0x02, 0x00, 0x00, 0x00, 0x09, 0x09 };
+	struct xlb_flow_key flow;
+
+	env_flow(&dsr, &flow);
+	if (env_own_macs(env_ifindex(), pkt_lb_mac, env_backend(env_ring_pick(VIP4_TCP_DSR, &flow))->mac)) {
+		fprintf(stderr, "bench_prog: cannot write own_mac_map\n");
+		return 1;
+	}
+	len = pkt_build(&dsr, frame);
+	row("dsr, unmoved, 2 own MACs (looped)", repeated(env_prog_fd(), frame, len), baseN);
+	env_own_macs(env_ifindex(), other, pkt_lb_mac);
+	row("dsr, unmoved, 2 own MACs", per_call(env_prog_fd(), frame, len, NULL), base1);
+	len = pkt_build(&ipip, frame);
+	row("ipip4, unmoved, 2 own MACs", per_call(env_prog_fd(), frame, len, NULL), base1);
+	/* A frame flooded to us: passed after the VIP lookup and both compares. */
+	len = pkt_build(&dsr, frame);
+	memcpy(frame, other, 6);
+	row("to a VIP, another host's MAC", per_call(env_prog_fd(), frame, len, NULL), base1);
+	env_own_macs(0, NULL, NULL);
+
 	/* What a packet on a moved slot pays: the connection table. */
 	if (mark_all_moved(VIP4_TCP_DSR)) {
 		fprintf(stderr, "bench_prog: cannot publish the moved ring\n");
