@@ -70,8 +70,9 @@ tb_server_stop "$P" 2
 if wait_for "$KEY" "$BE2" 'b["state"]' down 5; then
 	t1=$(now_ms)
 	bound=$((INTERVAL_MS * FALL + INTERVAL_MS))
-	echo "     server killed -> out of the table in $((t1 - t0)) ms (bound $bound ms + 100 ms of polling)"
-	expect dead_backend_out_in_time "took $((t1 - t0)) ms" test $((t1 - t0)) -le $((bound + 100))
+	echo "     server killed -> out of the table in $((t1 - t0)) ms (bound $bound ms + 300 ms)"
+	# 300 ms for the kill, the polling and a loaded machine: a missed probe would cost a whole interval more.
+	expect dead_backend_out_in_time "took $((t1 - t0)) ms" test $((t1 - t0)) -le $((bound + 300))
 	sleep 2
 	loop_stop
 	after=$(awk -v t="$t1" '$1 > t + 100' "$TB_DIR/loop.log")

@@ -26,6 +26,12 @@
 #include "log.h"
 #include "source.h"
 
+/* lbd's loop hands the control socket's events here (see source.h). */
+static void bird_event(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	bgp_event(ctx, (struct bgp_bird *)src, events);
+}
+
 #define BIRD_TIMEOUT_MS		10000
 #define BIRD_RETRY_FIRST_MS	1000
 #define BIRD_RETRY_MAX_MS	30000
@@ -373,7 +379,7 @@ static void conv_start(struct bgp *b)
 
 	if (!c)
 		return;
-	c->kind = LBD_SRC_BIRD;
+	c->source = (struct lbd_source){ bird_event, b, "BIRD's replies" };
 	c->phase = BIRD_CONNECTING;
 	c->deadline_ms = lbd_mono_ms() + BIRD_TIMEOUT_MS;
 	b->conv = c;

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "out.h"
+#include "source.h"
 
 /* What lbd's data plane says of one configured VIP, in config order. */
 struct bgp_verdict {
@@ -35,7 +36,7 @@ struct bgp_vip {
 
 /* One conversation with BIRD: connect, its greeting, "configure", the reply. */
 struct bgp_bird {
-	uint8_t kind;		/* LBD_SRC_BIRD: first, see source.h */
+	struct lbd_source source;	/* first: lbd's epoll dispatch */
 	int fd;
 	int phase;
 	uint64_t deadline_ms;

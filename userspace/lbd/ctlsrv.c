@@ -24,6 +24,12 @@
 #include "out.h"
 #include "source.h"
 
+/* lbd's loop hands a client's events here (see source.h). */
+static void client_event(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	ctlsrv_event(ctx, src, events);
+}
+
 /* At most this many accepts per batch, so a flood of connects cannot hold the loop either. */
 #define ACCEPT_BATCH	32
 
@@ -36,7 +42,7 @@ enum ctl_phase {
 };
 
 struct ctl_client {
-	uint8_t source_kind;		/* LBD_SRC_CLIENT: first, for lbd's epoll dispatch */
+	struct lbd_source source;	/* first: lbd's epoll dispatch */
 	enum ctl_phase phase;
 	int fd;
 	bool want_out;			/* EPOLLOUT is watched */
@@ -351,9 +357,11 @@ static void client_read(struct ctlsrv *s, struct ctl_client *c)
 	queue_error(s, c, "the request is longer than the %d bytes lbd accepts", CTL_MAX_REQUEST);
 }
 
-void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, ctl_run_fn run, void *ctx)
+void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, struct lbd_source *listen_source, ctl_run_fn run,
+		 void *ctx)
 {
-	*s = (struct ctlsrv){ .epfd = epfd, .listen_fd = listen_fd, .run = run, .ctx = ctx };
+	*s = (struct ctlsrv){ .epfd = epfd, .listen_fd = listen_fd, .listen_source = listen_source, .run = run,
+			      .ctx = ctx };
 }
 
 void ctlsrv_listen_event(struct ctlsrv *s)
@@ -374,7 +382,7 @@ void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events)
 
 static void listen_watch(struct ctlsrv *s, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.fd = s->listen_fd };
+	struct epoll_event ev = { .events = events, .data.ptr = s->listen_source };
 
 	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listen_fd, &ev))
 		lbd_warn("control socket: epoll: %s", strerror(errno));
@@ -427,7 +435,8 @@ static void accept_clients(struct ctlsrv *s)
 			refuse(fd, "error lbd is out of memory\n");
 			continue;
 		}
-		*c = (struct ctl_client){ .source_kind = LBD_SRC_CLIENT, .phase = CL_READING, .fd = fd,
+		*c = (struct ctl_client){ .source = { client_event, s, "lbctl clients' reads and writes" },
+					  .phase = CL_READING, .fd = fd,
 					  .deadline = lbd_mono_ms() + CTL_REQUEST_MS };
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
 

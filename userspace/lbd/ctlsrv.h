@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "ctl.h"
+#include "source.h"
 
 #define CTL_MAX_CLIENTS		128		/* beyond it: "error lbd is busy" */
 #define CTL_REQUEST_MS		5000		/* from accept to the request's newline */
@@ -61,6 +62,7 @@ struct ctl_client;
 
 struct ctlsrv {
 	int epfd, listen_fd;
+	struct lbd_source *listen_source;	/* what listen_fd is registered with */
 	ctl_run_fn run;
 	void *ctx;
 	struct ctl_client *clients;
@@ -75,11 +77,12 @@ struct ctlsrv {
 };
 
 /*
- * listen_fd must already be in epfd's set, registered by its number with
+ * listen_fd must already be in epfd's set, registered with listen_source and
  * EPOLLIN. The loop must wake at least every few tens of ms (lbd's health
  * check tick): deadlines are checked in ctlsrv_after_batch.
  */
-void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, ctl_run_fn run, void *ctx);
+void ctlsrv_init(struct ctlsrv *s, int epfd, int listen_fd, struct lbd_source *listen_source, ctl_run_fn run,
+		 void *ctx);
 /* During a batch of epoll events: the listen socket, or a client (its pointer). */
 void ctlsrv_listen_event(struct ctlsrv *s);
 void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events);

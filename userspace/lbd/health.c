@@ -22,6 +22,12 @@
 #include "log.h"
 #include "source.h"
 
+/* lbd's loop hands a probe socket's events here (see source.h). */
+static void probe_event(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	hc_event(ctx, (struct hc_target *)src, events);
+}
+
 extern char **environ;
 
 /* Probes of many backends must not fire in step: +-10% of the interval. */
@@ -176,7 +182,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 
 				t = calloc(1, sizeof(*t));
 				if (t)
-					t->source_kind = LBD_SRC_PROBE;
+					t->source = (struct lbd_source){ probe_event, hc, "probe replies and verdicts" };
 				if (!grown || !t) {
 					free(t);
 					if (grown)

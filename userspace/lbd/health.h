@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include "check.h"
 #include "config.h"
+#include "source.h"
 
 /* Maglev weights are multiplied by this, so slow start can hand out fractions. */
 #define HC_WEIGHT_SCALE		100
@@ -22,7 +23,7 @@
 enum hc_phase { HC_IDLE, HC_CONNECTING, HC_READING, HC_WAITING_CHILD };
 
 struct hc_target {
-	uint8_t source_kind;		/* LBD_SRC_PROBE: lbd's epoll dispatch */
+	struct lbd_source source;	/* first: lbd's epoll dispatch */
 	struct lbd_vip_cfg vip;		/* addr, port, proto only */
 	struct lbd_addr addr;
 	struct lbd_check check;

@@ -130,6 +130,10 @@ struct lbd {
 	bool ramping;			/* slow start was running at the last tick */
 	int rings_starved;		/* health ticks in a row that left table rebuilds no time */
 	unsigned bgp_ticks;
+	/* lbd's own fds in the epoll set, and what their events ask of this pass */
+	struct lbd_source src_listen, src_signal, src_timer, src_hc_timer, src_vrrp_timer, src_netlink;
+	bool pass_signal, pass_tick;
+	int timer_ticks, sweep_ticks;
 	struct slowest command_part;	/* of this pass's commands, what took longest */
 	uint64_t cfg_gen;		/* counts commits: a reply written a piece a pass began on one */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
@@ -144,6 +148,7 @@ struct lbd {
 };
 
 static bool program_attached(struct lbd *d);
+static bool node_healthy(struct lbd *d);
 static void bgp_refresh(struct lbd *d);
 static uint64_t took(struct lbd *d, const char *what, uint64_t since_us);
 
@@ -845,11 +850,87 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 	took(d, "bgp", t);
 }
 
-static int epoll_add(int epfd, int fd)
+static int epoll_add(int epfd, int fd, struct lbd_source *src)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* ---- lbd's own event sources ---- */
+
+static void on_listen(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+
+	(void)src, (void)events;
+	ctlsrv_listen_event(&d->ctl);
+}
+
+/* Signals are taken after the batch's commands: a reload must not free what events point to. */
+static void on_signal_fd(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+
+	(void)src, (void)events;
+	d->pass_signal = true;
+}
+
+/* The health tick's work runs after the batch's other events, in what is left of the pass. */
+static void on_hc_timer(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+	uint64_t expirations;
+
+	(void)src, (void)events;
+	d->pass_tick |= read(d->hc_timer_fd, &expirations, sizeof(expirations)) > 0;
+}
+
+static void on_vrrp_timer(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+
+	(void)src, (void)events;
+	vrrp_timer(&d->vrrp);
+}
+
+static void on_timer(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+	uint64_t expirations;
+	bool ramping;
+
+	(void)src, (void)events;
+	if (read(d->timer_fd, &expirations, sizeof(expirations)) < 0)
+		return;
+	sample_rates(d);
+	d->attached = program_attached(d);
+	if (d->vrrp.n)
+		vrrp_set_healthy(&d->vrrp, node_healthy(d));
+	/* Slow start moves weights with time; one more rebuild once it ends. */
+	ramping = hc_ramping(&d->hc);
+	if (ramping || d->ramping)
+		rebuild_rings(d, "slow start");
+	d->ramping = ramping;
+	/* Backends waiting for a MAC: ask again now and then, events may be missed. */
+	if (d->pending && ++d->timer_ticks % 2 == 0)
+		resync(d, "timer");
+	if (++d->sweep_ticks % SWEEP_TICKS == 0) {
+		lbd_dp_sweep_begin(&d->dp, d->cfg.conn_timeout);
+		d->loop_recent[1] = d->loop_recent[0];
+		d->loop_recent[0] = (struct loop_pass){ 0 };
+	}
+}
+
+static void on_netlink(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+	int changed = nl_drain_events(d->dp.nl);
+
+	(void)src, (void)events;
+	/* ARP and NDP for clients and peers come all the time: only a backend's neighbour counts. */
+	if (changed > 0 && ((changed & ~NL_EV_NEIGH) || lbd_dp_neighbours_matter(&d->dp)))
+		resync(d, "a network change");
 }
 
 static int setup_loop(struct lbd *d)
@@ -869,8 +950,15 @@ static int setup_loop(struct lbd *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->signal_fd < 0 || d->timer_fd < 0 || d->epfd < 0 || timerfd_settime(d->timer_fd, 0, &its, NULL))
 		return -errno;
-	if (epoll_add(d->epfd, d->listen_fd) || epoll_add(d->epfd, d->signal_fd) ||
-	    epoll_add(d->epfd, d->timer_fd) || epoll_add(d->epfd, nl_event_fd(d->dp.nl)))
+	d->src_listen = (struct lbd_source){ on_listen, d, "accepting lbctl clients" };
+	d->src_signal = (struct lbd_source){ on_signal_fd, d, "a signal" };
+	d->src_timer = (struct lbd_source){ on_timer, d, "the 1 s timer (rates, slow start, VRRP health)" };
+	d->src_hc_timer = (struct lbd_source){ on_hc_timer, d, "the health tick's timer" };
+	d->src_vrrp_timer = (struct lbd_source){ on_vrrp_timer, d, "VRRP timers" };
+	d->src_netlink = (struct lbd_source){ on_netlink, d, "a netlink batch" };
+	if (epoll_add(d->epfd, d->listen_fd, &d->src_listen) || epoll_add(d->epfd, d->signal_fd, &d->src_signal) ||
+	    epoll_add(d->epfd, d->timer_fd, &d->src_timer) ||
+	    epoll_add(d->epfd, nl_event_fd(d->dp.nl), &d->src_netlink))
 		return -errno;
 	/* Probes start and time out on this finer tick; their sockets join the same epoll set. */
 	struct itimerspec hc_its = { .it_interval = { 0, HC_TICK_MS * 1000000L },
@@ -878,13 +966,14 @@ static int setup_loop(struct lbd *d)
 
 	d->hc_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (d->hc_timer_fd < 0 || timerfd_settime(d->hc_timer_fd, 0, &hc_its, NULL) ||
-	    epoll_add(d->epfd, d->hc_timer_fd))
+	    epoll_add(d->epfd, d->hc_timer_fd, &d->src_hc_timer))
 		return -errno;
 	hc_init(&d->hc, d->epfd);
 	if (hc_sync(&d->hc, &d->cfg))
 		return -ENOMEM;
 	d->dp.hc = &d->hc;
-	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl, &d->dp.fds) || epoll_add(d->epfd, d->vrrp.timer_fd))
+	if (vrrp_init(&d->vrrp, d->epfd, d->dp.nl, &d->dp.fds) ||
+	    epoll_add(d->epfd, d->vrrp.timer_fd, &d->src_vrrp_timer))
 		return -errno;
 	vrrp_sync(&d->vrrp, &d->cfg);
 	bgp_init(&d->bgp, d->epfd);
@@ -1080,104 +1169,55 @@ static void note_loop_pass(struct lbd *d, uint64_t us, const struct rusage *bega
 	d->pass_slowest = (struct slowest){ 0 };
 }
 
-static const char *const source_kind_work[] = {
-	[LBD_SRC_PROBE] = "probe replies and verdicts",
-	[LBD_SRC_VRRP] = "VRRP packets",
-	[LBD_SRC_CLIENT] = "lbctl clients' reads and writes",
-	[LBD_SRC_BIRD] = "BIRD's replies",
+/*
+ * Per pass: the work each kind of source's events took, summed (many
+ * small probe replies can hold a pass as one big thing does).
+ */
+struct pass_work {
+	const char *work[8];
+	uint64_t us[8];
+	int n;
 };
+
+static void pass_work_add(struct pass_work *w, const char *work, uint64_t us)
+{
+	int i = 0;
+
+	while (i < w->n && w->work[i] != work)
+		i++;
+	if (i == w->n) {
+		if (w->n == 8)
+			return;
+		w->work[w->n++] = work;
+	}
+	w->us[i] += us;
+}
 
 static void loop(struct lbd *d)
 {
 	struct epoll_event evs[64];
-	int ticks = 0, sweep_ticks = 0;
 	bool more_commands = false;
 
-	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, ctl_run, d);
+	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, &d->src_listen, ctl_run, d);
 	while (!ready_to_exit(d)) {
 		/* Commands still waiting for their turn: look at the events, then serve them. */
 		int n = epoll_wait(d->epfd, evs, 64, more_commands ? 0 : -1);
 		uint64_t woke_us = lbd_mono_us();
+		struct pass_work w = { .n = 0 };
 		struct rusage began;
-		uint64_t by_kind_us[LBD_SRC_BIRD + 1] = { 0 };
-		bool signal = false, tick = false;
 
 		pass_usage(&began);
+		d->pass_signal = d->pass_tick = false;
 		for (int i = 0; i < n; i++) {
-			int fd = evs[i].data.fd;
+			struct lbd_source *src = evs[i].data.ptr;
+			uint64_t t = lbd_mono_us();
 
-			/*
-			 * lbd's own fds are registered by number; probes, routers and
-			 * control clients by pointer: no pointer is that small.
-			 */
-			if (evs[i].data.u64 > INT_MAX) {
-				uint8_t kind = *(const uint8_t *)evs[i].data.ptr;
-				uint64_t t = lbd_mono_us();
-
-				if (kind == LBD_SRC_PROBE)
-					hc_event(&d->hc, evs[i].data.ptr, evs[i].events);
-				else if (kind == LBD_SRC_VRRP)
-					vrrp_receive(&d->vrrp, evs[i].data.ptr);
-				else if (kind == LBD_SRC_CLIENT)
-					ctlsrv_event(&d->ctl, evs[i].data.ptr, evs[i].events);
-				else if (kind == LBD_SRC_BIRD)
-					bgp_event(&d->bgp, evs[i].data.ptr, evs[i].events);
-				/* Many small events of a kind a pass: their sum is what held it. */
-				if (kind < sizeof(by_kind_us) / sizeof(by_kind_us[0]))
-					by_kind_us[kind] += lbd_mono_us() - t;
-				continue;
-			}
-			if (fd == d->vrrp.timer_fd) {
-				vrrp_timer(&d->vrrp);
-				continue;
-			}
-			if (fd == d->hc_timer_fd) {
-				uint64_t expirations;
-
-				tick |= read(fd, &expirations, sizeof(expirations)) > 0;
-			} else if (fd == d->listen_fd) {
-				ctlsrv_listen_event(&d->ctl);
-			} else if (fd == d->signal_fd) {
-				signal = true;
-			} else if (fd == d->timer_fd) {
-				uint64_t expirations;
-
-				uint64_t t = lbd_mono_us();
-
-				if (read(fd, &expirations, sizeof(expirations)) < 0)
-					continue;
-				sample_rates(d);
-				d->attached = program_attached(d);
-				if (d->vrrp.n)
-					vrrp_set_healthy(&d->vrrp, node_healthy(d));
-				/* Slow start moves weights with time; one more rebuild once it ends. */
-				bool ramping = hc_ramping(&d->hc);
-
-				if (ramping || d->ramping)
-					rebuild_rings(d, "slow start");
-				d->ramping = ramping;
-				/* Backends waiting for a MAC: ask again now and then, events may be missed. */
-				if (d->pending && ++ticks % 2 == 0)
-					resync(d, "timer");
-				if (++sweep_ticks % SWEEP_TICKS == 0) {
-					lbd_dp_sweep_begin(&d->dp, d->cfg.conn_timeout);
-					d->loop_recent[1] = d->loop_recent[0];
-					d->loop_recent[0] = (struct loop_pass){ 0 };
-				}
-				took(d, "the 1 s timer (rates, slow start, VRRP health)", t);
-			} else {
-				uint64_t t = lbd_mono_us();
-				int changed = nl_drain_events(d->dp.nl);
-
-				/* ARP and NDP for clients and peers come all the time: only a backend's neighbour counts. */
-				if (changed > 0 && ((changed & ~NL_EV_NEIGH) || lbd_dp_neighbours_matter(&d->dp)))
-					resync(d, "a network change");
-				took(d, "a netlink batch", t);
-			}
+			src->handle(src->ctx, src, evs[i].events);
+			pass_work_add(&w, src->work, lbd_mono_us() - t);
 		}
-		for (int kind = LBD_SRC_PROBE; kind <= LBD_SRC_BIRD; kind++)
-			took(d, source_kind_work[kind], lbd_mono_us() - by_kind_us[kind]);
-		if (tick)
+		for (int i = 0; i < w.n; i++)
+			took(d, w.work[i], lbd_mono_us() - w.us[i]);
+		if (d->pass_tick)
 			hc_tick_work(d, woke_us + PASS_WORK_US);
 		/*
 		 * Commands and reloads last: they may free probes and routers that
@@ -1190,7 +1230,7 @@ static void loop(struct lbd *d)
 		d->command_part = (struct slowest){ 0 };
 		more_commands = ctlsrv_after_batch(&d->ctl, woke_us + PASS_WORK_US);
 		t = took(d, d->command_part.what ? d->command_part.what : "lbctl commands", t);
-		if (signal)
+		if (d->pass_signal)
 			on_signal(d);
 		took(d, "a signal (reload)", t);
 		note_loop_pass(d, lbd_mono_us() - woke_us, &began);

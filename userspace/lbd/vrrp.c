@@ -27,6 +27,13 @@
 #include "source.h"
 #include "xlb_maps.h"
 
+/* lbd's loop hands a router socket's events here (see source.h). */
+static void router_event(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	(void)events;
+	vrrp_receive(ctx, (struct vrrp_router *)src);
+}
+
 #define IPPROTO_VRRP		112
 #define VRRP_VERSION		3
 #define VRRP_TYPE_ADVERT	1
@@ -733,7 +740,7 @@ void vrrp_sync(struct vrrp *v, const struct lbd_config *cfg)
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return;
-		r->source_kind = LBD_SRC_VRRP;
+		r->source = (struct lbd_source){ router_event, v, "VRRP packets" };
 		r->cfg = cfg->vrrp[k];
 		r->fd = -1;
 		r->vmac_fd = -1;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "config.h"
+#include "source.h"
 
 struct nl_ctx;
 struct xlb_map_fds;
@@ -35,7 +36,7 @@ struct vrrp_stats {
 };
 
 struct vrrp_router {
-	uint8_t source_kind;		/* LBD_SRC_VRRP: lbd's epoll dispatch */
+	struct lbd_source source;	/* first: lbd's epoll dispatch */
 	struct lbd_vrrp_cfg cfg;
 	int ifindex, fd;
 	uint8_t mac[6];
