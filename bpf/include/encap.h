@@ -11,7 +11,6 @@
 #include "l2.h"
 
 #define XLB_DEFAULT_MTU		1500
-#define XLB_DEFAULT_TTL		64
 
 static __always_inline int xlb_forward_dsr(void *data, void *data_end, const struct xlb_backend *be)
 {

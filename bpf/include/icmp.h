@@ -65,7 +65,7 @@ static __always_inline int xlb_icmp4_too_big(struct xdp_md *ctx, const struct xl
 	iph->tot_len = bpf_htons(XLB_ICMP4_REPLY);
 	iph->id = 0;
 	iph->frag_off = 0;
-	iph->ttl = 64;
+	iph->ttl = XLB_DEFAULT_TTL;
 	iph->protocol = IPPROTO_ICMP;
 	iph->check = 0;
 	iph->saddr = pkt->flow.dst[0];

@@ -65,6 +65,9 @@ _Static_assert(sizeof(struct xlb_vip_meta) == 24, "xlb_vip_meta layout");
  * short: at 4x and 8 probes, about 5% of full configurations failed to
  * place every entry; at 8x and 16 none of 2000 did (test_xdp checks one).
  */
+/* The TTL of what the program sends itself: IPIP outer headers (unless set) and its ICMP errors. */
+#define XLB_DEFAULT_TTL	64
+
 #define XLB_VIP_INDEX_SIZE	8192
 #define XLB_VIP_INDEX_PROBES	16
 
@@ -149,7 +152,7 @@ struct xlb_config {
 	__be32 ipip_src6[4];		/* outer IPv6 source */
 	__be32 ipip_src6_entropy;	/* bits of ipip_src6[3] replaced by the flow hash */
 	__u16 mtu;			/* L3 MTU of the egress link; 0 means 1500 */
-	__u8 ttl;			/* outer TTL / hop limit; 0 means 64 */
+	__u8 ttl;			/* outer TTL / hop limit; 0 means XLB_DEFAULT_TTL */
 	__u8 pad;
 };
 _Static_assert(sizeof(struct xlb_config) == 32, "xlb_config layout");

@@ -1284,7 +1284,7 @@ static void note_ipip_sources(struct lbd_dp *dp, const struct lbd_config *cfg, c
 
 static int sync_settings(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
-	struct xlb_config xc = { .ttl = 64 };
+	struct xlb_config xc = { .ttl = XLB_DEFAULT_TTL };
 	struct nl_link link = { .mtu = 1500 };
 
 	if (dp->n_ifaces) {

@@ -173,19 +173,21 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 	return "active";
 }
 
-static void print_vip_head(struct out *o, const struct lbd_vip_cfg *v)
+/* A VIP's own fields; the text formats of the ones a view shows (NULL: JSON only). */
+static void print_vip_fields(struct out *o, const struct lbd_vip_cfg *v, const char *vip_fmt, const char *fwd_fmt,
+			     const char *sched_fmt, const char *ring_fmt)
 {
 	char vs[80], a[INET6_ADDRSTRLEN];
 
 	lbd_vip_format(v, vs, sizeof(vs));
 	lbd_addr_format(&v->addr, a, sizeof(a));
-	out_str(o, "vip", vs);
+	out_field_str(o, "vip", vip_fmt, vs);
 	out_str(o, "address", a);
 	out_u64(o, "port", v->port);
 	out_str(o, "protocol", v->proto == IPPROTO_TCP ? "tcp" : "udp");
-	out_str(o, "forward", v->fwd == XLB_FWD_DSR ? "dsr" : "ipip");
-	out_str(o, "sched", v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src");
-	out_u64(o, "ring_size", v->ring_size);
+	out_field_str(o, "forward", fwd_fmt, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip");
+	out_field_str(o, "sched", sched_fmt, v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src");
+	out_field_u64(o, "ring_size", ring_fmt, v->ring_size);
 }
 
 /*
@@ -221,21 +223,17 @@ static int cmd_vip_list(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
 		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
 		uint32_t moved = rt ? rt->n_moved : 0;
-		char vs[80], digest[20];
+		char digest[20];
 
-		lbd_vip_format(v, vs, sizeof(vs));
-		out_obj_begin(o, NULL);
-		print_vip_head(o, v);
-		out_u64(o, "moved_slots", moved);
-		out_u64(o, "table_builds", rt ? rt->builds : 0);
-		out_u64(o, "backends", v->n_backends);
 		snprintf(digest, sizeof(digest), "%016llx",
 			 rt ? (unsigned long long)lbd_dp_ring_digest(&d->dp, (struct lbd_vip_rt *)rt) : 0ull);
-		out_str(o, "ring_digest", digest);
+		out_obj_begin(o, NULL);
+		print_vip_fields(o, v, "%-30s ", "%-7s ", "%-11s ", "%-8llu ");
+		out_field_u64(o, "moved_slots", "%-8llu ", moved);
+		out_u64(o, "table_builds", rt ? rt->builds : 0);
+		out_field_u64(o, "backend_count", "%-8llu ", v->n_backends);
+		out_field_str(o, "ring_digest", "%s\n", digest);
 		out_obj_end(o);
-		out_text(o, "%-30s %-7s %-11s %-8u %-8u %-8zu %s\n", vs, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
-			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size, moved, v->n_backends,
-			 digest);
 		/* A digest reads the whole ring: 500 new ones are tens of ms. */
 		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
 			return 0;
@@ -263,7 +261,7 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
 		const char *state = state_name(st, b, t, rt && rt->fail_open);
 		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
-		char a[INET6_ADDRSTRLEN], fl[24] = "", check[24] = "-", last[80] = "-", age[16] = "-";
+		char a[INET6_ADDRSTRLEN], check[24] = "-", last[80] = "-", age[16] = "-";
 		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
 
 		lbd_addr_format(&b->addr, a, sizeof(a));
@@ -273,8 +271,6 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 			state = "unreachable";
 			why = gw_why;
 		}
-		if (flows)
-			snprintf(fl, sizeof(fl), "%llu", (unsigned long long)flows[id]);
 		if (t) {
 			snprintf(check, sizeof(check), "%s %s", check_type_name(t->check.type),
 				 t->check.type == CHECK_NONE ? "" : t->up ? "up" : "down");
@@ -285,14 +281,18 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 			out_age(t->since_ms, age, sizeof(age));
 		}
 		out_obj_begin(o, NULL);
-		out_str(o, "address", a);
-		out_u64(o, "weight", b->weight);
-		out_str(o, "state", state);
-		out_str(o, "reason", why);
-		out_u64(o, "slots", slots);
-		out_double(o, "share", share);
+		out_field_str(o, "address", "  %-28s ", a);
+		out_field_u64(o, "weight", "%-6llu ", b->weight);
+		out_field_str(o, "state", "%-11s ", state);
+		out_field_double(o, "share", "%6.2f%%  ", share);
 		if (flows)
-			out_u64(o, "flows", flows[id]);
+			out_field_u64(o, "flows", "%-7llu ", flows[id]);
+		else
+			out_text(o, "%-7s ", "");
+		/* The health object's fields in one column each of the text view. */
+		out_text(o, "%-10s %-20s %-6s ", check, last, age);
+		out_field_str(o, "reason", "%s\n", why);
+		out_u64(o, "slots", slots);
 		out_str(o, "admin", admin);
 		if (t) {
 			out_obj_begin(o, "health");
@@ -306,8 +306,6 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 			out_obj_end(o);
 		}
 		out_obj_end(o);
-		out_text(o, "  %-28s %-6u %-11s %6.2f%%  %-7s %-10s %-20s %-6s %s\n", a, b->weight, state, share,
-			 fl, check, last, age, why);
 	}
 	out_arr_end(o);
 }
@@ -357,13 +355,12 @@ static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint6
 		const char *mode = rt->mode == LBD_XDP_GENERIC || rt->generic_fallback ? "generic" : "native";
 
 		out_obj_begin(o, NULL);
-		out_str(o, "name", rt->name);
+		out_field_str(o, "name", "interface %s: ", rt->name);
 		out_u64(o, "ifindex", (uint64_t)rt->ifindex);
-		out_str(o, "xdp_mode", mode);
-		out_u64(o, "prog_id", rt->prog_id);
+		out_field_str(o, "xdp_mode", "xdp %s, ", mode);
+		out_field_u64(o, "prog_id", "program id %llu", rt->prog_id);
+		out_text(o, "%s\n", rt->generic_fallback ? " (native refused: fell back to generic)" : "");
 		out_obj_end(o);
-		out_text(o, "interface %s: xdp %s, program id %u%s\n", rt->name, mode, rt->prog_id,
-			 rt->generic_fallback ? " (native refused: fell back to generic)" : "");
 	}
 	if (!d->dp.n_ifaces)
 		out_text(o, "not attached to any interface: lbctl attach DEV\n");
@@ -372,8 +369,8 @@ static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint6
 			out_text(o, "warning: ipip VIPs have %s backends but no %s outer source: set ipip-source ADDR\n",
 				 bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6", bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6");
 	out_arr_end(o);
-	out_u64(o, "conn_table_size", d->dp.conn_table_size);
-	out_u64(o, "conn_timeout", d->cfg.conn_timeout);
+	out_field_u64(o, "conn_table_size", "connection table: %llu entries", d->dp.conn_table_size);
+	out_field_u64(o, "conn_timeout", ", a flow idle for %llu s is forgotten\n", d->cfg.conn_timeout);
 	out_u64(o, "syncs", d->dp.syncs);
 	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
 	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
@@ -397,14 +394,10 @@ static int cmd_show(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 		show_head(d, o, flows, flows_age_ms);
 	for (size_t i = from; i < d->cfg.n_vips; i++) {
 		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
-		char vs[80];
 
-		lbd_vip_format(v, vs, sizeof(vs));
 		out_obj_begin(o, NULL);
-		print_vip_head(o, v);
-		out_text(o, "\nvip %s forward %s sched %s ring-size %u\n", vs,
-			 v->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
-			 v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", v->ring_size);
+		out_text(o, "\n");
+		print_vip_fields(o, v, "vip %s ", "forward %s ", "sched %s ", "ring-size %llu\n");
 		print_backends(d, o, v, flows);
 		out_obj_end(o);
 		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
@@ -421,15 +414,12 @@ static void traffic_row(struct out *o, const char *key, const char *name,
 			const struct xlb_traffic *t, uint64_t pps)
 {
 	out_obj_begin(o, NULL);
-	out_str(o, key, name);
-	out_u64(o, "packets", t->packets);
-	out_u64(o, "bytes", t->bytes);
-	out_u64(o, "pps", pps);
-	out_u64(o, "new_flows", t->new_flows);
+	out_field_str(o, key, "%-30s ", name);
+	out_field_u64(o, "packets", "%-12llu ", t->packets);
+	out_field_u64(o, "bytes", "%-14llu ", t->bytes);
+	out_field_u64(o, "pps", "%-10llu ", pps);
+	out_field_u64(o, "new_flows", "%llu\n", t->new_flows);
 	out_obj_end(o);
-	out_text(o, "%-30s %-12llu %-14llu %-10llu %llu\n", name, (unsigned long long)t->packets,
-		 (unsigned long long)t->bytes, (unsigned long long)pps,
-		 (unsigned long long)t->new_flows);
 }
 
 /* Both maps in two syscalls: stats is asked for often, of thousands of backends. */
@@ -458,9 +448,8 @@ static int cmd_stats(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 	out_obj_begin(o, "counters");
 	out_text(o, "%-22s %s\n", "COUNTER", "VALUE");
 	for (int s = 0; s < XLB_STAT_MAX; s++) {
-		out_u64(o, xlb_stat_name(s), all[s]);
-		if (all[s])
-			out_text(o, "%-22s %llu\n", xlb_stat_name(s), (unsigned long long)all[s]);
+		out_text(o, "%-22s ", xlb_stat_name(s));
+		out_field_u64(o, xlb_stat_name(s), "%llu\n", all[s]);
 	}
 	out_obj_end(o);
 	out_arr_begin(o, "vips");
@@ -568,64 +557,49 @@ static void cmd_vrrp_show(struct lbd *d, struct out *o)
 			inet_ntop(fam, r->master_addr, master, sizeof(master));
 		out_age(r->since_ms, age, sizeof(age));
 		out_obj_begin(o, NULL);
-		out_str(o, "dev", r->cfg.dev);
-		out_u64(o, "vrid", r->cfg.vrid);
-		out_str(o, "family", fam == AF_INET ? "ipv4" : "ipv6");
-		out_str(o, "state", vrrp_state_name(r->state));
+		out_field_str(o, "dev", "%s ", r->cfg.dev);
+		out_field_u64(o, "vrid", "vrid %llu ", r->cfg.vrid);
+		out_field_str(o, "family", "%s: ", fam == AF_INET ? "ipv4" : "ipv6");
+		out_field_str(o, "state", "%s ", vrrp_state_name(r->state));
+		out_text(o, "for %s ", age);
 		out_u64(o, "since", r->since_ms / 1000);
-		out_str(o, "reason", r->why);
-		out_u64(o, "priority", r->priority);
-		out_u64(o, "configured_priority", r->cfg.priority);
+		out_field_str(o, "reason", "(%s)\n", r->why);
+		out_field_u64(o, "priority", "  priority %llu ", r->priority);
+		out_field_u64(o, "configured_priority", "(configured %llu), ", r->cfg.priority);
 		out_bool(o, "preempt", !r->cfg.no_preempt);
+		out_text(o, "%s", r->cfg.no_preempt ? "no preempt" : "preempt");
 		out_u64(o, "preempt_delay_ms", r->cfg.preempt_delay_ms);
-		out_str(o, "master", master);
-		out_u64(o, "master_priority", r->master_priority);
-		out_u64(o, "advert_ms", r->cfg.advert_cs * 10u);
-		out_u64(o, "master_advert_ms", mai * 10u);
-		out_u64(o, "skew_ms", skew_cs * 10);
-		out_u64(o, "master_down_ms", (3ull * mai + skew_cs) * 10);
-		out_arr_begin(o, "vips");
-		for (size_t k = 0; k < r->cfg.n_addrs; k++) {
-			lbd_addr_format(&r->cfg.addrs[k], a, sizeof(a));
-			out_str(o, NULL, a);
-		}
-		out_arr_end(o);
-		out_obj_begin(o, "counters");
-		out_u64(o, "rx", r->st.rx);
-		out_u64(o, "tx", r->st.tx);
-		out_u64(o, "rx_other_vrid", r->st.rx_other_vrid);
-		out_u64(o, "rx_priority0", r->st.rx_priority0);
-		out_u64(o, "tx_priority0", r->st.tx_priority0);
-		out_u64(o, "became_master", r->st.became_master);
-		out_u64(o, "became_backup", r->st.became_backup);
-		for (int k = 0; k < VRRP_REJ_MAX; k++)
-			out_u64(o, vrrp_reject_name(k), r->st.reject[k]);
-		out_obj_end(o);
-		out_obj_end(o);
-
-		out_text(o, "%s vrid %u %s: %s for %s (%s)\n", r->cfg.dev, r->cfg.vrid, fam == AF_INET ? "ipv4" : "ipv6",
-			 vrrp_state_name(r->state), age, r->why);
-		out_text(o, "  priority %u (configured %u), %s", r->priority, r->cfg.priority,
-			 r->cfg.no_preempt ? "no preempt" : "preempt");
 		if (r->cfg.preempt_delay_ms)
 			out_text(o, " after %u ms", r->cfg.preempt_delay_ms);
-		out_text(o, "; master %s priority %u\n", master, r->master_priority);
-		out_text(o, "  advert %u ms, master advert %u ms, skew %llu ms, master down %llu ms\n",
-			 r->cfg.advert_cs * 10u, mai * 10u, (unsigned long long)skew_cs * 10,
-			 (unsigned long long)(3ull * mai + skew_cs) * 10);
+		out_field_str(o, "master", "; master %s ", master);
+		out_field_u64(o, "master_priority", "priority %llu\n", r->master_priority);
+		out_field_u64(o, "advert_ms", "  advert %llu ms, ", r->cfg.advert_cs * 10u);
+		out_field_u64(o, "master_advert_ms", "master advert %llu ms, ", mai * 10u);
+		out_field_u64(o, "skew_ms", "skew %llu ms, ", skew_cs * 10);
+		out_field_u64(o, "master_down_ms", "master down %llu ms\n", (3ull * mai + skew_cs) * 10);
+		out_arr_begin(o, "vips");
 		out_text(o, "  vips");
 		for (size_t k = 0; k < r->cfg.n_addrs; k++) {
 			lbd_addr_format(&r->cfg.addrs[k], a, sizeof(a));
-			out_text(o, " %s", a);
+			out_field_str(o, NULL, " %s", a);
 		}
-		out_text(o, "\n  rx %llu tx %llu other-vrid %llu rx-priority0 %llu tx-priority0 %llu master %llu backup %llu\n",
-			 (unsigned long long)r->st.rx, (unsigned long long)r->st.tx,
-			 (unsigned long long)r->st.rx_other_vrid, (unsigned long long)r->st.rx_priority0,
-			 (unsigned long long)r->st.tx_priority0, (unsigned long long)r->st.became_master,
-			 (unsigned long long)r->st.became_backup);
+		out_text(o, "\n");
+		out_arr_end(o);
+		out_obj_begin(o, "counters");
+		out_field_u64(o, "rx", "  rx %llu ", r->st.rx);
+		out_field_u64(o, "tx", "tx %llu ", r->st.tx);
+		out_field_u64(o, "rx_other_vrid", "other-vrid %llu ", r->st.rx_other_vrid);
+		out_field_u64(o, "rx_priority0", "rx-priority0 %llu ", r->st.rx_priority0);
+		out_field_u64(o, "tx_priority0", "tx-priority0 %llu ", r->st.tx_priority0);
+		out_field_u64(o, "became_master", "master %llu ", r->st.became_master);
+		out_field_u64(o, "became_backup", "backup %llu\n", r->st.became_backup);
 		out_text(o, "  rejected:");
-		for (int k = 0; k < VRRP_REJ_MAX; k++)
-			out_text(o, " %s %llu", vrrp_reject_name(k), (unsigned long long)r->st.reject[k]);
+		for (int k = 0; k < VRRP_REJ_MAX; k++) {
+			out_text(o, " %s ", vrrp_reject_name(k));
+			out_field_u64(o, vrrp_reject_name(k), "%llu", r->st.reject[k]);
+		}
+		out_obj_end(o);
+		out_obj_end(o);
 		out_text(o, "\n");
 	}
 	out_arr_end(o);

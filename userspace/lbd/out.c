@@ -89,6 +89,34 @@ void out_double(struct out *o, const char *key, double value)
 	fprintf(o->f, "%.1f", value);
 }
 
+/* The formats are lbd's own literals, each with one conversion of the field's type. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+void out_field_str(struct out *o, const char *key, const char *fmt, const char *value)
+{
+	if (o->json)
+		out_str(o, key, value);
+	else if (fmt)
+		fprintf(o->f, fmt, value ? value : "-");
+}
+
+void out_field_u64(struct out *o, const char *key, const char *fmt, unsigned long long value)
+{
+	if (o->json)
+		out_u64(o, key, value);
+	else if (fmt)
+		fprintf(o->f, fmt, value);
+}
+
+void out_field_double(struct out *o, const char *key, const char *fmt, double value)
+{
+	if (o->json)
+		out_double(o, key, value);
+	else if (fmt)
+		fprintf(o->f, fmt, value);
+}
+#pragma GCC diagnostic pop
+
 void out_text(struct out *o, const char *fmt, ...)
 {
 	va_list ap;

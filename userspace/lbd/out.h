@@ -29,6 +29,15 @@ void out_str(struct out *o, const char *key, const char *value);
 void out_u64(struct out *o, const char *key, uint64_t value);
 void out_bool(struct out *o, const char *key, bool value);
 void out_double(struct out *o, const char *key, double value);
+/*
+ * One field for both views, as iproute2's print_*(PRINT_ANY, ...): its key
+ * and value in JSON, the value through fmt (one conversion of the value's
+ * type: %s, %llu, %f) in text. The field is described once, so the views
+ * cannot drift apart. A NULL fmt: the field is for JSON only.
+ */
+void out_field_str(struct out *o, const char *key, const char *fmt, const char *value);
+void out_field_u64(struct out *o, const char *key, const char *fmt, unsigned long long value);
+void out_field_double(struct out *o, const char *key, const char *fmt, double value);
 /* Text only; nothing in JSON mode. */
 void out_text(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "12s", "5m", "3h", "2d": how long ago since_ms (wall clock) was, for the text view. */
