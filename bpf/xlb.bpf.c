@@ -54,12 +54,14 @@ int xlb_xdp(struct xdp_md *ctx)
 		return act;
 
 	vip = xlb_vip_lookup(&pkt.flow);
+	xlb_trace_vip(vip);
 	if (!vip)
 		return xlb_verdict(XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
 	/* Another host's frame flooded to us (a promiscuous port): its owner balances it, the kernel drops it. */
 	if (!xlb_to_own_mac(ctx))
 		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
 	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &flow_hash);
+	xlb_trace_backend(be, backend_id);
 	if (!be)
 		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_BACKEND);
 	if (pkt.icmp_err)

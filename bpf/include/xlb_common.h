@@ -235,4 +235,32 @@ enum xlb_stat {
 	XLB_STAT_MAX,
 };
 
+/*
+ * What the program did with one frame, as a trace instance (xlb_trace set
+ * at load) writes it to its .bss for lbctl trace; the counters it would
+ * count are in its own stats_map. XLB_NO_BACKEND in a field: the program
+ * never got that far (no VIP, no ring read, no entry); xlb_trace_clear()
+ * sets every field so before a run.
+ */
+#define XLB_TRACE_CONN_NONE	0
+#define XLB_TRACE_CONN_TABLE	1	/* found in conn_map */
+#define XLB_TRACE_CONN_MOVED	2	/* found in moved_map */
+
+struct xlb_trace {
+	__u32 vip_id;
+	__u32 ring_id;
+	__u32 ring_size;
+	__u32 flow_hash;	/* the 5-tuple's: the outer header's entropy */
+	__u32 ring_hash;	/* what the ring is indexed by: flow_hash, or the client's hash */
+	__u32 slot_index;	/* where ring_hash lands (the first probe) */
+	__u32 slot;		/* that slot's word: XLB_SLOT_ID, _MOVED, _FRESH, _PREV */
+	__u32 conn_backend;	/* the remembered backend */
+	__u32 backend_id;	/* where the frame goes */
+	__u8 fwd_mode;		/* the VIP's enum xlb_fwd_mode */
+	__u8 vip_flags;		/* the VIP's XLB_VIP_F_* */
+	__u8 conn_table;	/* XLB_TRACE_CONN_* */
+	__u8 conn_stale;	/* 1: a SYN on an entry older than XLB_SYN_REUSE_NS, which it ignored */
+};
+_Static_assert(sizeof(struct xlb_trace) == 40, "xlb_trace layout");
+
 #endif /* XLB_COMMON_H */

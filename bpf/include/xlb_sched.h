@@ -7,6 +7,7 @@
 #include "maps.h"
 #include "stats.h"
 #include "parse.h"
+#include "trace.h"
 
 /* Probes past a down backend in the ring before giving up on the packet. */
 #define XLB_RING_TRIES		4
@@ -116,7 +117,7 @@ static __always_inline void xlb_conn_seen(struct xlb_conn *conn)
 {
 	__u32 now = bpf_ktime_get_coarse_ns() >> XLB_CONN_SEEN_SHIFT;
 
-	if (conn->seen != now)
+	if (!xlb_trace && conn->seen != now)
 		conn->seen = now;
 }
 
@@ -210,10 +211,14 @@ static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt,
 {
 	struct xlb_conn *conn = NULL;
 
-	if (slot & XLB_SLOT_MOVED)
+	if (slot & XLB_SLOT_MOVED) {
 		conn = bpf_map_lookup_elem(&moved_map, &pkt->flow);
-	if (!conn)
+		xlb_trace_conn(XLB_TRACE_CONN_MOVED, conn);
+	}
+	if (!conn) {
 		conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+		xlb_trace_conn(XLB_TRACE_CONN_TABLE, conn);
+	}
 	return conn;
 }
 
@@ -221,6 +226,8 @@ static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt,
 static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 slot,
 					      const struct xlb_conn *fresh)
 {
+	if (xlb_trace)
+		return;
 	if (slot & XLB_SLOT_MOVED) {
 		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
 			return;
@@ -238,8 +245,10 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	struct xlb_conn *conn, fresh;
 
 	conn = xlb_conn_find(pkt, slot);
-	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS)
+	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS) {
+		xlb_trace_conn_stale();
 		conn = NULL;
+	}
 	if (conn) {
 		be = xlb_backend_if_up(conn->backend_id);
 		if (be) {
@@ -298,6 +307,7 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	*flow_hash = flow64 >> 32;
 	hash = vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(&pkt->flow) : *flow_hash;
 	slot = xlb_ring_get(ring, vip, hash, 0);
+	xlb_trace_slot(*flow_hash, hash, xlb_ring_slot(hash, vip->ring_size), slot);
 	if (!(slot & XLB_SLOT_MOVED) && !pkt->syn) {
 		*backend_id = XLB_SLOT_ID(slot);
 		be = xlb_backend_if_up(*backend_id);

@@ -1328,6 +1328,120 @@ out:
 		XT_EQ(got.count, 0);
 }
 
+/*
+ * Runs s through the trace instance, then the attached one. The trace must
+ * change nothing (no counter; a remembered flow's entry byte for byte, its
+ * `seen` set to 0 first so that a refresh would show), return the same
+ * verdict and frame, record exactly the counters the real run counts, and
+ * name the backend whose MAC the frame went to.
+ */
+static bool trace_agrees(const struct pkt_spec *s, struct xlb_trace *rec, uint64_t *traced)
+{
+	struct xlb_conn before, after;
+	struct xlb_flow_key flow;
+	uint8_t in[PKT_MAX];
+	size_t len = pkt_build(s, in);
+	struct env_run t, r;
+	uint64_t counted = 0;
+	int fd, had;
+	bool ok = true;
+
+	env_flow(s, &flow);
+	fd = env_conn_find(&flow, &before);
+	had = fd >= 0;
+	if (had) {
+		before.seen = 0;
+		if (!XT_EQ(bpf_map_update_elem(fd, &flow, &before, BPF_EXIST), 0))
+			return false;
+	}
+	if (!XT_EQ(env_trace_run(in, len, &t, rec, traced), 0))
+		return false;
+	for (int i = 0; i < XLB_STAT_MAX; i++)
+		ok &= XT_EQ(t.delta[i], 0);
+	fd = env_conn_find(&flow, &after);
+	ok &= XT_EQ(fd >= 0, had);
+	if (had && fd >= 0)
+		ok &= XT_MEM(&after, &before, sizeof(before));
+	if (!XT_EQ(env_run(in, len, &r), 0))
+		return false;
+	for (int i = 0; i < XLB_STAT_MAX; i++)
+		counted |= r.delta[i] ? 1ull << i : 0;
+	ok &= XT_EQ(*traced, counted);
+	ok &= XT_EQ(t.verdict, r.verdict) && XT_EQ(t.out_len, r.out_len) && XT_MEM(t.out, r.out, r.out_len);
+	if (r.verdict != XDP_TX)
+		return ok && XT_EQ(rec->backend_id, XLB_NO_BACKEND);
+	if (!XT_TRUE(env_backend(rec->backend_id) != NULL, "trace names a configured backend"))
+		return false;
+	if (rec->fwd_mode == XLB_FWD_DSR)
+		ok &= XT_MEM(r.out, env_backend(rec->backend_id)->mac, 6);
+	return ok;
+}
+
+/*
+ * The trace instance agrees with the attached program on flows through
+ * unmoved slots, moved slots (remembered flows, flows from before the
+ * move, new ones), a remembered backend that is down, an IPIP VIP and a
+ * frame to no VIP; each of those paths is taken at least once.
+ */
+static void trace_is_the_programs_answer(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 0, 80) };
+	struct pkt_spec ipip = { V4(CLIENT4, "198.18.1.3", IPPROTO_TCP, 40000, 80), .tcp_flags = 0x02 };
+	struct pkt_spec other = { V4(CLIENT4, "198.18.1.99", IPPROTO_TCP, 40000, 80), .tcp_flags = 0x02 };
+	unsigned moved = 0, hit = 0, prev = 0, repick = 0, stable = 0;
+	struct xlb_trace rec;
+	uint64_t stats;
+	const int flows = 64;
+
+	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
+		return;
+	for (int i = 0; i < flows; i++) {
+		s.sport = (uint16_t)(46000 + i);
+		s.tcp_flags = 0x02;
+		if (!trace_agrees(&s, &rec, &stats))
+			return;
+		s.tcp_flags = 0x10;
+		if (!trace_agrees(&s, &rec, &stats))
+			return;
+		stable += !!(stats & (1ull << XLB_STAT_RING_STABLE));
+	}
+	/* 21's slots move: remembered flows stay, unknown ACKs are from before the move. */
+	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 22, 23, 24, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
+		return;
+	for (int i = 0; i < 2 * flows; i++) {
+		s.sport = (uint16_t)(46000 + i);
+		if (!trace_agrees(&s, &rec, &stats))
+			return;
+		moved += !!(rec.slot & XLB_SLOT_MOVED);
+		hit += !!(stats & (1ull << XLB_STAT_CONN_HIT));
+		prev += !!(stats & (1ull << XLB_STAT_CONN_PREV));
+		if (stats & (1ull << XLB_STAT_CONN_HIT))
+			XT_EQ(rec.conn_backend, rec.backend_id);
+	}
+	/* The remembered backend goes down: its flows are picked again. */
+	if (!XT_EQ(env_backend_up(21, false), 0))
+		return;
+	for (int i = 0; i < flows; i++) {
+		s.sport = (uint16_t)(46000 + i);
+		if (!trace_agrees(&s, &rec, &stats))
+			break;
+		repick += !!(stats & (1ull << XLB_STAT_CONN_REPICK));
+		XT_TRUE(rec.backend_id != 21, "a frame traced to down backend 21");
+	}
+	env_backend_up(21, true);
+	XT_TRUE(stable > 0 && moved > 0 && hit > 0 && prev > 0 && repick > 0,
+		"every path taken: stable %u moved %u hit %u prev %u repick %u", stable, moved, hit, prev,
+		repick);
+	if (trace_agrees(&ipip, &rec, &stats))
+		XT_EQ(rec.fwd_mode, XLB_FWD_IPIP);
+	if (trace_agrees(&other, &rec, &stats)) {
+		XT_EQ(rec.vip_id, XLB_NO_BACKEND);
+		XT_TRUE(stats & (1ull << XLB_STAT_PASS_NOT_VIP), "a frame to no VIP traced as pass_not_vip");
+	}
+}
+
 static const struct xt_case stateful[] = {
 	XT_CASE(own_mac_of_other_interface),
 	XT_CASE(own_macs_vmac_alone),
@@ -1349,6 +1463,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(udp_window_only_on_fresh_slots),
 	XT_CASE(post_move_connection_survives_eviction),
 	XT_CASE(udp_window_after_second_change),
+	XT_CASE(trace_is_the_programs_answer),
 };
 
 int main(void)

@@ -17,6 +17,8 @@
 #include "xlb.skel.h"
 
 static struct xlb *skel;
+static struct xlb *trace_skel;	/* the trace instance: skel's maps, xlb_trace set */
+static struct xlb_map_fds trace_fds;	/* its maps: its own counters */
 struct xlb_map_fds env_fds;
 struct xlb_config env_cfg;
 
@@ -215,11 +217,13 @@ void env_teardown(void)
 		env_vips[v].slots = NULL;
 		env_vips[v].udp_keep_until_ns = 0;
 	}
+	xlb__destroy(trace_skel);
+	trace_skel = NULL;
 	xlb__destroy(skel);
 	skel = NULL;
 }
 
-int env_run(const uint8_t *in, size_t len, struct env_run *r)
+static int run_prog(int prog_fd, const uint8_t *in, size_t len, struct env_run *r)
 {
 	uint64_t before[XLB_STAT_MAX], after[XLB_STAT_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (uint32_t)len,
@@ -228,7 +232,7 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r)
 
 	ret = xlb_stats_read_all(&env_fds, before);
 	if (!ret)
-		ret = bpf_prog_test_run_opts(env_prog_fd(), &opts) ? -errno : 0;
+		ret = bpf_prog_test_run_opts(prog_fd, &opts) ? -errno : 0;
 	if (!ret)
 		ret = xlb_stats_read_all(&env_fds, after);
 	if (ret)
@@ -237,6 +241,55 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r)
 	r->out_len = opts.data_size_out;
 	for (int s = 0; s < XLB_STAT_MAX; s++)
 		r->delta[s] = after[s] - before[s];
+	return 0;
+}
+
+int env_run(const uint8_t *in, size_t len, struct env_run *r)
+{
+	return run_prog(env_prog_fd(), in, len, r);
+}
+
+static int trace_load(void)
+{
+	int ret;
+
+	trace_skel = xlb__open();
+	if (!trace_skel)
+		return -errno;
+	trace_skel->rodata->xlb_trace = 1;
+	ret = xlb_obj_reuse_maps(trace_skel->obj, skel->obj);
+	if (!ret)
+		ret = xlb__load(trace_skel);
+	if (!ret)
+		ret = xlb_map_fds_from_obj(trace_skel->obj, &trace_fds);
+	if (ret) {
+		fprintf(stderr, "env: loading the trace instance failed: %d\n", ret);
+		xlb__destroy(trace_skel);
+		trace_skel = NULL;
+	}
+	return ret;
+}
+
+int env_trace_run(const uint8_t *in, size_t len, struct env_run *r, struct xlb_trace *rec,
+		  uint64_t *counted)
+{
+	uint64_t would[XLB_STAT_MAX];
+	int ret = trace_skel ? 0 : trace_load();
+
+	if (!ret)
+		ret = xlb_stats_clear(&trace_fds);
+	if (ret)
+		return ret;
+	xlb_trace_clear(&trace_skel->bss->xlb_trace_out);
+	ret = run_prog(bpf_program__fd(trace_skel->progs.xlb_xdp), in, len, r);
+	if (!ret)
+		ret = xlb_stats_read_all(&trace_fds, would);
+	if (ret)
+		return ret;
+	*rec = trace_skel->bss->xlb_trace_out;
+	*counted = 0;
+	for (int i = 0; i < XLB_STAT_MAX; i++)
+		*counted |= would[i] ? 1ull << i : 0;
 	return 0;
 }
 

@@ -71,6 +71,14 @@ void env_teardown(void);
 int env_prog_fd(void);
 
 int env_run(const uint8_t *in, size_t len, struct env_run *r);
+/*
+ * The same frame through the trace instance (loaded at the first call,
+ * sharing the maps that decide): r as env_run's (its deltas are the
+ * attached program's counters), rec what the program recorded, counted a
+ * bit 1 << enum xlb_stat for each counter it counted in its own.
+ */
+int env_trace_run(const uint8_t *in, size_t len, struct env_run *r, struct xlb_trace *rec,
+		  uint64_t *counted);
 /* The interface test runs arrive on (lo). */
 uint32_t env_ifindex(void);
 /*

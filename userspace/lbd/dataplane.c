@@ -124,6 +124,8 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 	bpf_map__set_max_entries(dp->skel->maps.conn_map, conn_table_size);
 	bpf_map__set_max_entries(dp->skel->maps.moved_map, conn_table_size);
 	bpf_object__for_each_map(map, dp->skel->obj) {
+		if (bpf_map__is_internal(map))	/* .bss, .rodata: this instance's own (see trace.h) */
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
 		match_pinned_size(map, path);
 		bpf_map__set_pin_path(map, path);

@@ -58,6 +58,59 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 	return 0;
 }
 
+/* What only describes (counters) or only saves work (the refresh filter): a trace instance has its own. */
+static bool map_is_per_instance(const struct bpf_map *map)
+{
+	static const char *const own[] = { "stats_map", "vip_stats", "backend_stats", "refresh_map" };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(bpf_map__name(map), own[i]))
+			return true;
+	return bpf_map__is_internal(map);
+}
+
+int xlb_obj_reuse_maps(struct bpf_object *into, struct bpf_object *from)
+{
+	struct bpf_map *map;
+	int ret;
+
+	bpf_object__for_each_map(map, into) {
+		if (map_is_per_instance(map))
+			continue;
+		ret = map_fd(from, bpf_map__name(map));
+		if (ret >= 0)
+			ret = bpf_map__reuse_fd(map, ret);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+void xlb_trace_clear(struct xlb_trace *t)
+{
+	*t = (struct xlb_trace){
+		.vip_id = XLB_NO_BACKEND, .ring_id = XLB_NO_BACKEND, .slot_index = XLB_NO_BACKEND,
+		.slot = XLB_NO_BACKEND, .conn_backend = XLB_NO_BACKEND, .backend_id = XLB_NO_BACKEND,
+	};
+}
+
+int xlb_stats_clear(const struct xlb_map_fds *fds)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *zeros;
+	int ret = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	zeros = calloc(ncpu, sizeof(*zeros));
+	if (!zeros)
+		return -ENOMEM;
+	for (uint32_t s = 0; s < XLB_STAT_MAX && !ret; s++)
+		ret = bpf_map_update_elem(fds->stats, &s, zeros, BPF_ANY) ? -errno : 0;
+	free(zeros);
+	return ret;
+}
+
 static int errno_of(int ret)
 {
 	return ret < 0 ? -errno : 0;

@@ -29,6 +29,16 @@ struct xlb_map_fds {
 struct bpf_object;
 /* Fills fds from a loaded object (the skeleton's obj). */
 int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds);
+/*
+ * Before into is loaded: each of its maps is from's (loaded) map of that
+ * name, except its own .bss/.rodata, counters and refresh filter. A trace
+ * instance (bpf/include/trace.h) shares the attached program's state so.
+ */
+int xlb_obj_reuse_maps(struct bpf_object *into, struct bpf_object *from);
+/* Every field "not reached", as a trace instance's record must be before a run. */
+void xlb_trace_clear(struct xlb_trace *t);
+/* Zeroes the global counters (a trace instance's own, before a run). */
+int xlb_stats_clear(const struct xlb_map_fds *fds);
 
 /*
  * VIP writes go to vip_map, userspace's record. They return 1 when they
