@@ -53,7 +53,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
 PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen $(BUILD)/lbctl.bash
-TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz
+TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
 BPF_HDRS  := $(wildcard bpf/include/*.h)
 
@@ -103,6 +103,11 @@ $(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LBD_LIBS) -o $@
 
 $(BUILD)/xlbgen: $(BUILD)/userspace/xlbgen/xlbgen.o $(TEST_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# e2e test_trace: flows through the attached program.
+$(BUILD)/xdp_run: $(BUILD)/selftests/e2e/xdp_run.o $(TEST_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -663,6 +663,57 @@ static void unwritable_words_are_refused(void)
 }
 
 /* The IPv4 and the IPv6 router of one VRID: vrrp del names one by an address it holds. */
+static int parse_line(const char *line, struct lbd_cmd *c, char *err)
+{
+	char buf[256], *argv[16];
+	int argc = 0;
+
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *w = strtok(buf, " "); w && argc < 16; w = strtok(NULL, " "))
+		argv[argc++] = w;
+	return lbd_cmd_parse(argc, argv, c, err, LBD_ERR_LEN);
+}
+
+/* lbctl trace's words: a source with or without a port, IPv4 or IPv6, and what is refused. */
+static void trace_words(void)
+{
+	static const struct {
+		const char *line, *error;	/* error: NULL when taken */
+	} cases[] = {
+		{ "trace 198.18.0.5 198.18.1.1:80/tcp" },
+		{ "trace 198.18.0.5:1234 198.18.1.1:53/udp" },
+		{ "trace [2001:db8::5]:99 [2001:db8:1::1]:80/tcp --syn" },
+		{ "trace 2001:db8::5 [2001:db8:1::1]:80/tcp" },
+		{ "trace --file /run/xlb/flows" },
+		{ "trace 198.18.0.5 198.18.1.1:53/udp --syn", "--syn is for TCP" },
+		{ "trace 198.18.0.5 [2001:db8:1::1]:80/tcp", "different address families" },
+		{ "trace nowhere 198.18.1.1:80/tcp", "source 'nowhere' is not ADDR or ADDR:PORT" },
+		{ "trace 198.18.0.5", "trace needs a flow: lbctl trace SRC[:PORT] DST:PORT/PROTO" },
+		{ "trace --file /run/xlb/flows --syn", "takes no flow on the command line" },
+		{ "trace --file flows", "the absolute path of a file of flows" },
+		{ "trace 198.18.0.5 198.18.1.1:80/tcp --weight 3", "trace takes only --syn and --file FLOWS" },
+	};
+	struct lbd_cmd c;
+	char err[LBD_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret;
+
+		err[0] = 0;
+		ret = parse_line(cases[i].line, &c, err);
+		if (!cases[i].error)
+			XT_TRUE(!ret && c.kind == CMD_TRACE, "'%s' refused: %s", cases[i].line, err);
+		else
+			XT_TRUE(ret && strstr(err, cases[i].error), "'%s': error '%s', want '%s'", cases[i].line,
+				err, cases[i].error);
+	}
+	if (XT_EQ(parse_line("trace 198.18.0.5 198.18.1.1:80/tcp", &c, err), 0))
+		XT_TRUE(c.trace.sport == LBD_TRACE_SPORT && !c.trace.syn && c.vip.port == 80 &&
+			c.trace.src.family == XLB_AF_INET, "the default source port, an ACK");
+	if (XT_EQ(parse_line("trace [2001:db8::5]:99 [2001:db8:1::1]:80/tcp --syn", &c, err), 0))
+		XT_TRUE(c.trace.sport == 99 && c.trace.syn && c.trace.src.family == XLB_AF_INET6, "IPv6 with a port");
+}
+
 static void vrrp_del_names_the_family(void)
 {
 	struct lbd_config cfg;
@@ -911,6 +962,7 @@ static const char *sample_value(int id)
 		{ "ring-size", "251" }, { "weight", "3" }, { "vrid", "9" }, { "entropy-bits", "8" },
 		{ "expect", "200" }, { "host", "www.example" }, { "check", "http:/health" },
 		{ "vip", "198.18.1.9" }, { "bird-socket", "/run/bird/bird.ctl" }, { "include", "/etc/bird/xlb.conf" },
+		{ "file", "/run/xlb/flows" },
 	};
 	const struct grammar_opt *o = &grammar_opts[id];
 	static char keyword[32];
@@ -961,11 +1013,13 @@ static void sample_words(const struct grammar_cmd *c, bool cli, int id, const ch
 {
 	char name[48];
 
+	bool no_args = id >= 0 && (c->opts & GRAMMAR_BIT(id)) && grammar_opts[id].instead_of_args;
+
 	ws->n = 0;
 	word(ws, c->object);
 	if (c->verb)
 		word(ws, c->verb);
-	for (int k = 0; k < GRAMMAR_MAX_ARGS && c->arg[k]; k++)
+	for (int k = 0; k < GRAMMAR_MAX_ARGS && c->arg[k] && !no_args; k++)
 		word(ws, sample_arg(c->arg[k]));
 	for (int k = 0; k < GOPT_COUNT; k++)
 		if ((c->required & GRAMMAR_BIT(k)) && k != id) {
@@ -1146,6 +1200,7 @@ int main(void)
 		XT_CASE(non_finite_numbers_are_refused),
 		XT_CASE(unwritable_words_are_refused),
 		XT_CASE(vrrp_del_names_the_family),
+		XT_CASE(trace_words),
 		XT_CASE(saving_keeps_the_mode),
 		XT_CASE(saving_follows_a_symlink),
 		XT_CASE(saving_keeps_the_owner),

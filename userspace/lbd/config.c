@@ -720,6 +720,72 @@ static void bgp_write(FILE *f, const struct lbd_bgp_cfg *b)
 
 #define USAGE_VIP "ADDR:PORT/tcp|udp"
 
+/* SRC of lbctl trace: ADDR or ADDR:PORT, IPv6 as [ADDR]:PORT; read as a VIP's words. */
+static int parse_trace_src(const char *text, struct lbd_trace_cmd *t, char *err, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 24], ignored[LBD_ERR_LEN];
+	const char *colon = strchr(text, ':');
+	bool v6 = colon && colon != strrchr(text, ':');
+	struct lbd_vip_cfg v;
+
+	if (text[0] != '[' && (!colon || v6))
+		snprintf(buf, sizeof(buf), "%s%.*s%s:%u/tcp", v6 ? "[" : "", INET6_ADDRSTRLEN, text, v6 ? "]" : "",
+			 LBD_TRACE_SPORT);
+	else
+		snprintf(buf, sizeof(buf), "%.*s/tcp", INET6_ADDRSTRLEN + 8, text);
+	if (lbd_vip_parse(buf, &v, ignored, sizeof(ignored)))
+		return fail(err, len, "trace: source '%s' is not ADDR or ADDR:PORT (IPv6 as [ADDR]:PORT)", text);
+	t->src = v.addr;
+	t->sport = v.port;
+	return 0;
+}
+
+/* trace SRC[:PORT] DST:PORT/PROTO [--syn], or trace --file FLOWS */
+static int parse_trace(int argc, char **argv, const struct grammar_cmd *gc, struct lbd_cmd *cmd, char *err,
+		       size_t len)
+{
+	struct lbd_trace_cmd *t = &cmd->trace;
+	const char *words[2];
+	int n = 0;
+
+	cmd->kind = CMD_TRACE;
+	for (int i = 0; i < argc; i++) {
+		int id;
+
+		if (strncmp(argv[i], "--", 2)) {
+			if (n == 2)
+				return fail(err, len, "trace: unexpected '%s': lbctl trace SRC[:PORT] DST:PORT/PROTO "
+					    "[--syn]", argv[i]);
+			words[n++] = argv[i];
+			continue;
+		}
+		id = opt_lookup(argv[i], gc, true, err, len);
+		if (id < 0)
+			return -EINVAL;
+		if (id == GOPT_SYN) {
+			t->syn = true;
+			continue;
+		}
+		if (i + 1 >= argc || argv[i + 1][0] != '/' || strlen(argv[i + 1]) >= sizeof(t->file))
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
+		strcpy(t->file, argv[++i]);
+	}
+	/* grammar_opts[GOPT_FLOWS].instead_of_args */
+	if (t->file[0])
+		return n || t->syn ? fail(err, len, "trace --file takes no flow on the command line: each line of "
+					  "%s is one, as 'SRC[:PORT] DST:PORT/PROTO [--syn]'", t->file) : 0;
+	if (n < 2)
+		return fail(err, len, "trace needs a flow: lbctl trace SRC[:PORT] DST:PORT/PROTO [--syn]");
+	if (parse_trace_src(words[0], t, err, len) || lbd_vip_parse(words[1], &cmd->vip, err, len))
+		return -EINVAL;
+	if (t->src.family != cmd->vip.addr.family)
+		return fail(err, len, "trace: source %s and destination %s are of different address families",
+			    words[0], words[1]);
+	if (t->syn && cmd->vip.proto != IPPROTO_TCP)
+		return fail(err, len, "trace: --syn is for TCP; %s is UDP", words[1]);
+	return 0;
+}
+
 int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t len)
 {
 	const char *obj = argc > 0 ? argv[0] : "", *verb = argc > 1 ? argv[1] : "";
@@ -833,6 +899,8 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
 		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments; see 'lbctl help'", obj);
 	}
+	if (!strcmp(obj, "trace"))
+		return parse_trace(argc - 1, argv + 1, gc, cmd, err, len);
 	if (!strcmp(obj, "config")) {
 		if (!strcmp(verb, "show"))
 			cmd->kind = CMD_CONFIG_SHOW;

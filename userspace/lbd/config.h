@@ -7,6 +7,7 @@
 #ifndef LBD_CONFIG_H
 #define LBD_CONFIG_H
 
+#include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,6 +113,18 @@ enum lbd_cmd_kind {
 	CMD_SHOW, CMD_STATS, CMD_CONFIG_SHOW, CMD_CONFIG_RELOAD,
 	CMD_VRRP_ADD, CMD_VRRP_DEL, CMD_VRRP_SHOW,
 	CMD_BGP_SET, CMD_BGP_DEL, CMD_BGP_SHOW, CMD_VIP_SET,
+	CMD_TRACE,
+};
+
+/* Where a traced frame comes from when SRC names no port. */
+#define LBD_TRACE_SPORT	40000
+
+/* lbctl trace: one flow (src, the VIP fields of vip for its destination), or a file of them. */
+struct lbd_trace_cmd {
+	struct lbd_addr src;
+	uint16_t sport;
+	bool syn;		/* a TCP SYN; else an ACK (or a UDP datagram) */
+	char file[PATH_MAX];	/* --file: "" for the one flow */
 };
 
 struct lbd_cmd {
@@ -124,6 +137,7 @@ struct lbd_cmd {
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	uint64_t set_check;		/* OPT_* bits of check settings given to backend set */
+	struct lbd_trace_cmd trace;
 };
 
 void lbd_config_init(struct lbd_config *cfg);

@@ -39,6 +39,7 @@
 #include "dataplane.h"
 #include "health.h"
 #include "source.h"
+#include "trace.h"
 #include "vrrp.h"
 #include "log.h"
 #include "out.h"
@@ -645,6 +646,9 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, stru
 	case CMD_BGP_SHOW:
 		bgp_show(&d->bgp, &d->cfg, o);
 		return 0;
+	case CMD_TRACE:
+		return lbd_trace(&(struct lbd_trace_ctx){ &d->dp, &d->cfg, &d->hc, state_name }, &cmd, o, cur,
+				 err, len);
 	case CMD_BACKEND_LIST:
 		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
 		if (!ret)
@@ -1371,6 +1375,7 @@ int main(int argc, char **argv)
 	unlink(d.socket_path);
 	bgp_free(&d.bgp);
 	hc_free(&d.hc);
+	lbd_trace_close();
 	lbd_dp_close(&d.dp);
 	lbd_config_free(&d.cfg);
 	return 0;

@@ -49,6 +49,9 @@ const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 	[GOPT_HOLD_DOWN] = { "hold-down", GV_DURATION, "5s", "a duration up to 1h, e.g. 5s" },
 	[GOPT_WITHDRAW_DELAY] = { "withdraw-delay", GV_DURATION, "2s", "a duration up to 5m, e.g. 2s" },
 	[GOPT_WATCH] = { "watch", GV_NUMBER, "SECS", "seconds, at least 1", .lbctl_only = true },
+	[GOPT_SYN] = { "syn", GV_FLAG },
+	[GOPT_FLOWS] = { "file", GV_PATH, "FLOWS", "the absolute path of a file of flows, one a line",
+			 .instead_of_args = true },
 };
 
 #define VIP		"ADDR:PORT/PROTO"
@@ -68,6 +71,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "backend", "list", GW_LBD, VIP, { GA_VIP } },
 	{ "show", NULL, GW_LBD },
 	{ "stats", NULL, GW_LBD, .opts = B(WATCH) },
+	{ "trace", NULL, GW_LBD, "SRC[:PORT] DST:PORT/PROTO", { GA_ADDR, GA_VIP }, B(SYN) | B(FLOWS) },
 	{ "config", "show", GW_LBD },
 	{ "config", "reload", GW_LBD },
 	{ "vrrp", "add", GW_LBD, "DEV", { GA_DEV }, VRRP_OPTS, B(VRID) | B(VRRP_VIP) },

@@ -24,6 +24,7 @@ enum grammar_opt_id {
 	GOPT_VMAC, GOPT_VRRP_VIP,
 	GOPT_BIRD_SOCKET, GOPT_INCLUDE, GOPT_HOLD_DOWN, GOPT_WITHDRAW_DELAY,
 	GOPT_WATCH,
+	GOPT_SYN, GOPT_FLOWS,
 	GOPT_COUNT
 };
 
@@ -53,6 +54,7 @@ struct grammar_opt {
 	const char *keywords;	/* GV_KEYWORD, GV_CHECK: what the completion offers, blank-separated */
 	uint8_t group;		/* options of one group >0 exclude each other */
 	bool lbctl_only;	/* lbctl acts on it and never sends it to lbd */
+	bool instead_of_args;	/* it stands for the command's positional words, which it excludes */
 };
 
 /* What a positional word is, for the completion. */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lbctl trace: what the data plane does with a flow now, and why. The
+ * answer is the program's own: a trace instance of it (bpf/include/trace.h),
+ * sharing the attached program's maps, runs a frame of the flow through
+ * BPF_PROG_TEST_RUN and records its decisions; this file builds the frame
+ * and puts names to what the record says.
+ */
+#ifndef LBD_TRACE_H
+#define LBD_TRACE_H
+
+#include "config.h"
+#include "ctlsrv.h"
+#include "dataplane.h"
+#include "health.h"
+#include "out.h"
+
+/* The state lbctl show gives a backend (lbd.c owns the rules). */
+typedef const char *(*lbd_backend_state_fn)(enum lbd_be_state s, const struct lbd_backend_cfg *b,
+					    const struct hc_target *t, bool fail_open);
+
+struct lbd_trace_ctx {
+	struct lbd_dp *dp;
+	const struct lbd_config *cfg;
+	const struct hc *hc;
+	lbd_backend_state_fn state;
+};
+
+/* Runs a CMD_TRACE; a --file a piece a pass (cur). */
+int lbd_trace(const struct lbd_trace_ctx *ctx, const struct lbd_cmd *cmd, struct out *o,
+	      struct ctl_cursor *cur, char *err, size_t len);
+/* Unloads the trace instance (it is loaded at the first trace). */
+void lbd_trace_close(void);
+
+#endif
