@@ -157,6 +157,7 @@ expect down_backend_gets_no_new_connection "new SYNs went to the down be2" \
 
 # One flow in text, and a destination that is no VIP.
 out=$(lbctl trace 198.18.0.77:40001 "$KEY" --syn 2>&1)
+printf '%s\n' "$out" | sed 's/^/     /'
 expect text_names_vip_and_backend "lbctl trace printed: $out" \
 	bash -c 'grep -q "^  vip  *'"$KEY"'" <<<"$1" && grep -qE "^  backend  *198\.18\.0\.10[1-5]$" <<<"$1"' _ "$out"
 out=$(lbctl trace 198.18.0.77 198.18.1.9:80/tcp 2>&1)
