@@ -1436,6 +1436,8 @@ static void trace_is_the_programs_answer(void)
 		repick);
 	if (trace_agrees(&ipip, &rec, &stats))
 		XT_EQ(rec.fwd_mode, XLB_FWD_IPIP);
+	XT_TRUE(env_trace_shares_maps(false), "the trace instance does not share the program's maps");
+	XT_TRUE(!env_trace_shares_maps(true), "the trace instance shares the maps of an instance with its own");
 	if (trace_agrees(&other, &rec, &stats)) {
 		XT_EQ(rec.vip_id, XLB_NO_BACKEND);
 		XT_TRUE(stats & (1ull << XLB_STAT_PASS_NOT_VIP), "a frame to no VIP traced as pass_not_vip");

@@ -293,6 +293,21 @@ int env_trace_run(const uint8_t *in, size_t len, struct env_run *r, struct xlb_t
 	return 0;
 }
 
+bool env_trace_shares_maps(bool with_fresh_instance)
+{
+	struct xlb *other;
+	bool shares;
+
+	if (!trace_skel)
+		return false;
+	if (!with_fresh_instance)
+		return xlb_obj_shares_maps(trace_skel->obj, skel->obj);
+	other = xlb__open_and_load();
+	shares = other && xlb_obj_shares_maps(trace_skel->obj, other->obj);
+	xlb__destroy(other);
+	return shares;
+}
+
 uint32_t env_ifindex(void)
 {
 	return if_nametoindex("lo");

@@ -79,6 +79,8 @@ int env_run(const uint8_t *in, size_t len, struct env_run *r);
  */
 int env_trace_run(const uint8_t *in, size_t len, struct env_run *r, struct xlb_trace *rec,
 		  uint64_t *counted);
+/* Does the trace instance share the maps of the program (or of a fresh instance with maps of its own)? */
+bool env_trace_shares_maps(bool with_fresh_instance);
 /* The interface test runs arrive on (lo). */
 uint32_t env_ifindex(void);
 /*

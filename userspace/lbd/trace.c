@@ -17,10 +17,9 @@
 
 #include "xlb.skel.h"
 
-/* The trace instance, and the attached instance whose maps it shares. */
+/* The trace instance. */
 static struct {
 	struct xlb *skel;
-	const struct xlb *of;
 	struct xlb_map_fds fds;	/* its maps: the counters are its own */
 } tr;
 
@@ -35,11 +34,12 @@ static int trace_load(struct lbd_dp *dp, char *err, size_t len)
 {
 	int ret;
 
-	if (tr.skel && tr.of == dp->skel)
-		return 0;
-	lbd_trace_close();
 	if (!dp->skel)
 		return snprintf(err, len, "trace: the data plane is not loaded"), -ENODEV;
+	/* A reloaded data plane may have new maps (a resized table, say): the trace must read those. */
+	if (tr.skel && xlb_obj_shares_maps(tr.skel->obj, dp->skel->obj))
+		return 0;
+	lbd_trace_close();
 	tr.skel = xlb__open();
 	if (!tr.skel)
 		return snprintf(err, len, "trace: cannot open the BPF object: %s", strerror(errno)), -errno;
@@ -54,7 +54,6 @@ static int trace_load(struct lbd_dp *dp, char *err, size_t len)
 		return snprintf(err, len, "trace: cannot load the trace instance of the program: %s",
 				strerror(-ret)), ret;
 	}
-	tr.of = dp->skel;
 	return 0;
 }
 

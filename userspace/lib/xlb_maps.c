@@ -86,6 +86,30 @@ int xlb_obj_reuse_maps(struct bpf_object *into, struct bpf_object *from)
 	return 0;
 }
 
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+bool xlb_obj_shares_maps(struct bpf_object *into, struct bpf_object *from)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, into) {
+		uint32_t id;
+
+		if (map_is_per_instance(map))
+			continue;
+		id = map_id(bpf_map__fd(map));
+		if (!id || id != map_id(map_fd(from, bpf_map__name(map))))
+			return false;
+	}
+	return true;
+}
+
 void xlb_trace_clear(struct xlb_trace *t)
 {
 	*t = (struct xlb_trace){

@@ -35,6 +35,8 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds);
  * instance (bpf/include/trace.h) shares the attached program's state so.
  */
 int xlb_obj_reuse_maps(struct bpf_object *into, struct bpf_object *from);
+/* Are into's maps (those xlb_obj_reuse_maps() shares) still from's? */
+bool xlb_obj_shares_maps(struct bpf_object *into, struct bpf_object *from);
 /* Every field "not reached", as a trace instance's record must be before a run. */
 void xlb_trace_clear(struct xlb_trace *t);
 /* Zeroes the global counters (a trace instance's own, before a run). */
