@@ -1356,6 +1356,8 @@ int main(int argc, char **argv)
 	if (lbd_dp_sync(&d.dp, &d.cfg, err, sizeof(err)))
 		lbd_err("%s (the configuration is kept; fix the cause and run lbctl config reload)", err);
 	update_pending(&d);
+	if (lbd_trace_open(&d.dp, err, sizeof(err)))
+		lbd_warn("%s; lbctl trace will try again", err);
 	if (setup_loop(&d)) {
 		lbd_err("cannot set up the event loop: %s", strerror(errno));
 		return 1;

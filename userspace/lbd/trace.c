@@ -57,6 +57,11 @@ static int trace_load(struct lbd_dp *dp, char *err, size_t len)
 	return 0;
 }
 
+int lbd_trace_open(struct lbd_dp *dp, char *err, size_t len)
+{
+	return trace_load(dp, err, len);
+}
+
 /* Where the frame comes in: an interface of own_mac_map to its MAC, so the MAC check passes as for a client's. */
 static void trace_ingress(const struct lbd_dp *dp, uint32_t *ifindex, uint8_t mac[ETH_ALEN])
 {

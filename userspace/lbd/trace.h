@@ -29,7 +29,13 @@ struct lbd_trace_ctx {
 /* Runs a CMD_TRACE; a --file a piece a pass (cur). */
 int lbd_trace(const struct lbd_trace_ctx *ctx, const struct lbd_cmd *cmd, struct out *o,
 	      struct ctl_cursor *cur, char *err, size_t len);
-/* Unloads the trace instance (it is loaded at the first trace). */
+/*
+ * Loads the trace instance: at start, before the loop, because the
+ * verifier's pass over the program takes longer than a pass of the loop
+ * may (a first trace would load it there otherwise).
+ */
+int lbd_trace_open(struct lbd_dp *dp, char *err, size_t len);
+/* Unloads the trace instance. */
 void lbd_trace_close(void);
 
 #endif
