@@ -108,7 +108,8 @@ _Static_assert(sizeof(struct lbd_vip_cfg) == 304, "struct lbd_vip_cfg changed: c
 _Static_assert(sizeof(struct lbd_iface_cfg) == 17, "struct lbd_iface_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_vrrp_cfg) == 360, "struct lbd_vrrp_cfg changed: compare it in vrrp_eq()");
 _Static_assert(sizeof(struct lbd_bgp_cfg) == 372, "struct lbd_bgp_cfg changed: compare it in bgp_eq()");
-_Static_assert(sizeof(struct lbd_config) == 3480, "struct lbd_config changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_metrics_cfg) == 24, "struct lbd_metrics_cfg changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_config) == 3504, "struct lbd_config changed: compare it in cfg_eq()");
 
 static char diff[512];
 
@@ -228,7 +229,8 @@ static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
 	    !addr_eq("cfg.ipip_src6", &a->ipip_src6, &b->ipip_src6) || !SAME_NUM("cfg", a, b, entropy4) ||
 	    !SAME_NUM("cfg", a, b, entropy6) || !SAME_NUM("cfg", a, b, n_ifaces) ||
 	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp) ||
-	    !bgp_eq("cfg.bgp", &a->bgp, &b->bgp))
+	    !bgp_eq("cfg.bgp", &a->bgp, &b->bgp) || !addr_eq("cfg.metrics.addr", &a->metrics.addr, &b->metrics.addr) ||
+	    !SAME_NUM("cfg.metrics", &a->metrics, &b->metrics, port))
 		return false;
 	for (size_t i = 0; i < a->n_ifaces; i++) {
 		sub(p, sizeof(p), "cfg.ifaces[%zu]", i);
@@ -262,6 +264,7 @@ static const char rich[] =
 	"vrrp veth0 vrid 51 priority 255 advert 2s vip 2001:db8:1::1 2001:db8:1::2\n"
 	"vrrp veth1 vrid 7 priority 1 advert 40950ms fault-drop 0 vip 198.18.1.3\n"
 	"bgp bird-socket /run/bird/bird.ctl include /etc/bird/xlb.conf hold-down 1500ms withdraw-delay 0s\n"
+	"metrics listen [2001:db8::5]:9100\n"
 	"vip 198.18.1.1:80/tcp forward dsr sched maglev ring-size 65537 all-down drop announce always check http:/health "
 	"expect 200-299 host www.example interval 2s timeout 750ms rise 3 fall 4 slow-start 30s\n"
 	"  backend 198.18.0.101 weight 1\n"
@@ -339,6 +342,9 @@ static void model_equality_sees_every_kind_of_field(void)
 	b.bgp.include[1] ^= 1;
 	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.bgp.include"), "bgp include difference: '%s'", diff);
 	b.bgp.include[1] ^= 1;
+	b.metrics.port++;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.metrics.port"), "metrics port difference: '%s'", diff);
+	b.metrics.port--;
 	b.vips[0].announce = LBD_ANNOUNCE_NEVER;
 	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[0].announce"), "announce difference: '%s'", diff);
 	b.vips[0].announce = a.vips[0].announce;
@@ -426,6 +432,8 @@ static void bad_file_names_the_line(void)
 		{ "vip 198.18.1.1:70000/tcp\n", "t.conf:1: VIP '198.18.1.1:70000/tcp': port '70000' is not a number" },
 		{ "bgp include /etc/bird/xlb.conf\n", "t.conf:1: bgp needs BIRD's control socket" },
 		{ "bgp bird-socket /b.ctl include /x.conf hold-down\n", "t.conf:1: 'hold-down' needs a value" },
+		{ "metrics listen 198.18.0.1:http\n", "t.conf:1: listen '198.18.0.1:http': the port must be 1 to 65535" },
+		{ "metrics 198.18.0.1:9100\n", "t.conf:1: '198.18.0.1:9100' is not a metrics option" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -487,6 +495,14 @@ static void commands_change_the_model(void)
 		"bgp set again replaces");
 	XT_EQ(cmd(&cfg, "bgp del", err), 0);
 	XT_EQ(cfg.bgp.bird_socket[0], 0);
+	XT_EQ(cmd(&cfg, "metrics set --listen 198.18.0.1:9100", err), 0);
+	lbd_metrics_format(&cfg.metrics, err, sizeof(err));
+	XT_TRUE(cfg.metrics.port == 9100 && !strcmp(err, "198.18.0.1:9100"), "metrics set: '%s'", err);
+	XT_EQ(cmd(&cfg, "metrics set --listen [2001:db8::1]:80", err), 0);
+	lbd_metrics_format(&cfg.metrics, err, sizeof(err));
+	XT_TRUE(!strcmp(err, "[2001:db8::1]:80"), "metrics set again replaces: '%s'", err);
+	XT_EQ(cmd(&cfg, "metrics del", err), 0);
+	XT_EQ(cfg.metrics.port, 0);
 	lbd_config_free(&cfg);
 }
 
@@ -536,6 +552,19 @@ static void wrong_commands_change_nothing(void)
 		{ "bgp del", "no bgp is set" },
 		{ "bgp show now", "bgp show takes no arguments" },
 		{ "bgp frob", "unknown 'bgp frob'" },
+		{ "metrics set", "metrics needs the address to listen on: --listen ADDR:PORT" },
+		{ "metrics set --listen", "'--listen' needs a value: an address and a TCP port" },
+		{ "metrics set --port 9100", "'--port' is not a metrics option" },
+		{ "metrics set --listen 198.18.0.1", "listen '198.18.0.1' is not ADDR:PORT" },
+		{ "metrics set --listen 198.18.0.1:0", "the port must be 1 to 65535" },
+		{ "metrics set --listen 198.18.0.1:65536", "the port must be 1 to 65535" },
+		{ "metrics set --listen 2001:db8::1:9100", "not an IPv4 address or an IPv6 address in brackets" },
+		{ "metrics set --listen [198.18.0.1]:9100", "not an IPv4 address or an IPv6 address in brackets" },
+		{ "metrics set --listen host.example:9100", "'host.example' is not an IPv4 address" },
+		{ "metrics set --listen 198.18.0.1:9100 --listen 198.18.0.1:9101", "'--listen' is given twice" },
+		{ "metrics del", "no metrics listen address is set" },
+		{ "metrics show all", "metrics show takes no arguments" },
+		{ "metrics frob", "unknown 'metrics frob'" },
 	};
 	struct lbd_config cfg, before;
 	char err[LBD_ERR_LEN], a[4096], b[4096];
@@ -963,6 +992,7 @@ static const char *sample_value(int id)
 		{ "expect", "200" }, { "host", "www.example" }, { "check", "http:/health" },
 		{ "vip", "198.18.1.9" }, { "bird-socket", "/run/bird/bird.ctl" }, { "include", "/etc/bird/xlb.conf" },
 		{ "file", "/run/xlb/flows" },
+		{ "listen", "198.18.0.1:9100" },
 	};
 	const struct grammar_opt *o = &grammar_opts[id];
 	static char keyword[32];

@@ -59,7 +59,7 @@ completes() {
 	got=$(offers "$@")
 	expect "$name" "for '$*' offered '$got', want '$want'" test "$got" = "$want"
 }
-completes objects "attach detach vip backend show stats trace config vrrp bgp help completion" ""
+completes objects "attach detach vip backend show stats trace config vrrp bgp metrics help completion" ""
 completes objects_prefix "vip vrrp" v
 completes vip_verbs "add set del list" vip ""
 completes global_options "-j --json -s --socket -h --help" -

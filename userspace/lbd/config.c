@@ -716,6 +716,53 @@ static void bgp_write(FILE *f, const struct lbd_bgp_cfg *b)
 		b->include, hold, delay);
 }
 
+/* metrics listen ADDR:PORT: an IPv6 address in brackets, as in a URL. */
+static int parse_metrics(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct lbd_metrics_cfg *m,
+			 char *err, size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *val = NULL, *colon;
+	unsigned long port;
+
+	memset(m, 0, sizeof(*m));
+	for (int i = 0; i < argc; i += 2) {
+		if (opt_lookup(argv[i], gc, cli, err, len) < 0)
+			return -EINVAL;
+		if (val)
+			return fail(err, len, "'%s' is given twice: metrics listens on one address", argv[i]);
+		if (i + 1 >= argc)
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[GOPT_LISTEN].hint);
+		val = argv[i + 1];
+	}
+	if (!val)
+		return fail(err, len, "metrics needs the address to listen on: %slisten ADDR:PORT", cli ? "--" : "");
+	colon = strrchr(val, ':');
+	if (!colon || colon == val || strlen(val) > sizeof(host) + 6)
+		return fail(err, len, "listen '%.60s' is not ADDR:PORT (e.g. 198.18.0.1:9100 or [2001:db8::1]:9100)",
+			    val);
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535)
+		return fail(err, len, "listen '%s': the port must be 1 to 65535", val);
+	if (val[0] == '[' && colon[-1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - val - 2), val + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - val), val);
+	if (lbd_addr_parse(host, &m->addr) || (m->addr.family == XLB_AF_INET6) != (val[0] == '['))
+		return fail(err, len, "listen '%s': '%s' is not an IPv4 address or an IPv6 address in brackets",
+			    val, host);
+	m->port = (uint16_t)port;
+	return 0;
+}
+
+void lbd_metrics_format(const struct lbd_metrics_cfg *m, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	lbd_addr_format(&m->addr, a, sizeof(a));
+	snprintf(buf, len, m->addr.family == XLB_AF_INET6 ? "[%s]:%u" : "%s:%u", a, m->port);
+}
+
 /* ---- lbctl commands ---- */
 
 #define USAGE_VIP "ADDR:PORT/tcp|udp"
@@ -784,6 +831,18 @@ static int parse_trace(int argc, char **argv, const struct grammar_cmd *gc, stru
 	if (t->syn && cmd->vip.proto != IPPROTO_TCP)
 		return fail(err, len, "trace: --syn is for TCP; %s is UDP", words[1]);
 	return 0;
+/* A setting with set, del and show (bgp, metrics): 1 when it is set and its options follow. */
+static int set_del_show(int argc, const char *obj, const char *verb, enum lbd_cmd_kind set, enum lbd_cmd_kind del,
+			enum lbd_cmd_kind show, struct lbd_cmd *cmd, char *err, size_t len)
+{
+	if (!strcmp(verb, "show") || !strcmp(verb, "del")) {
+		cmd->kind = verb[0] == 's' ? show : del;
+		return argc == 2 ? 0 : fail(err, len, "%s %s takes no arguments; see 'lbctl help'", obj, verb);
+	}
+	if (strcmp(verb, "set"))
+		return fail(err, len, "unknown '%s %s': use %s set|del|show", obj, verb, obj);
+	cmd->kind = set;
+	return 1;
 }
 
 int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t len)
@@ -792,6 +851,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 	/* The command's row of the grammar: which options it takes. */
 	const struct grammar_cmd *gc = grammar_cmd_find(obj, verb, GW_LBD);
 	struct opt_values o;
+	int ret;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (!argc)
@@ -886,14 +946,12 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		return parse_vrrp(argc - 3, argv + 3, gc, true, &cmd->vrrp, err, len);
 	}
 	if (!strcmp(obj, "bgp")) {
-		if (!strcmp(verb, "show") || !strcmp(verb, "del")) {
-			cmd->kind = verb[0] == 's' ? CMD_BGP_SHOW : CMD_BGP_DEL;
-			return argc == 2 ? 0 : fail(err, len, "bgp %s takes no arguments; see 'lbctl help'", verb);
-		}
-		if (strcmp(verb, "set"))
-			return fail(err, len, "unknown 'bgp %s': use bgp set|del|show", verb);
-		cmd->kind = CMD_BGP_SET;
-		return parse_bgp(argc - 2, argv + 2, gc, true, &cmd->bgp, err, len);
+		ret = set_del_show(argc, obj, verb, CMD_BGP_SET, CMD_BGP_DEL, CMD_BGP_SHOW, cmd, err, len);
+		return ret > 0 ? parse_bgp(argc - 2, argv + 2, gc, true, &cmd->bgp, err, len) : ret;
+	}
+	if (!strcmp(obj, "metrics")) {
+		ret = set_del_show(argc, obj, verb, CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW, cmd, err, len);
+		return ret > 0 ? parse_metrics(argc - 2, argv + 2, gc, true, &cmd->metrics, err, len) : ret;
 	}
 	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
@@ -1000,6 +1058,14 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		if (!cfg->bgp.bird_socket[0])
 			return fail(err, len, "no bgp is set: see 'lbctl bgp show'");
 		memset(&cfg->bgp, 0, sizeof(cfg->bgp));
+		return 0;
+	case CMD_METRICS_SET:
+		cfg->metrics = cmd->metrics;
+		return 0;
+	case CMD_METRICS_DEL:
+		if (!cfg->metrics.port)
+			return fail(err, len, "no metrics listen address is set: see 'lbctl metrics show'");
+		memset(&cfg->metrics, 0, sizeof(cfg->metrics));
 		return 0;
 	case CMD_VIP_DEL:
 		if (!vip)
@@ -1189,7 +1255,9 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 	}
 	if (!strcmp(w[0], "bgp"))
 		return parse_bgp(n - 1, w + 1, gc, false, &cfg->bgp, err, len);
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, ipip-source, "
+	if (!strcmp(w[0], "metrics"))
+		return parse_metrics(n - 1, w + 1, gc, false, &cfg->metrics, err, len);
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, metrics, ipip-source, "
 		    "mtu, conn-table-size or conn-timeout)", w[0]);
 }
 
@@ -1270,6 +1338,10 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 		vrrp_write(f, &cfg->vrrp[i]);
 	if (cfg->bgp.bird_socket[0])
 		bgp_write(f, &cfg->bgp);
+	if (cfg->metrics.port) {
+		lbd_metrics_format(&cfg->metrics, v, sizeof(v));
+		fprintf(f, "metrics listen %s\n", v);
+	}
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct lbd_vip_cfg *vip = &cfg->vips[i];
 

@@ -91,6 +91,12 @@ struct lbd_bgp_cfg {
 	uint32_t withdraw_delay_ms;	/* on stop, after the withdrawal, before exiting */
 };
 
+/* Where lbd serves Prometheus metrics over HTTP; port 0: it does not. */
+struct lbd_metrics_cfg {
+	struct lbd_addr addr;
+	uint16_t port;
+};
+
 struct lbd_config {
 	struct lbd_iface_cfg ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
@@ -104,6 +110,7 @@ struct lbd_config {
 	struct lbd_vrrp_cfg vrrp[LBD_MAX_VRRP];
 	size_t n_vrrp;
 	struct lbd_bgp_cfg bgp;
+	struct lbd_metrics_cfg metrics;
 };
 
 enum lbd_cmd_kind {
@@ -114,6 +121,7 @@ enum lbd_cmd_kind {
 	CMD_VRRP_ADD, CMD_VRRP_DEL, CMD_VRRP_SHOW,
 	CMD_BGP_SET, CMD_BGP_DEL, CMD_BGP_SHOW, CMD_VIP_SET,
 	CMD_TRACE,
+	CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW,
 };
 
 /* Where a traced frame comes from when SRC names no port. */
@@ -134,6 +142,7 @@ struct lbd_cmd {
 	struct lbd_backend_cfg backend;
 	struct lbd_vrrp_cfg vrrp;
 	struct lbd_bgp_cfg bgp;
+	struct lbd_metrics_cfg metrics;
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	uint64_t set_check;		/* OPT_* bits of check settings given to backend set */
@@ -175,6 +184,8 @@ int lbd_vip_parse(const char *text, struct lbd_vip_cfg *vip, char *err, size_t e
 void lbd_vip_format(const struct lbd_vip_cfg *vip, char *buf, size_t len);
 int lbd_addr_parse(const char *text, struct lbd_addr *addr);
 void lbd_addr_format(const struct lbd_addr *addr, char *buf, size_t len);
+/* "198.18.0.1:9100", "[2001:db8::1]:9100": the listen address of metrics. */
+void lbd_metrics_format(const struct lbd_metrics_cfg *m, char *buf, size_t len);
 bool lbd_addr_eq(const struct lbd_addr *a, const struct lbd_addr *b);
 const char *lbd_announce_name(uint8_t announce);	/* enum lbd_announce: "healthy", ... */
 

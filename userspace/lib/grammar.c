@@ -48,6 +48,7 @@ const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 	[GOPT_INCLUDE] = { "include", GV_PATH, "FILE", "the absolute path of the file BIRD includes" },
 	[GOPT_HOLD_DOWN] = { "hold-down", GV_DURATION, "5s", "a duration up to 1h, e.g. 5s" },
 	[GOPT_WITHDRAW_DELAY] = { "withdraw-delay", GV_DURATION, "2s", "a duration up to 5m, e.g. 2s" },
+	[GOPT_LISTEN] = { "listen", GV_TEXT, "ADDR:PORT", "an address and a TCP port, e.g. 198.18.0.1:9100 or [2001:db8::1]:9100" },
 	[GOPT_WATCH] = { "watch", GV_NUMBER, "SECS", "seconds, at least 1", .lbctl_only = true },
 	[GOPT_SYN] = { "syn", GV_FLAG },
 	[GOPT_FLOWS] = { "file", GV_PATH, "FLOWS", "the absolute path of a file of flows, one a line",
@@ -81,6 +82,9 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "bgp", "set", GW_LBD, NULL, { GA_NONE }, BGP_OPTS, B(BIRD_SOCKET) | B(INCLUDE) },
 	{ "bgp", "del", GW_LBD },
 	{ "bgp", "show", GW_LBD },
+	{ "metrics", "set", GW_LBD, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
+	{ "metrics", "del", GW_LBD },
+	{ "metrics", "show", GW_LBD },
 	{ "help", NULL, GW_LBCTL },
 	{ "completion", "bash", GW_LBCTL },
 
@@ -91,6 +95,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "attach", NULL, GW_FILE, "DEV", { GA_DEV }, B(XDP_MODE) },
 	{ "vrrp", NULL, GW_FILE, "DEV", { GA_DEV }, VRRP_OPTS, B(VRID) | B(VRRP_VIP) },
 	{ "bgp", NULL, GW_FILE, NULL, { GA_NONE }, BGP_OPTS, B(BIRD_SOCKET) | B(INCLUDE) },
+	{ "metrics", NULL, GW_FILE, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
 	{ "vip", NULL, GW_FILE, "ADDR:PORT/tcp|udp", { GA_NEW_VIP }, VIP_ADD_OPTS },
 	{ "backend", NULL, GW_FILE, "ADDR", { GA_NEW_BACKEND }, B(WEIGHT) | B(DRAIN) | B(ADMIN) | GRAMMAR_CHECKS },
 };
