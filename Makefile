@@ -22,7 +22,10 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include \
 	-Iuserspace/lib -Iuserspace/lbd -I$(BUILD) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS     := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
-LBD_LIBS   := $(shell pkg-config --libs libmnl libsystemd 2>/dev/null || echo -lmnl -lsystemd) $(LDLIBS)
+LBD_LIBS   := $(shell pkg-config --libs libmnl libsystemd libmicrohttpd 2>/dev/null || \
+	echo -lmnl -lsystemd -lmicrohttpd) -lpthread $(LDLIBS)
+# xlb_build_info's version label: debian/changelog's first line.
+XLB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null)
 
 # make install: PREFIX and DESTDIR as usual; the configuration and the unit's paths follow.
 PREFIX     ?= /usr/local
@@ -97,6 +100,8 @@ $(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h sel
 $(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/userspace/lbd/metrics.o: CPPFLAGS += -DXLB_VERSION='"$(or $(XLB_VERSION),unknown)"'
 
 $(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)

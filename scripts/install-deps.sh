@@ -14,6 +14,7 @@ needs=(
 	"/usr/include/zlib.h zlib1g-dev"
 	"/usr/include/libmnl/libmnl.h libmnl-dev"
 	"/usr/include/systemd/sd-daemon.h libsystemd-dev"
+	"/usr/include/microhttpd.h libmicrohttpd-dev"
 	"ethtool ethtool"
 	"ping iputils-ping"
 	"tcpdump tcpdump"
@@ -26,6 +27,9 @@ needs=(
 	"wrk wrk"
 	"nft nftables"
 	"bird bird2"
+	# test_metrics.sh: promtool checks lbd's metrics, a real Prometheus server scrapes them.
+	"prometheus prometheus"
+	"promtool prometheus"
 	"dpkg-buildpackage dpkg-dev"
 	"dh debhelper"
 	# make deb: dpkg-buildpackage checks for build-essential besides the Build-Depends.

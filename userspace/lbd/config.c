@@ -831,6 +831,8 @@ static int parse_trace(int argc, char **argv, const struct grammar_cmd *gc, stru
 	if (t->syn && cmd->vip.proto != IPPROTO_TCP)
 		return fail(err, len, "trace: --syn is for TCP; %s is UDP", words[1]);
 	return 0;
+}
+
 /* A setting with set, del and show (bgp, metrics): 1 when it is set and its options follow. */
 static int set_del_show(int argc, const char *obj, const char *verb, enum lbd_cmd_kind set, enum lbd_cmd_kind del,
 			enum lbd_cmd_kind show, struct lbd_cmd *cmd, char *err, size_t len)

@@ -235,12 +235,27 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 
 /* ---- results ---- */
 
+const uint32_t hc_latency_bounds_us[HC_LATENCY_BUCKETS] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+};
+
+static void latency_note(struct hc_target *t)
+{
+	int b = 0;
+
+	while (b < HC_LATENCY_BUCKETS && t->latency_us > hc_latency_bounds_us[b])
+		b++;
+	t->latency_count[b]++;
+	t->latency_sum_us += t->latency_us;
+}
+
 static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why)
 {
 	uint64_t now = lbd_mono_ms();
 	char name[200];
 
 	t->latency_us = (uint32_t)(lbd_mono_us() - t->started_us);
+	latency_note(t);
 	snprintf(t->last, sizeof(t->last), "%s", why);
 	probe_end(hc, t);
 	t->next_due = t->started + jittered(t->check.interval_ms);

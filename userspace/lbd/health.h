@@ -20,6 +20,10 @@
 /* A returning backend starts at this share of its weight (per cent). */
 #define HC_SLOW_START_FLOOR	10
 
+/* Probe durations, for the metrics' histogram: upper bounds in microseconds, +Inf after. */
+#define HC_LATENCY_BUCKETS	11
+extern const uint32_t hc_latency_bounds_us[HC_LATENCY_BUCKETS];
+
 enum hc_phase { HC_IDLE, HC_CONNECTING, HC_READING, HC_WAITING_CHILD };
 
 struct hc_target {
@@ -36,6 +40,9 @@ struct hc_target {
 	uint64_t ramp_start;		/* monotonic ms when it came back; 0: no slow start running */
 	char last[64];			/* the last probe's result: "ok", "timeout", "status 503"... */
 	uint32_t latency_us;
+	/* Every finished probe's duration: counts per bucket (the last is +Inf, not cumulative), sum. */
+	uint64_t latency_count[HC_LATENCY_BUCKETS + 1];
+	uint64_t latency_sum_us;
 	/* the probe in flight */
 	enum hc_phase phase;
 	int fd;

@@ -42,6 +42,7 @@
 #include "trace.h"
 #include "vrrp.h"
 #include "log.h"
+#include "metrics.h"
 #include "out.h"
 
 #define DEFAULT_CONFIG	"/etc/xlb/lbd.conf"
@@ -125,6 +126,7 @@ struct lbd {
 	struct vrrp vrrp;
 	struct ctlsrv ctl;
 	struct bgp bgp;
+	struct metrics metrics;
 	bool attached;			/* the program is where attach says: checked each second */
 	bool keep_routes;		/* SIGQUIT: stop without withdrawing (a restart, an upgrade) */
 	uint64_t stop_began_ms, withdrawn_ms;
@@ -151,6 +153,7 @@ struct lbd {
 static bool program_attached(struct lbd *d);
 static bool node_healthy(struct lbd *d);
 static void bgp_refresh(struct lbd *d);
+static void metrics_publish_now(struct lbd *d);
 static uint64_t took(struct lbd *d, const char *what, uint64_t since_us);
 
 /* ---- commands ---- */
@@ -172,6 +175,20 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 	    lbd_mono_ms() < t->ramp_start + t->check.slow_start_ms)
 		return "slow-start";
 	return "active";
+}
+
+/* The state lbctl show prints for backend b of v, and xlb_backend_state. */
+static const char *shown_state(void *ctx, const struct lbd_vip_cfg *v, const struct lbd_vip_rt *rt,
+			       const struct lbd_backend_cfg *b)
+{
+	struct lbd *d = ctx;
+	uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
+	const struct lbd_backend_rt *brt = id ? &d->dp.backends[id] : NULL;
+	enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
+
+	if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR)
+		return "unreachable";
+	return state_name(st, b, hc_find(&d->hc, v, &b->addr), rt && rt->fail_open);
 }
 
 /* A VIP's own fields; the text formats of the ones a view shows (NULL: JSON only). */
@@ -260,7 +277,7 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
 		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
 		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
-		const char *state = state_name(st, b, t, rt && rt->fail_open);
+		const char *state = shown_state(d, v, rt, b);
 		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
 		char a[INET6_ADDRSTRLEN], check[24] = "-", last[80] = "-", age[16] = "-";
 		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
@@ -269,7 +286,6 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR) {
 			inet_ntop(b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, brt->hop, hop, sizeof(hop));
 			snprintf(gw_why, sizeof(gw_why), "DSR cannot reach it through router %s: use forward ipip", hop);
-			state = "unreachable";
 			why = gw_why;
 		}
 		if (t) {
@@ -510,6 +526,8 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	/* A virtual router that cannot run is refused up front, not saved to fail at every start. */
 	for (size_t i = 0; i < next->n_vrrp && !ret && d->vrrp.nl; i++)
 		ret = vrrp_validate(&d->vrrp, &next->vrrp[i], err, len);
+	if (!ret)
+		ret = metrics_check(&d->metrics, &next->metrics, err, len);
 	if (ret) {
 		lbd_config_free(next);
 		return ret;
@@ -537,7 +555,9 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	d->attached = program_attached(d);
 	bgp_set(&d->bgp, &d->cfg.bgp);
 	bgp_refresh(d);
-	command_part(d, "lbctl commands: health checks, routers and routes", t);
+	metrics_apply(&d->metrics, &d->cfg.metrics);
+	metrics_publish_now(d);
+	command_part(d, "lbctl commands: health checks, routers, routes and metrics", t);
 	return 0;
 }
 
@@ -649,6 +669,9 @@ static int run_command(struct lbd *d, int argc, char **argv, struct out *o, stru
 	case CMD_TRACE:
 		return lbd_trace(&(struct lbd_trace_ctx){ &d->dp, &d->cfg, &d->hc, state_name }, &cmd, o, cur,
 				 err, len);
+	case CMD_METRICS_SHOW:
+		metrics_show(&d->metrics, &d->cfg.metrics, o);
+		return 0;
 	case CMD_BACKEND_LIST:
 		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
 		if (!ret)
@@ -826,6 +849,13 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 	if (++d->bgp_ticks % BGP_TICKS == 0 || d->bgp.stopping)
 		bgp_refresh(d);
 	took(d, "bgp", t);
+}
+
+static void metrics_publish_now(struct lbd *d)
+{
+	metrics_publish(&d->metrics, &(struct metrics_sources){ .cfg = &d->cfg, .dp = &d->dp, .hc = &d->hc,
+								.vrrp = &d->vrrp, .bgp = &d->bgp,
+								.state = shown_state, .state_ctx = d });
 }
 
 static int epoll_add(int epfd, int fd, struct lbd_source *src)
@@ -1368,6 +1398,13 @@ int main(int argc, char **argv)
 	}
 	if (!foreground)
 		lbd_log_open(true);
+	/* After daemon(): a fork keeps no thread but its caller's. */
+	if (metrics_init(&d.metrics, &d.dp.fds)) {
+		lbd_err("cannot set up metrics: %s", strerror(errno));
+		return 1;
+	}
+	metrics_apply(&d.metrics, &d.cfg.metrics);
+	metrics_publish_now(&d);
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	/* Type=notify: lbctl works from the moment systemctl start returns. */
 	sd_notifyf(0, "READY=1\nSTATUS=balancing %zu VIPs\nMAINPID=%d", d.cfg.n_vips, (int)getpid());
@@ -1376,6 +1413,7 @@ int main(int argc, char **argv)
 	vrrp_shutdown(&d.vrrp);
 	unlink(d.socket_path);
 	bgp_free(&d.bgp);
+	metrics_free(&d.metrics);
 	hc_free(&d.hc);
 	lbd_trace_close();
 	lbd_dp_close(&d.dp);

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Prometheus metrics over HTTP (libmicrohttpd, its own thread). lbd's loop
+ * never renders a scrape: once a second and after every commit it publishes
+ * an immutable snapshot of what only it knows (labels, ids, weights, states,
+ * health, routers, announcements), swapped in under a mutex; the HTTP thread
+ * renders a scrape from the snapshot it holds a reference to, and reads the
+ * data plane's per-CPU counters itself, so they are as fresh as the scrape.
+ */
+#ifndef LBD_METRICS_H
+#define LBD_METRICS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "out.h"
+#include "xlb_maps.h"
+
+struct lbd_dp;
+struct lbd_vip_rt;
+struct hc;
+struct vrrp;
+struct bgp;
+struct metrics_snapshot;
+struct MHD_Daemon;
+
+/* The state lbctl show prints for a backend of a VIP (rt: the VIP's); one of metrics_backend_states. */
+typedef const char *(*metrics_state_fn)(void *ctx, const struct lbd_vip_cfg *vip, const struct lbd_vip_rt *rt,
+					const struct lbd_backend_cfg *be);
+
+/* Every state xlb_backend_state has a series for. */
+extern const char *const metrics_backend_states[];
+extern const size_t metrics_n_backend_states;
+
+/* What a snapshot is taken from: lbd's running state, read on its loop. */
+struct metrics_sources {
+	const struct lbd_config *cfg;
+	const struct lbd_dp *dp;
+	const struct hc *hc;
+	const struct vrrp *vrrp;
+	const struct bgp *bgp;
+	metrics_state_fn state;
+	void *state_ctx;
+};
+
+struct metrics {
+	pthread_mutex_t lock;			/* over snap and scrapes */
+	struct metrics_snapshot *snap;		/* the latest; a scrape holds a reference of its own */
+	uint64_t scrapes;
+	struct MHD_Daemon *mhd;			/* NULL: not serving */
+	struct lbd_metrics_cfg serving;		/* where mhd listens */
+	struct xlb_map_fds fds;			/* lbd's counter maps, dup'ed: the HTTP thread's own */
+	char error[LBD_ERR_LEN];		/* why the configured address is not served */
+};
+
+int metrics_init(struct metrics *m, const struct xlb_map_fds *fds);
+void metrics_free(struct metrics *m);
+/* Can the server listen at cfg? Nothing to check if it does already or cfg is off. */
+int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *cfg, char *err, size_t len);
+/* Serves at cfg (stopping a server elsewhere), or stops (port 0); a failure is logged and kept for show. */
+void metrics_apply(struct metrics *m, const struct lbd_metrics_cfg *cfg);
+/* A new snapshot for the scrapes from now on. */
+void metrics_publish(struct metrics *m, const struct metrics_sources *src);
+void metrics_show(struct metrics *m, const struct lbd_metrics_cfg *cfg, struct out *o);
+
+/* The exposition text of the current snapshot and the maps' counters now, as a scrape gets it. */
+void metrics_render(struct metrics *m, FILE *f);
+
+#endif
