@@ -7,7 +7,9 @@
 # show runs both succeed; the setting is saved and served again after a
 # restart; metrics del stops the server; every metric the Grafana dashboard
 # uses is one lbd exports.
+# shellcheck disable=SC2034 # lib.sh reads E2E_SUITE
 E2E_PREFIX=xe-met E2E_SUITE=metrics
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 P=$E2E_PREFIX
@@ -64,6 +66,7 @@ lint=$(promtool check metrics <<<"$text" 2>&1)
 expect promtool_accepts "promtool check metrics: $(head -c 600 <<<"$lint")" promtool check metrics <<<"$text"
 
 # README's Metrics table and the exposition name the same metrics.
+# shellcheck disable=SC2016 # backquotes of Markdown, not the shell's
 documented=$(sed -n '/^## Metrics/,/^## /p' "$root/README.md" | grep -oE '^\| `xlb_[a-z_]+`' | tr -d '|` ' | sort -u)
 exported=$(grep -oE '^# TYPE xlb_[a-z_]+' <<<"$text" | cut -d' ' -f3 | sort -u)
 expect readme_lists_what_is_exported "only in README: $(comm -23 <(echo "$documented") <(echo "$exported") | tr '\n' ' ');
@@ -136,10 +139,11 @@ count=$(sample xlb_backend_health_check_duration_seconds_count "backend=\"$BE1\"
 inf=$(sample xlb_backend_health_check_duration_seconds_bucket "backend=\"$BE1\"" 'le="+Inf"' <<<"$text")
 expect probe_durations_counted "count '$count', +Inf bucket '$inf'" \
 	test "${count:-0}" -gt 0 -a "$count" = "$inf"
+# shellcheck disable=SC2016
 verdicts=$(sed -n '/^## Verdicts/,/^## /p' "$root/README.md" | grep -oE '^\| `[a-z0-9_]+`' | tr -d '|` ' | sort)
 labels=$(grep -oE '^xlb_packets_total\{verdict="[a-z0-9_]+"' <<<"$text" | cut -d'"' -f2 | sort)
 tx=$(sample xlb_packets_total 'verdict="tx_dsr"' <<<"$text")
-expect verdicts_are_readme_list "README: $(echo $verdicts); exported: $(echo $labels); tx_dsr $tx" \
+expect verdicts_are_readme_list "README: $(tr '\n' ' ' <<<"$verdicts"); exported: $(tr '\n' ' ' <<<"$labels"); tx_dsr $tx" \
 	test -n "$labels" -a "$verdicts" = "$labels" -a "${tx:-0}" -gt 0
 
 # Scrapes while lbctl show runs: both answer.
@@ -174,6 +178,20 @@ expect dashboard_uses_exported_metrics "the dashboard uses $(wc -w <<<"$used") m
 tb_lbd_stop $P
 tb_lbd_start $P || fail restart "lbd did not come back"
 expect served_after_restart "scrape after restart" bash -c "ip netns exec $P-lb curl -sS --fail --max-time 5 http://$LISTEN/metrics | grep -q '^xlb_conn_table_capacity '"
+
+# An address lbd cannot listen on at start: logged, lbd runs on, commands still work, and a good one serves.
+tb_lbd_stop $P
+sed -i 's/^metrics listen .*/metrics listen 198.18.9.9:9100/' "$conf"
+tb_lbd_start $P || fail start_unbindable "lbd did not start"
+show=$(lbctl metrics show 2>&1)
+lbctl backend set "$KEY" "$BE1" --weight 2 >/dev/null
+rc=$?
+expect start_with_unbindable_runs_on "metrics show: $show; backend set exit $rc; log: $(grep -m1 'metrics cannot' "$(tb_dir $P)/lbd.log")" \
+	bash -c "grep -q 'not serving 198.18.9.9:9100: .*no interface has that address' <<<'$show' && ((rc == 0)) &&
+		grep -q 'metrics cannot listen on 198.18.9.9:9100.*lbd runs on without serving metrics' '$(tb_dir $P)/lbd.log'"
+lbctl metrics set --listen "$LISTEN" >/dev/null
+weight=$(scrape | sample xlb_backend_weight "backend=\"$BE1\"")
+expect serves_once_set_again "xlb_backend_weight of $BE1: '$weight'" test "$weight" = 2
 
 lbctl metrics del >/dev/null
 out=$(lbctl metrics show 2>&1)

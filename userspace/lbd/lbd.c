@@ -527,7 +527,7 @@ static int commit(struct lbd *d, struct lbd_config *next, bool save, char *err, 
 	for (size_t i = 0; i < next->n_vrrp && !ret && d->vrrp.nl; i++)
 		ret = vrrp_validate(&d->vrrp, &next->vrrp[i], err, len);
 	if (!ret)
-		ret = metrics_check(&d->metrics, &next->metrics, err, len);
+		ret = metrics_check(&d->metrics, &d->cfg.metrics, &next->metrics, err, len);
 	if (ret) {
 		lbd_config_free(next);
 		return ret;

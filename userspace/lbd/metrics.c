@@ -477,6 +477,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 			      const char *version, const char *upload, size_t *upload_len, void **req)
 {
 	static const char not_found[] = "lbd serves Prometheus metrics at /metrics\n";
+	static const char get_only[] = "lbd's metrics are read with GET /metrics\n";
 	struct metrics *m = cls;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -486,9 +487,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	FILE *f;
 
 	(void)version, (void)upload, (void)upload_len, (void)req;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return MHD_NO;
-	if (strcmp(url, "/metrics")) {
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		r = MHD_create_response_from_buffer(sizeof(get_only) - 1, (void *)get_only, MHD_RESPMEM_PERSISTENT);
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	} else if (strcmp(url, "/metrics")) {
 		r = MHD_create_response_from_buffer(sizeof(not_found) - 1, (void *)not_found, MHD_RESPMEM_PERSISTENT);
 		status = MHD_HTTP_NOT_FOUND;
 	} else {
@@ -593,13 +597,14 @@ static bool same_place(const struct lbd_metrics_cfg *a, const struct lbd_metrics
 	return a->port == b->port && (!a->port || lbd_addr_eq(&a->addr, &b->addr));
 }
 
-int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *cfg, char *err, size_t len)
+int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *running, const struct lbd_metrics_cfg *next,
+		  char *err, size_t len)
 {
 	int fd;
 
-	if (!cfg->port || (m->mhd && same_place(&m->serving, cfg)))
+	if (!next->port || same_place(running, next) || (m->mhd && same_place(&m->serving, next)))
 		return 0;
-	fd = listen_at(cfg, err, len);
+	fd = listen_at(next, err, len);
 	if (fd < 0)
 		return fd;
 	close(fd);
@@ -608,19 +613,21 @@ int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *cfg, ch
 
 void metrics_apply(struct metrics *m, const struct lbd_metrics_cfg *cfg)
 {
-	char where[INET6_ADDRSTRLEN + 8];
+	char where[INET6_ADDRSTRLEN + 8], last[LBD_ERR_LEN];
 	int fd;
 
 	if ((m->mhd || !cfg->port) && same_place(&m->serving, cfg))
 		return;
 	stop(m);
+	snprintf(last, sizeof(last), "%s", m->error);
 	m->error[0] = 0;
 	if (!cfg->port)
 		return;
 	lbd_metrics_format(cfg, where, sizeof(where));
 	fd = listen_at(cfg, m->error, sizeof(m->error));
 	if (fd < 0) {
-		lbd_err("%s; lbd runs on without serving metrics", m->error);
+		if (strcmp(last, m->error))
+			lbd_err("%s; lbd runs on without serving metrics", m->error);
 		return;
 	}
 	m->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, answer, m,

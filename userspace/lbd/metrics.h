@@ -58,9 +58,16 @@ struct metrics {
 
 int metrics_init(struct metrics *m, const struct xlb_map_fds *fds);
 void metrics_free(struct metrics *m);
-/* Can the server listen at cfg? Nothing to check if it does already or cfg is off. */
-int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *cfg, char *err, size_t len);
-/* Serves at cfg (stopping a server elsewhere), or stops (port 0); a failure is logged and kept for show. */
+/*
+ * Can the server listen at next? Only a new address is checked: one that
+ * could not be bound at start must not refuse every later command.
+ */
+int metrics_check(const struct metrics *m, const struct lbd_metrics_cfg *running, const struct lbd_metrics_cfg *next,
+		  char *err, size_t len);
+/*
+ * Serves at cfg (stopping a server elsewhere), or stops (port 0); a failure
+ * is logged once and kept for show, and the next call tries again.
+ */
 void metrics_apply(struct metrics *m, const struct lbd_metrics_cfg *cfg);
 /* A new snapshot for the scrapes from now on. */
 void metrics_publish(struct metrics *m, const struct metrics_sources *src);
