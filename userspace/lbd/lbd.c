@@ -62,7 +62,9 @@
 #define PASS_WORK_US	7000
 /* Backends looked up again after a network change, per tick. */
 #define RESOLVE_STEP_US	2000
-/* Ticks in a row table rebuilds may find no time left before they get their step anyway. */
+/* What a pass must have left for the metrics snapshot (thousands of backends take a few ms). */
+#define METRICS_STEP_US	4000
+/* Ticks in a row table rebuilds (and the metrics snapshot) may find no time left before they get their step anyway. */
 #define RINGS_MAX_STARVED	3
 #define HC_TICK_MS	20
 /* Announcements follow health and tables every this many HC_TICK_MS ticks (and at once after a command). */
@@ -137,6 +139,8 @@ struct lbd {
 	struct lbd_source src_listen, src_signal, src_timer, src_hc_timer, src_vrrp_timer, src_netlink;
 	bool pass_signal, pass_tick;
 	int timer_ticks, sweep_ticks;
+	bool metrics_due;		/* the second's metrics snapshot, taken on a health tick with time left */
+	int metrics_deferred;		/* health ticks in a row that had no time for it */
 	struct slowest command_part;	/* of this pass's commands, what took longest */
 	uint64_t cfg_gen;		/* counts commits: a reply written a piece a pass began on one */
 	/* How long one pass of the loop held it, from epoll_wait's return to the next call. */
@@ -179,7 +183,7 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 
 /* The state lbctl show prints for backend b of v, and xlb_backend_state. */
 static const char *shown_state(void *ctx, const struct lbd_vip_cfg *v, const struct lbd_vip_rt *rt,
-			       const struct lbd_backend_cfg *b)
+			       const struct lbd_backend_cfg *b, const struct hc_target *t)
 {
 	struct lbd *d = ctx;
 	uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
@@ -188,7 +192,7 @@ static const char *shown_state(void *ctx, const struct lbd_vip_cfg *v, const str
 
 	if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR)
 		return "unreachable";
-	return state_name(st, b, hc_find(&d->hc, v, &b->addr), rt && rt->fail_open);
+	return state_name(st, b, t, rt && rt->fail_open);
 }
 
 /* A VIP's own fields; the text formats of the ones a view shows (NULL: JSON only). */
@@ -277,7 +281,7 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
 		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
 		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
-		const char *state = shown_state(d, v, rt, b);
+		const char *state = shown_state(d, v, rt, b, t);
 		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
 		char a[INET6_ADDRSTRLEN], check[24] = "-", last[80] = "-", age[16] = "-";
 		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
@@ -848,14 +852,23 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 	 */
 	if (++d->bgp_ticks % BGP_TICKS == 0 || d->bgp.stopping)
 		bgp_refresh(d);
-	took(d, "bgp", t);
+	t = took(d, "bgp", t);
+	/* Not on the 1 s timer's own pass: a snapshot of thousands of backends is a few ms. */
+	if (d->metrics_due && (pass_left(end_us, METRICS_STEP_US) == METRICS_STEP_US ||
+			       ++d->metrics_deferred >= RINGS_MAX_STARVED)) {
+		metrics_publish_now(d);
+		d->metrics_due = false;
+		d->metrics_deferred = 0;
+	}
+	took(d, "the metrics snapshot", t);
 }
 
 static void metrics_publish_now(struct lbd *d)
 {
 	metrics_publish(&d->metrics, &(struct metrics_sources){ .cfg = &d->cfg, .dp = &d->dp, .hc = &d->hc,
 								.vrrp = &d->vrrp, .bgp = &d->bgp,
-								.state = shown_state, .state_ctx = d });
+								.state = shown_state, .state_ctx = d,
+								.gen = d->cfg_gen });
 }
 
 static int epoll_add(int epfd, int fd, struct lbd_source *src)
@@ -928,6 +941,8 @@ static void on_timer(void *ctx, struct lbd_source *src, uint32_t events)
 		d->loop_recent[1] = d->loop_recent[0];
 		d->loop_recent[0] = (struct loop_pass){ 0 };
 	}
+	/* Taken on a health tick with time left, not on this pass. */
+	d->metrics_due = true;
 }
 
 static void on_netlink(void *ctx, struct lbd_source *src, uint32_t events)

@@ -74,6 +74,7 @@ struct metrics_router {
 
 struct metrics_snapshot {
 	int refs;
+	uint64_t gen;			/* metrics_sources.gen it was taken at */
 	uint64_t taken_ms;		/* monotonic */
 	struct metrics_vip *vips;
 	size_t n_vips;
@@ -146,28 +147,42 @@ static int8_t announced(const struct bgp *b, const struct lbd_vip_cfg *v)
 	return 0;
 }
 
-static void take_pairs(struct metrics_snapshot *s, const struct metrics_sources *src)
+/*
+ * prev: the last snapshot, whose labels are still right while the config
+ * is the same and every VIP was in both (formatting them is half the cost).
+ */
+static void take_pairs(struct metrics_snapshot *s, const struct metrics_snapshot *prev,
+		       const struct metrics_sources *src)
 {
 	const struct lbd_config *cfg = src->cfg;
+	bool reuse = prev && prev->gen == src->gen && prev->n_vips == cfg->n_vips;
 
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct lbd_vip_cfg *v = &cfg->vips[i];
 		struct metrics_vip *mv = &s->vips[s->n_vips];
 		const struct lbd_vip_rt *rt = lbd_dp_vip(src->dp, v, &mv->id);
 
+		reuse &= s->n_vips == i;
 		if (!rt)
 			continue;
-		lbd_vip_format(v, mv->label, sizeof(mv->label));
+		if (reuse)
+			memcpy(mv->label, prev->vips[i].label, sizeof(mv->label));
+		else
+			lbd_vip_format(v, mv->label, sizeof(mv->label));
 		mv->announced = announced(src->bgp, v);
 		for (size_t j = 0; j < v->n_backends; j++) {
 			const struct lbd_backend_cfg *b = &v->backends[j];
 			const struct hc_target *t = hc_find(src->hc, v, &b->addr);
-			struct metrics_pair *p = &s->pairs[s->n_pairs++];
+			struct metrics_pair *p = &s->pairs[s->n_pairs];
 
 			p->vip = (uint32_t)s->n_vips;
-			lbd_addr_format(&b->addr, p->backend, sizeof(p->backend));
+			if (reuse)
+				memcpy(p->backend, prev->pairs[s->n_pairs].backend, sizeof(p->backend));
+			else
+				lbd_addr_format(&b->addr, p->backend, sizeof(p->backend));
+			s->n_pairs++;
 			p->weight = b->weight;
-			p->state = state_index(src->state(src->state_ctx, v, rt, b));
+			p->state = state_index(src->state(src->state_ctx, v, rt, b, t));
 			p->checked = t && t->check.type != CHECK_NONE;
 			if (p->checked) {
 				p->up = t->up;
@@ -179,7 +194,7 @@ static void take_pairs(struct metrics_snapshot *s, const struct metrics_sources 
 	}
 }
 
-static struct metrics_snapshot *snapshot_take(const struct metrics_sources *src)
+static struct metrics_snapshot *snapshot_take(const struct metrics_snapshot *prev, const struct metrics_sources *src)
 {
 	const struct lbd_config *cfg = src->cfg;
 	struct metrics_snapshot *s = calloc(1, sizeof(*s));
@@ -192,6 +207,7 @@ static struct metrics_snapshot *snapshot_take(const struct metrics_sources *src)
 	for (size_t i = 0; i < cfg->n_vips; i++)
 		n_pairs += cfg->vips[i].n_backends;
 	s->refs = 1;
+	s->gen = src->gen;
 	s->taken_ms = lbd_mono_ms();
 	s->vips = calloc(cfg->n_vips + 1, sizeof(*s->vips));
 	s->pairs = calloc(n_pairs + 1, sizeof(*s->pairs));
@@ -200,7 +216,7 @@ static struct metrics_snapshot *snapshot_take(const struct metrics_sources *src)
 		snapshot_free(s);
 		return NULL;
 	}
-	take_pairs(s, src);
+	take_pairs(s, prev, src);
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++) {
 		const struct lbd_backend_rt *b = &src->dp->backends[id];
 
@@ -234,7 +250,8 @@ void metrics_publish(struct metrics *m, const struct metrics_sources *src)
 	/* Nobody scrapes a server that does not run: no snapshot to take either. */
 	if (!m->mhd)
 		return;
-	s = snapshot_take(src);
+	/* Only this thread replaces m->snap: reading it needs no lock. */
+	s = snapshot_take(m->snap, src);
 	if (!s) {
 		lbd_warn("metrics: out of memory for a snapshot: scrapes see the last one");
 		return;

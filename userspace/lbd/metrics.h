@@ -22,14 +22,18 @@
 struct lbd_dp;
 struct lbd_vip_rt;
 struct hc;
+struct hc_target;
 struct vrrp;
 struct bgp;
 struct metrics_snapshot;
 struct MHD_Daemon;
 
-/* The state lbctl show prints for a backend of a VIP (rt: the VIP's); one of metrics_backend_states. */
+/*
+ * The state lbctl show prints for a backend of a VIP (rt: the VIP's, t: the
+ * pair's health target or NULL); one of metrics_backend_states.
+ */
 typedef const char *(*metrics_state_fn)(void *ctx, const struct lbd_vip_cfg *vip, const struct lbd_vip_rt *rt,
-					const struct lbd_backend_cfg *be);
+					const struct lbd_backend_cfg *be, const struct hc_target *t);
 
 /* Every state xlb_backend_state has a series for. */
 extern const char *const metrics_backend_states[];
@@ -44,6 +48,7 @@ struct metrics_sources {
 	const struct bgp *bgp;
 	metrics_state_fn state;
 	void *state_ctx;
+	uint64_t gen;		/* counts changes of cfg: the same, and the labels of the last snapshot hold */
 };
 
 struct metrics {
