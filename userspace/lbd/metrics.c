@@ -33,13 +33,13 @@ const char *const metrics_backend_states[] = {
 };
 const size_t metrics_n_backend_states = sizeof(metrics_backend_states) / sizeof(metrics_backend_states[0]);
 
-/* The counters that are the program's verdicts (README "Verdicts"): one of them per frame. */
-static const enum xlb_stat verdicts[] = {
-	XLB_STAT_PASS_NON_IP, XLB_STAT_PASS_NOT_VIP, XLB_STAT_PASS_OTHER_L4, XLB_STAT_PASS_ICMP,
-	XLB_STAT_DROP_TRUNCATED, XLB_STAT_DROP_BAD_IP, XLB_STAT_DROP_IP_OPTIONS, XLB_STAT_DROP_FRAGMENT,
-	XLB_STAT_DROP_NO_BACKEND, XLB_STAT_DROP_TOO_BIG, XLB_STAT_DROP_NO_ROOM, XLB_STAT_TX_DSR,
-	XLB_STAT_TX_IPIP, XLB_STAT_ICMP_TOO_BIG_SENT,
-};
+/* A counter that is one of the program's verdicts (README "Verdicts"): one of them per frame. */
+static bool is_verdict(enum xlb_stat stat)
+{
+	enum xlb_stat_kind kind = xlb_stat_kind(stat);
+
+	return kind == XLB_KIND_PASS || kind == XLB_KIND_DROP || kind == XLB_KIND_TX;
+}
 
 struct metrics_vip {
 	char label[80];
@@ -287,21 +287,20 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 
 static void render_verdicts(FILE *f, const uint64_t *all)
 {
-	bool verdict[XLB_STAT_MAX] = { false };
-
 	family(f, "xlb_received_packets_total", "counter", "Frames the XDP program saw.");
 	fprintf(f, "xlb_received_packets_total %llu\n", (unsigned long long)all[XLB_STAT_RX]);
 	family(f, "xlb_packets_total", "counter", "Frames by the XDP program's verdict; each frame has exactly one.");
-	for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]); i++) {
-		verdict[verdicts[i]] = true;
+	for (int s = XLB_STAT_RX + 1; s < XLB_STAT_MAX; s++) {
+		if (!is_verdict(s))
+			continue;
 		fputs("xlb_packets_total{", f);
-		label(f, "verdict", xlb_stat_name(verdicts[i]));
-		fprintf(f, "} %llu\n", (unsigned long long)all[verdicts[i]]);
+		label(f, "verdict", xlb_stat_name(s));
+		fprintf(f, "} %llu\n", (unsigned long long)all[s]);
 	}
 	family(f, "xlb_datapath_events_total", "counter",
 	       "What the XDP program noted beside its verdicts: connection table hits and misses, ...");
 	for (int s = XLB_STAT_RX + 1; s < XLB_STAT_MAX; s++) {
-		if (verdict[s])
+		if (is_verdict(s))
 			continue;
 		fputs("xlb_datapath_events_total{", f);
 		label(f, "event", xlb_stat_name(s));

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lbctl's commands: what each prints (one out_field_* call a field, text
+ * and JSON alike) and how a change reaches lbd_commit(). Long replies are
+ * written a VIP at a time, a piece a pass of the loop (ctlsrv.h).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "lbd.h"
+#include "log.h"
+#include "trace.h"
+
+static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg *b,
+			      const struct hc_target *t, bool fail_open)
+{
+	if (s != BE_RESOLVED)
+		return s == BE_UNREACHABLE ? "unreachable" : "resolving";
+	if (b->admin == LBD_ADMIN_DOWN)
+		return "admin-down";
+	if (b->drain)
+		return "draining";
+	if (!b->weight)
+		return "weight-0";
+	if (b->admin == LBD_ADMIN_AUTO && t && !t->up)
+		return fail_open ? "down-open" : "down";
+	if (b->admin == LBD_ADMIN_AUTO && t && t->ramp_start &&
+	    lbd_mono_ms() < t->ramp_start + t->check.slow_start_ms)
+		return "slow-start";
+	return "active";
+}
+
+/* The state lbctl show prints for backend b of v, and xlb_backend_state. */
+const char *lbd_shown_state(void *ctx, const struct lbd_vip_cfg *v, const struct lbd_vip_rt *rt,
+			       const struct lbd_backend_cfg *b, const struct hc_target *t)
+{
+	struct lbd *d = ctx;
+	uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
+	const struct lbd_backend_rt *brt = id ? &d->dp.backends[id] : NULL;
+	enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
+
+	if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR)
+		return "unreachable";
+	return state_name(st, b, t, rt && rt->fail_open);
+}
+
+/* A VIP's own fields; the text formats of the ones a view shows (NULL: JSON only). */
+static void print_vip_fields(struct out *o, const struct lbd_vip_cfg *v, const char *vip_fmt, const char *fwd_fmt,
+			     const char *sched_fmt, const char *ring_fmt)
+{
+	char vs[80], a[INET6_ADDRSTRLEN];
+
+	lbd_vip_format(v, vs, sizeof(vs));
+	lbd_addr_format(&v->addr, a, sizeof(a));
+	out_field_str(o, "vip", vip_fmt, vs);
+	out_str(o, "address", a);
+	out_u64(o, "port", v->port);
+	out_str(o, "protocol", v->proto == IPPROTO_TCP ? "tcp" : "udp");
+	out_field_str(o, "forward", fwd_fmt, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip");
+	out_field_str(o, "sched", sched_fmt, v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src");
+	out_field_u64(o, "ring_size", ring_fmt, v->ring_size);
+}
+
+/*
+ * Where a reply that is written a piece a pass goes on (0: from its start),
+ * or CTL_RESTART: the configuration it began on has changed since.
+ */
+static int reply_resume(struct lbd *d, struct ctl_cursor *cur, size_t *from)
+{
+	if (!cur->next) {
+		cur->gen = d->cfg_gen;
+		*from = 0;
+		return 0;
+	}
+	if (cur->gen != d->cfg_gen)
+		return CTL_RESTART;
+	*from = cur->next;
+	return 0;
+}
+
+/* The end of a reply whose rows are an array of the top object: after its last piece. */
+static int reply_end(struct out *o)
+{
+	out_arr_end(o);
+	out_obj_end(o);
+	return 0;
+}
+
+static int cmd_vip_list(struct lbd *d, struct out *o, struct ctl_cursor *cur)
+{
+	size_t from;
+
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (!from) {
+		out_obj_begin(o, NULL);
+		out_arr_begin(o, "vips");
+		out_text(o, "%-30s %-7s %-11s %-8s %-8s %-8s %s\n", "VIP", "FORWARD", "SCHED", "RING", "MOVED",
+			 "BACKENDS", "DIGEST");
+	}
+	for (size_t i = from; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
+		uint32_t moved = rt ? rt->n_moved : 0;
+		char digest[20];
+
+		snprintf(digest, sizeof(digest), "%016llx",
+			 rt ? (unsigned long long)lbd_dp_ring_digest(&d->dp, (struct lbd_vip_rt *)rt) : 0ull);
+		out_obj_begin(o, NULL);
+		print_vip_fields(o, v, "%-30s ", "%-7s ", "%-11s ", "%-8llu ");
+		out_field_u64(o, "moved_slots", "%-8llu ", moved);
+		out_u64(o, "table_builds", rt ? rt->builds : 0);
+		out_field_u64(o, "backend_count", "%-8llu ", v->n_backends);
+		out_field_str(o, "ring_digest", "%s\n", digest);
+		out_obj_end(o);
+		/* A digest reads the whole ring: 500 new ones are tens of ms. */
+		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
+	}
+	return reply_end(o);
+}
+
+static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cfg *v, const uint64_t *flows)
+{
+	const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
+
+	out_arr_begin(o, "backends");
+	out_text(o, "  %-28s %-6s %-11s %-8s %-7s %-10s %-20s %-6s %s\n", "BACKEND", "WEIGHT", "STATE", "SHARE",
+		 flows ? "FLOWS" : "", "CHECK", "LAST", "SINCE", "REASON");
+	for (size_t j = 0; j < v->n_backends; j++) {
+		const struct lbd_backend_cfg *b = &v->backends[j];
+		uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
+		const struct lbd_backend_rt *brt = id ? &d->dp.backends[id] : NULL;
+		const struct hc_target *t = hc_find(&d->hc, v, &b->addr);
+		enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
+		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
+		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
+		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
+		const char *state = lbd_shown_state(d, v, rt, b, t);
+		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
+		char a[INET6_ADDRSTRLEN], check[24] = "-", last[80] = "-", age[16] = "-";
+		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
+
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR) {
+			inet_ntop(b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, brt->hop, hop, sizeof(hop));
+			snprintf(gw_why, sizeof(gw_why), "DSR cannot reach it through router %s: use forward ipip", hop);
+			why = gw_why;
+		}
+		if (t) {
+			snprintf(check, sizeof(check), "%s %s", check_type_name(t->check.type),
+				 t->check.type == CHECK_NONE ? "" : t->up ? "up" : "down");
+			if (t->checked)
+				snprintf(last, sizeof(last), "%.24s %.1fms", t->last, t->latency_us / 1000.0);
+			else
+				snprintf(last, sizeof(last), "%s", t->last);
+			out_age(t->since_ms, age, sizeof(age));
+		}
+		out_obj_begin(o, NULL);
+		out_field_str(o, "address", "  %-28s ", a);
+		out_field_u64(o, "weight", "%-6llu ", b->weight);
+		out_field_str(o, "state", "%-11s ", state);
+		out_field_double(o, "share", "%6.2f%%  ", share);
+		if (flows)
+			out_field_u64(o, "flows", "%-7llu ", flows[id]);
+		else
+			out_text(o, "%-7s ", "");
+		/* The health object's fields in one column each of the text view. */
+		out_text(o, "%-10s %-20s %-6s ", check, last, age);
+		out_field_str(o, "reason", "%s\n", why);
+		out_u64(o, "slots", slots);
+		out_str(o, "admin", admin);
+		if (t) {
+			out_obj_begin(o, "health");
+			out_str(o, "check", check_type_name(t->check.type));
+			out_bool(o, "up", t->up);
+			out_bool(o, "checked", t->checked);
+			out_str(o, "last", t->last);
+			out_u64(o, "latency_us", t->latency_us);
+			out_u64(o, "since", t->since_ms / 1000);
+			out_u64(o, "changes", t->changes);
+			out_obj_end(o);
+		}
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+}
+
+static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_cfg *key)
+{
+	const struct lbd_vip_cfg *v = lbd_vip_find(&d->cfg, key);
+
+	out_obj_begin(o, NULL);
+	print_backends(d, o, v, NULL);
+	out_obj_end(o);
+}
+
+static void print_pass(struct out *o, const char *key, const struct loop_pass *p)
+{
+	out_obj_begin(o, key);
+	out_u64(o, "us", p->us);
+	out_u64(o, "cpu_us", p->cpu_us);
+	out_u64(o, "waits", (uint64_t)p->waits);
+	out_u64(o, "preempted", (uint64_t)p->preempted);
+	out_str(o, "by", p->by ? p->by : "");
+	out_obj_end(o);
+}
+
+/* How long lbd's loop was held: in show, and in stats, which is cheap to ask often. */
+static void print_loop(struct lbd *d, struct out *o)
+{
+	const struct loop_pass *recent = &d->loop_recent[d->loop_recent[0].us > d->loop_recent[1].us ? 0 : 1];
+
+	out_obj_begin(o, "loop");
+	out_u64(o, "longest_us", d->loop_longest.us);
+	out_u64(o, "recent_longest_us", recent->us);
+	out_u64(o, "passes_over_10ms", d->loop_over_10ms);
+	out_u64(o, "passes_over_10ms_cpu", d->loop_over_10ms_cpu);
+	out_u64(o, "replies_resumed", d->ctl.resumed);
+	print_pass(o, "longest", &d->loop_longest);
+	print_pass(o, "recent_longest", recent);
+	out_obj_end(o);
+}
+
+static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint64_t flows_age_ms)
+{
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "interfaces");
+	for (size_t i = 0; i < d->dp.n_ifaces; i++) {
+		const struct lbd_iface_rt *rt = &d->dp.ifaces[i];
+		const char *mode = rt->mode == LBD_XDP_GENERIC || rt->generic_fallback ? "generic" : "native";
+
+		out_obj_begin(o, NULL);
+		out_field_str(o, "name", "interface %s: ", rt->name);
+		out_u64(o, "ifindex", (uint64_t)rt->ifindex);
+		out_field_str(o, "xdp_mode", "xdp %s, ", mode);
+		out_field_u64(o, "prog_id", "program id %llu", rt->prog_id);
+		out_text(o, "%s\n", rt->generic_fallback ? " (native refused: fell back to generic)" : "");
+		out_obj_end(o);
+	}
+	if (!d->dp.n_ifaces)
+		out_text(o, "not attached to any interface: lbctl attach DEV\n");
+	for (uint8_t bit = LBD_IPIP_NO_SRC4; bit <= LBD_IPIP_NO_SRC6; bit <<= 1)
+		if (d->dp.ipip_missing & bit)
+			out_text(o, "warning: ipip VIPs have %s backends but no %s outer source: set ipip-source ADDR\n",
+				 bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6", bit == LBD_IPIP_NO_SRC4 ? "IPv4" : "IPv6");
+	out_arr_end(o);
+	out_field_u64(o, "conn_table_size", "connection table: %llu entries", d->dp.conn_table_size);
+	out_field_u64(o, "conn_timeout", ", a flow idle for %llu s is forgotten\n", d->cfg.conn_timeout);
+	out_u64(o, "syncs", d->dp.syncs);
+	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
+	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
+	print_loop(d, o);
+	if (flows)
+		out_u64(o, "flows_age_ms", flows_age_ms);
+	out_arr_begin(o, "vips");
+}
+
+/* Thousands of backends are tens of ms of rows: written a piece a pass, a VIP at a time. */
+static int cmd_show(struct lbd *d, struct out *o, struct ctl_cursor *cur)
+{
+	/* Counted by the sweep as it reads the table anyway: a show costs no pass of its own. */
+	uint64_t flows_age_ms = 0;
+	const uint64_t *flows = lbd_dp_flows(&d->dp, &flows_age_ms);
+	size_t from;
+
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (!from)
+		show_head(d, o, flows, flows_age_ms);
+	for (size_t i = from; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+
+		out_obj_begin(o, NULL);
+		out_text(o, "\n");
+		print_vip_fields(o, v, "vip %s ", "forward %s ", "sched %s ", "ring-size %llu\n");
+		print_backends(d, o, v, flows);
+		out_obj_end(o);
+		if (i + 1 < d->cfg.n_vips && ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
+	}
+	return reply_end(o);
+}
+
+
+/* One line of `lbctl stats`: a VIP or a backend and its traffic. */
+static void traffic_row(struct out *o, const char *key, const char *name,
+			const struct xlb_traffic *t, uint64_t pps)
+{
+	out_obj_begin(o, NULL);
+	out_field_str(o, key, "%-30s ", name);
+	out_field_u64(o, "packets", "%-12llu ", t->packets);
+	out_field_u64(o, "bytes", "%-14llu ", t->bytes);
+	out_field_u64(o, "pps", "%-10llu ", pps);
+	out_field_u64(o, "new_flows", "%llu\n", t->new_flows);
+	out_obj_end(o);
+}
+
+
+/* Rows: the VIPs of the config, then the backend ids; written a piece a pass like show. */
+static int cmd_stats(struct lbd *d, struct out *o, struct ctl_cursor *cur)
+{
+	uint64_t all[XLB_STAT_MAX] = { 0 };
+	size_t from, n_vips = d->cfg.n_vips;
+
+	if (reply_resume(d, cur, &from))
+		return CTL_RESTART;
+	if (from)
+		goto rows;
+	xlb_stats_read_all(&d->dp.fds, all);
+	lbd_read_traffic(d);
+	out_obj_begin(o, NULL);
+	print_loop(d, o);
+	out_obj_begin(o, "counters");
+	out_text(o, "%-22s %s\n", "COUNTER", "VALUE");
+	for (int s = 0; s < XLB_STAT_MAX; s++) {
+		out_text(o, "%-22s ", xlb_stat_name(s));
+		out_field_u64(o, xlb_stat_name(s), "%llu\n", all[s]);
+	}
+	out_obj_end(o);
+	out_arr_begin(o, "vips");
+	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+rows:
+	for (size_t i = from; i < n_vips; i++) {
+		uint32_t id;
+		char vs[80];
+
+		if (lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id)) {
+			lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
+			traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps);
+		}
+		if (ctl_pause_at(cur, i + 1, lbd_mono_us()))
+			return 0;
+	}
+	if (from <= n_vips) {
+		out_arr_end(o);
+		out_arr_begin(o, "backends");
+		out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "BACKEND", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+	}
+	for (uint32_t id = from > n_vips ? (uint32_t)(from - n_vips) : 1; id < XLB_MAX_BACKENDS; id++) {
+		const struct lbd_backend_rt *b = &d->dp.backends[id];
+		char a[INET6_ADDRSTRLEN];
+
+		if (!b->referenced)
+			continue;
+		lbd_addr_format(&b->addr, a, sizeof(a));
+		traffic_row(o, "address", a, &d->be_traffic[id], d->be_rate[id].pps);
+		if (id + 1 < XLB_MAX_BACKENDS && ctl_pause_at(cur, n_vips + id + 1, lbd_mono_us()))
+			return 0;
+	}
+	return reply_end(o);
+}
+
+
+
+
+static void cmd_vrrp_show(struct lbd *d, struct out *o)
+{
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "routers");
+	if (!d->vrrp.n)
+		out_text(o, "no VRRP virtual router: lbctl vrrp add DEV --vrid N --priority P --vip ADDR\n");
+	for (size_t i = 0; i < d->vrrp.n; i++) {
+		const struct vrrp_router *r = d->vrrp.r[i];
+		int fam = r->cfg.family == XLB_AF_INET ? AF_INET : AF_INET6;
+		uint16_t mai = r->master_adver_cs;
+		uint64_t skew_cs = (uint64_t)(256 - r->priority) * mai / 256;
+		char master[INET6_ADDRSTRLEN] = "-", age[16], a[INET6_ADDRSTRLEN];
+
+		if (r->master_priority)
+			inet_ntop(fam, r->master_addr, master, sizeof(master));
+		out_age(r->since_ms, age, sizeof(age));
+		out_obj_begin(o, NULL);
+		out_field_str(o, "dev", "%s ", r->cfg.dev);
+		out_field_u64(o, "vrid", "vrid %llu ", r->cfg.vrid);
+		out_field_str(o, "family", "%s: ", fam == AF_INET ? "ipv4" : "ipv6");
+		out_field_str(o, "state", "%s ", vrrp_state_name(r->state));
+		out_text(o, "for %s ", age);
+		out_u64(o, "since", r->since_ms / 1000);
+		out_field_str(o, "reason", "(%s)\n", r->why);
+		out_field_u64(o, "priority", "  priority %llu ", r->priority);
+		out_field_u64(o, "configured_priority", "(configured %llu), ", r->cfg.priority);
+		out_bool(o, "preempt", !r->cfg.no_preempt);
+		out_text(o, "%s", r->cfg.no_preempt ? "no preempt" : "preempt");
+		out_u64(o, "preempt_delay_ms", r->cfg.preempt_delay_ms);
+		if (r->cfg.preempt_delay_ms)
+			out_text(o, " after %u ms", r->cfg.preempt_delay_ms);
+		out_field_str(o, "master", "; master %s ", master);
+		out_field_u64(o, "master_priority", "priority %llu\n", r->master_priority);
+		out_field_u64(o, "advert_ms", "  advert %llu ms, ", r->cfg.advert_cs * 10u);
+		out_field_u64(o, "master_advert_ms", "master advert %llu ms, ", mai * 10u);
+		out_field_u64(o, "skew_ms", "skew %llu ms, ", skew_cs * 10);
+		out_field_u64(o, "master_down_ms", "master down %llu ms\n", (3ull * mai + skew_cs) * 10);
+		out_arr_begin(o, "vips");
+		out_text(o, "  vips");
+		for (size_t k = 0; k < r->cfg.n_addrs; k++) {
+			lbd_addr_format(&r->cfg.addrs[k], a, sizeof(a));
+			out_field_str(o, NULL, " %s", a);
+		}
+		out_text(o, "\n");
+		out_arr_end(o);
+		out_obj_begin(o, "counters");
+		out_field_u64(o, "rx", "  rx %llu ", r->st.rx);
+		out_field_u64(o, "tx", "tx %llu ", r->st.tx);
+		out_field_u64(o, "rx_other_vrid", "other-vrid %llu ", r->st.rx_other_vrid);
+		out_field_u64(o, "rx_priority0", "rx-priority0 %llu ", r->st.rx_priority0);
+		out_field_u64(o, "tx_priority0", "tx-priority0 %llu ", r->st.tx_priority0);
+		out_field_u64(o, "became_master", "master %llu ", r->st.became_master);
+		out_field_u64(o, "became_backup", "backup %llu\n", r->st.became_backup);
+		out_text(o, "  rejected:");
+		for (int k = 0; k < VRRP_REJ_MAX; k++) {
+			out_text(o, " %s ", vrrp_reject_name(k));
+			out_field_u64(o, vrrp_reject_name(k), "%llu", r->st.reject[k]);
+		}
+		out_obj_end(o);
+		out_obj_end(o);
+		out_text(o, "\n");
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+}
+
+int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct ctl_cursor *cur,
+		       char *err, size_t len)
+{
+	struct lbd_config next;
+	struct lbd_cmd cmd;
+	int ret;
+
+	ret = lbd_cmd_parse(argc, argv, &cmd, err, len);
+	if (ret)
+		return ret;
+	switch (cmd.kind) {
+	case CMD_VIP_LIST:
+		return cmd_vip_list(d, o, cur);
+	case CMD_SHOW:
+		return cmd_show(d, o, cur);
+	case CMD_STATS:
+		return cmd_stats(d, o, cur);
+	case CMD_CONFIG_SHOW:
+		if (o->json)
+			return snprintf(err, len, "config show has no JSON form: it prints the file"), -EINVAL;
+		lbd_config_write(o->f, &d->cfg);
+		return 0;
+	case CMD_CONFIG_RELOAD:
+		/* A missing file on reload is a mistake, not "configure nothing": keep what runs. */
+		if (access(d->config_path, R_OK))
+			return snprintf(err, len, "cannot read %s: %s; the running configuration stays",
+					d->config_path, strerror(errno)), -errno;
+		ret = lbd_config_load(d->config_path, &next, err, len);
+		if (!ret)
+			ret = lbd_commit(d, &next, false, err, len);
+		if (!ret)
+			lbd_info("configuration reloaded from %s", d->config_path);
+		return ret;
+	case CMD_VRRP_SHOW:
+		cmd_vrrp_show(d, o);
+		return 0;
+	case CMD_BGP_SHOW:
+		bgp_show(&d->bgp, &d->cfg, o);
+		return 0;
+	case CMD_TRACE:
+		return lbd_trace(&(struct lbd_trace_ctx){ &d->dp, &d->cfg, &d->hc, state_name }, &cmd, o, cur,
+				 err, len);
+	case CMD_METRICS_SHOW:
+		metrics_show(&d->metrics, &d->cfg.metrics, o);
+		return 0;
+	case CMD_BACKEND_LIST:
+		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
+		if (!ret)
+			cmd_backend_list(d, o, &cmd.vip);
+		return ret;
+	default:
+		break;
+	}
+	ret = lbd_config_copy(&next, &d->cfg);
+	if (ret)
+		return snprintf(err, len, "out of memory"), ret;
+	ret = lbd_cmd_apply(&next, &cmd, err, len);
+	if (ret) {
+		lbd_config_free(&next);
+		return ret;
+	}
+	ret = lbd_commit(d, &next, true, err, len);
+	if (!ret) {
+		char line[512] = "";
+
+		for (int i = 0; i < argc; i++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s", argv[i]);
+		lbd_info("applied:%s", line);
+	}
+	return ret;
+}
