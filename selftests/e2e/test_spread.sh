@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 300 real curl requests through the VIP reach all three backends, with no
-# failure and a spread within +-30% of even, for dsr and ipip over IPv4
+# failure and a spread within 4.5 standard deviations of even, for dsr and ipip over IPv4
 # and IPv6. A backend whose MAC cannot be resolved stays out of the table
 # with its reason shown, and takes no traffic.
 E2E_PREFIX=xe-spread E2E_SUITE=spread
@@ -25,7 +25,7 @@ for fwd in dsr ipip; do
 		if ((got != N)); then
 			fail "$name" "$((N - got)) of $N requests failed: $(sort "$TB_DIR/curl.err" | uniq -c)"
 		elif ! spread_ok "$out" $N 3; then
-			fail "$name" "spread outside +-30% of $((N / 3)): $(sort "$out" | uniq -c | tr -s ' \n' ' ')"
+			fail "$name" "spread beyond 4.5 deviations of $((N / 3)): $(sort "$out" | uniq -c | tr -s ' \n' ' ')"
 		else
 			ok "$name"
 		fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# selftests/e2e/lib.sh's ping_outage_ms on synthetic `ping -D` logs. Only that
-# function is taken out of lib.sh (sourcing all of it needs root and builds a
+# selftests/e2e/lib.sh's ping_outage_ms on synthetic `ping -D` logs, and its
+# spread_ok on synthetic counts. Only these
+# functions are taken out of lib.sh (sourcing all of it needs root and builds a
 # test bed); E2E_LIB points at another copy, e.g. an older one to compare.
 # shellcheck disable=SC2046 # $(every ...): one time a word, split on purpose
 set -uo pipefail
@@ -91,6 +92,24 @@ else
 	pinglog "$dir/own-none"
 	touch -d "@$(at 0.8)" "$dir/own-none"
 	expect_ms log_times_no_reply 800 "$dir/own-none"
+fi
+
+
+# spread_ok: a fair draw passes, a skewed or a broken one does not.
+eval "$(sed -n '/^spread_ok() {$/,/^}$/p' "$lib")"
+if declare -F spread_ok >/dev/null; then
+	counts() { local f=$1 i b; shift; : >"$f"; b=1; for i in "$@"; do yes "be$b" | head -n "$i" >>"$f"; b=$((b + 1)); done; }
+	counts "$dir/even" 100 100 100
+	expect spread_even "100/100/100 refused" spread_ok "$dir/even" 300 3
+	counts "$dir/chance" 67 123 110
+	expect spread_chance "67/123/110 (what a fair draw gives once in a while) refused" spread_ok "$dir/chance" 300 3
+	counts "$dir/skewed" 50 125 125
+	spread_refused() { ! spread_ok "$@"; }
+	expect spread_skewed "50/125/125 passed" spread_refused "$dir/skewed" 300 3
+	counts "$dir/broken" 150 150 0
+	expect spread_one_missing "150/150/0 passed" spread_refused "$dir/broken" 300 3
+else
+	fail extract_spread "no spread_ok() { ... } in $lib"
 fi
 
 finish
