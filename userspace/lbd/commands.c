@@ -21,19 +21,19 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 			      const struct hc_target *t, bool fail_open)
 {
 	if (s != BE_RESOLVED)
-		return s == BE_UNREACHABLE ? "unreachable" : "resolving";
+		return lbd_shown_names[s == BE_UNREACHABLE ? SHOWN_UNREACHABLE : SHOWN_RESOLVING];
 	if (b->admin == LBD_ADMIN_DOWN)
-		return "admin-down";
+		return lbd_shown_names[SHOWN_ADMIN_DOWN];
 	if (b->drain)
-		return "draining";
+		return lbd_shown_names[SHOWN_DRAINING];
 	if (!b->weight)
-		return "weight-0";
+		return lbd_shown_names[SHOWN_WEIGHT_0];
 	if (b->admin == LBD_ADMIN_AUTO && t && !t->up)
-		return fail_open ? "down-open" : "down";
+		return lbd_shown_names[fail_open ? SHOWN_DOWN_OPEN : SHOWN_DOWN];
 	if (b->admin == LBD_ADMIN_AUTO && t && t->ramp_start &&
 	    lbd_mono_ms() < t->ramp_start + t->check.slow_start_ms)
-		return "slow-start";
-	return "active";
+		return lbd_shown_names[SHOWN_SLOW_START];
+	return lbd_shown_names[SHOWN_ACTIVE];
 }
 
 /* The state lbctl show prints for backend b of v, and xlb_backend_state. */
@@ -46,7 +46,7 @@ const char *lbd_shown_state(void *ctx, const struct lbd_vip_cfg *v, const struct
 	enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
 
 	if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR)
-		return "unreachable";
+		return lbd_shown_names[SHOWN_UNREACHABLE];
 	return state_name(st, b, t, rt && rt->fail_open);
 }
 

@@ -362,6 +362,12 @@ static int sync_own_macs(struct lbd_dp *dp)
 	return xlb_own_macs_set(&dp->fds, XLB_MAC_IFACE, macs, n);
 }
 
+const char *const lbd_shown_names[SHOWN_STATES] = {
+	[SHOWN_ACTIVE] = "active", [SHOWN_SLOW_START] = "slow-start", [SHOWN_DRAINING] = "draining",
+	[SHOWN_WEIGHT_0] = "weight-0", [SHOWN_DOWN] = "down", [SHOWN_DOWN_OPEN] = "down-open",
+	[SHOWN_ADMIN_DOWN] = "admin-down", [SHOWN_UNREACHABLE] = "unreachable", [SHOWN_RESOLVING] = "resolving",
+};
+
 /* ---- backends ---- */
 
 static uint32_t be_index_hash(const struct lbd_addr *a)

@@ -15,6 +15,16 @@
 
 enum lbd_be_state { BE_UNKNOWN, BE_RESOLVED, BE_PENDING, BE_UNREACHABLE };
 
+/*
+ * What lbctl show calls a backend, from its look-up, its admin setting,
+ * weight and health: one list for show, trace and the metrics' series.
+ */
+enum lbd_shown_state {
+	SHOWN_ACTIVE, SHOWN_SLOW_START, SHOWN_DRAINING, SHOWN_WEIGHT_0, SHOWN_DOWN, SHOWN_DOWN_OPEN,
+	SHOWN_ADMIN_DOWN, SHOWN_UNREACHABLE, SHOWN_RESOLVING, SHOWN_STATES
+};
+extern const char *const lbd_shown_names[SHOWN_STATES];
+
 struct lbd_backend_rt {
 	struct lbd_addr addr;	/* family 0: id free */
 	bool referenced;	/* by some VIP in the current config */

@@ -27,12 +27,6 @@
 #define METRICS_MAX_CONNECTIONS	16
 #define METRICS_CONN_TIMEOUT_S	10
 
-const char *const metrics_backend_states[] = {
-	"active", "slow-start", "draining", "weight-0", "down", "down-open", "admin-down", "unreachable",
-	"resolving",
-};
-const size_t metrics_n_backend_states = sizeof(metrics_backend_states) / sizeof(metrics_backend_states[0]);
-
 /* A counter that is one of the program's verdicts (README "Verdicts"): one of them per frame. */
 static bool is_verdict(enum xlb_stat stat)
 {
@@ -52,7 +46,7 @@ struct metrics_pair {
 	uint32_t vip;		/* index into vips */
 	char backend[INET6_ADDRSTRLEN];
 	uint32_t weight;
-	uint8_t state;		/* index into metrics_backend_states */
+	uint8_t state;		/* enum lbd_shown_state */
 	bool checked;		/* it has a health check (not "none") */
 	bool up;
 	uint64_t latency_count[HC_LATENCY_BUCKETS + 1];
@@ -127,14 +121,13 @@ static void snapshot_put(struct metrics *m, struct metrics_snapshot *s)
 
 /* ---- the snapshot, on lbd's loop ---- */
 
+/* The state function names one of lbd_shown_names. */
 static uint8_t state_index(const char *name)
 {
-	for (size_t i = 0; i < metrics_n_backend_states; i++)
-		if (!strcmp(metrics_backend_states[i], name))
+	for (int i = 0; i < SHOWN_STATES; i++)
+		if (name == lbd_shown_names[i])
 			return (uint8_t)i;
-	lbd_warn("metrics: backend state '%s' has no xlb_backend_state series: add it to metrics_backend_states",
-		 name);
-	return 0;
+	return SHOWN_ACTIVE;
 }
 
 static int8_t announced(const struct bgp *b, const struct lbd_vip_cfg *v)
@@ -403,11 +396,11 @@ static void render_backends(FILE *f, const struct metrics_snapshot *s)
 	}
 	family(f, "xlb_backend_state", "gauge", "1 for the backend's state at this VIP (as lbctl show says), 0 for the others.");
 	for (size_t i = 0; i < s->n_pairs; i++)
-		for (size_t k = 0; k < metrics_n_backend_states; k++) {
+		for (size_t k = 0; k < SHOWN_STATES; k++) {
 			fputs("xlb_backend_state{", f);
 			pair_labels(f, s, &s->pairs[i]);
 			fputc(',', f);
-			label(f, "state", metrics_backend_states[k]);
+			label(f, "state", lbd_shown_names[k]);
 			fprintf(f, "} %d\n", s->pairs[i].state == k);
 		}
 	render_health(f, s);

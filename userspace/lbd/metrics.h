@@ -30,14 +30,11 @@ struct MHD_Daemon;
 
 /*
  * The state lbctl show prints for a backend of a VIP (rt: the VIP's, t: the
- * pair's health target or NULL); one of metrics_backend_states.
+ * pair's health target or NULL); one of lbd_shown_names.
  */
 typedef const char *(*metrics_state_fn)(void *ctx, const struct lbd_vip_cfg *vip, const struct lbd_vip_rt *rt,
 					const struct lbd_backend_cfg *be, const struct hc_target *t);
 
-/* Every state xlb_backend_state has a series for. */
-extern const char *const metrics_backend_states[];
-extern const size_t metrics_n_backend_states;
 
 /* What a snapshot is taken from: lbd's running state, read on its loop. */
 struct metrics_sources {

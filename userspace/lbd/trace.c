@@ -167,16 +167,17 @@ static int trace_run(struct lbd_dp *dp, const struct lbd_trace_cmd *t, const str
 
 /* ---- printing: each field once, as a JSON member and a text line ---- */
 
+/* A line "  KEY VALUE" in text: the key is the label, as in JSON. */
 static void field(struct out *o, const char *key, const char *value)
 {
-	out_str(o, key, value);
-	out_text(o, "  %-17s %s\n", key, value);
+	out_text(o, "  %-17s ", key);
+	out_field_str(o, key, "%s\n", value);
 }
 
 static void field_u64(struct out *o, const char *key, uint64_t value)
 {
-	out_u64(o, key, value);
-	out_text(o, "  %-17s %llu\n", key, (unsigned long long)value);
+	out_text(o, "  %-17s ", key);
+	out_field_u64(o, key, "%llu\n", value);
 }
 
 static void field_bool(struct out *o, const char *key, bool value)
