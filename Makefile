@@ -22,8 +22,8 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += -std=gnu11 -Wall -Wextra -Wno-missing-field-initializers -Werror -Ibpf/include \
 	-Iuserspace/lib -Iuserspace/lbd -I$(BUILD) $(shell pkg-config --cflags libbpf 2>/dev/null)
 LDLIBS     := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
-LBD_LIBS   := $(shell pkg-config --libs libmnl libsystemd libmicrohttpd 2>/dev/null || \
-	echo -lmnl -lsystemd -lmicrohttpd) -lpthread $(LDLIBS)
+LBD_LIBS   := $(shell pkg-config --libs libmnl libsystemd libmicrohttpd libcurl json-c libcrypto 2>/dev/null || \
+	echo -lmnl -lsystemd -lmicrohttpd -lcurl -ljson-c -lcrypto) -lpthread $(LDLIBS)
 # xlb_build_info's version label: debian/changelog's first line.
 XLB_VERSION := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null)
 
@@ -56,7 +56,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
 PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen $(BUILD)/lbctl.bash
-TESTS     := $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
+TESTS     := $(BUILD)/asan/lbd $(BUILD)/asan/lbctl $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_plan $(BUILD)/test_agent $(BUILD)/test_feedback $(BUILD)/test_etcd $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
 BPF_HDRS  := $(wildcard bpf/include/*.h)
 
@@ -92,7 +92,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*) > $@
 
-$(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h selftests/lib/*.h) $(SKELS)
+$(BUILD)/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h selftests/lib/*.h selftests/bpf/*.h) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Iselftests/lib -c $< -o $@
@@ -102,6 +102,23 @@ $(BUILD)/test_maglev: $(BUILD)/selftests/unit/test_maglev.o $(BUILD)/userspace/l
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/userspace/lbd/metrics.o: CPPFLAGS += -DXLB_VERSION='"$(or $(XLB_VERSION),unknown)"'
+$(BUILD)/asan/userspace/lbd/metrics.o: CPPFLAGS += -DXLB_VERSION='"$(or $(XLB_VERSION),unknown)"'
+
+# e2e test_leaks: lbd built with AddressSanitizer (LeakSanitizer reports at exit), beside the real one.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_OBJS  := $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(LBD_OBJS) $(LIB_OBJS))
+
+$(BUILD)/asan/%.o: %.c $(BPF_HDRS) $(wildcard userspace/lib/*.h userspace/lbd/*.h) $(SKELS)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -c $< -o $@
+
+$(BUILD)/asan/lbd: $(ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $(ASAN_FLAGS) $^ $(LBD_LIBS) -o $@
+
+$(BUILD)/asan/lbctl: $(BUILD)/lbctl $(BUILD)/asan/lbd
+	$(Q)ln -sf ../lbctl $@
 
 $(BUILD)/lbd: $(LBD_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
@@ -130,12 +147,34 @@ $(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/l
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
+# Feedback weights: arithmetic only.
+$(BUILD)/test_feedback: $(BUILD)/selftests/unit/test_feedback.o $(BUILD)/userspace/lbd/feedback.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# The etcd client against a real etcd on loopback, which the test starts.
+$(BUILD)/test_etcd: $(BUILD)/selftests/unit/test_etcd.o $(BUILD)/userspace/lbd/etcd.o $(BUILD)/userspace/lbd/log.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LBD_LIBS) -o $@
+
+# The ring plans without the data plane: no root.
+$(BUILD)/test_plan: $(BUILD)/selftests/unit/test_plan.o $(BUILD)/userspace/lbd/plan.o $(BUILD)/userspace/lib/maglev.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# Agent answers, read without a socket.
+$(BUILD)/test_agent: $(BUILD)/selftests/unit/test_agent.o $(BUILD)/userspace/lbd/agent.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
 $(BUILD)/bench_maglev: $(BUILD)/selftests/unit/bench_maglev.o $(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 
 $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
-		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(LIB_OBJS) $(TEST_LIB)
+		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(BUILD)/userspace/lbd/plan.o \
+		$(BUILD)/userspace/lbd/map_worker.o $(BUILD)/userspace/lbd/log.o \
+		$(LIB_OBJS) $(TEST_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

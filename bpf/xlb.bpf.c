@@ -21,7 +21,7 @@ static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_pkt 
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 
 	if (vip->fwd_mode == XLB_FWD_DSR)
-		return xlb_forward_dsr(data, data_end, be);
+		return xlb_forward_dsr(pkt, data, data_end, be);
 	return xlb_forward_ipip(ctx, pkt, be, flow_hash, l3_off);
 }
 
@@ -36,17 +36,20 @@ int xlb_xdp(struct xdp_md *ctx)
 	__u32 backend_id = 0, flow_hash = 0;
 	int act, new_flow = 0;
 
-	xlb_count(XLB_STAT_RX);
+	/* One per-CPU record holds every counter; rx is the sum of the verdicts (see stats.h). */
+	pkt.stats = xlb_stats_of_cpu();
+	if (!pkt.stats)
+		return XDP_PASS;
 	act = xlb_parse_l3(data, data_end, &pkt);
 	if (act != XLB_CONTINUE)
 		return act;
 	/* Without ports we cannot tell a VIP; a VIP's address is enough to keep these away from the kernel. */
 	if (pkt.fragment || pkt.options) {
 		if (!xlb_is_vip_address(&pkt.flow))
-			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_NOT_VIP);
+			return xlb_verdict(&pkt, XDP_PASS, XLB_STAT_PASS_NOT_VIP);
 		if (!xlb_to_own_mac(ctx))
-			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
-		return xlb_verdict(XDP_DROP, pkt.fragment ? XLB_STAT_DROP_FRAGMENT
+			return xlb_verdict(&pkt, XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
+		return xlb_verdict(&pkt, XDP_DROP, pkt.fragment ? XLB_STAT_DROP_FRAGMENT
 							  : XLB_STAT_DROP_IP_OPTIONS);
 	}
 	act = xlb_parse_l4(data, data_end, &pkt);
@@ -56,16 +59,16 @@ int xlb_xdp(struct xdp_md *ctx)
 	vip = xlb_vip_lookup(&pkt.flow);
 	xlb_trace_vip(vip);
 	if (!vip)
-		return xlb_verdict(XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
+		return xlb_verdict(&pkt, XDP_PASS, pkt.icmp_err ? XLB_STAT_PASS_ICMP : XLB_STAT_PASS_NOT_VIP);
 	/* Another host's frame flooded to us (a promiscuous port): its owner balances it, the kernel drops it. */
 	if (!xlb_to_own_mac(ctx))
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
+		return xlb_verdict(&pkt, XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
 	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &flow_hash);
 	xlb_trace_backend(be, backend_id);
 	if (!be)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_BACKEND);
+		return xlb_verdict(&pkt, XDP_DROP, XLB_STAT_DROP_NO_BACKEND);
 	if (pkt.icmp_err)
-		xlb_count(XLB_STAT_ICMP_ERR_FORWARDED);
+		xlb_count(&pkt, XLB_STAT_ICMP_ERR_FORWARDED);
 	xlb_account(&vip_stats, vip->vip_id, bytes, new_flow);
 	xlb_account(&backend_stats, backend_id, bytes, new_flow);
 

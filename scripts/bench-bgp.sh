@@ -29,6 +29,10 @@
 # floor). Median of REPS runs (min-max after it); lb2 is restored between
 # runs and the router must have both next hops again.
 # BENCH_BGP_CASES="stop crash ..." runs only some cases.
+# For scripts/charts.sh it writes bgp.dat (scripts/bench-data.sh) into
+# BENCH_RESULTS (default BUILD/bench): for each case, in the run whose
+# outage was the median, the silence before each answer of the flow through
+# lb2 that waited longest, against the time since the failure.
 set -euo pipefail
 build=${1:-build}
 REPS=${BENCH_REPS:-3}
@@ -38,6 +42,8 @@ export TB_BUILD TB_DIR=/tmp/xlb-bench-bgp.$$ TB_QUIET=1
 TB_BUILD=$(cd "$build" && pwd)
 # shellcheck source=cluster.sh
 source "$root/scripts/cluster.sh"
+# shellcheck source=bench-data.sh
+source "$root/scripts/bench-data.sh"
 P=xb-bgp
 VIP=$TB_VIP4
 UKEY="$VIP:7000/udp"
@@ -188,7 +194,7 @@ start_flows() {
 	((NEXT_PORT < 60000)) || NEXT_PORT=42000
 	rm -f "$DIR/ready" "$DIR/stop"
 	ip netns exec $P-cli python3 "$root/scripts/bgp_outage.py" --dst "$VIP" --port 7000 --src $CL_CLI4 \
-		--sports "$ports" --ready "$DIR/ready" --stop "$DIR/stop" >"$DIR/flows.out" &
+		--sports "$ports" --ready "$DIR/ready" --stop "$DIR/stop" --timeline "$DIR/timeline" >"$DIR/flows.out" &
 	FLOW_PID=$!
 	wait_for 11000 test -e "$DIR/ready" && return 0
 	wait "$FLOW_PID" || true
@@ -203,9 +209,10 @@ stop_flows() {
 }
 NEXT_PORT=42000
 
-# one_run CASE: prints "gone_ms victim_ms others_ms", or "- - -" when nothing was measured.
+# one_run CASE RUN: prints "gone_ms victim_ms others_ms failure_ms worst_port", or "- - -" when
+# nothing was measured; keeps the answers' timeline as timeline.CASE.RUN.
 one_run() {
-	local c=$1 t0 gone=- victim others try
+	local c=$1 t0 gone=- victim others try worst
 	VICTIM_PORTS=
 	for ((try = 0; try < 3; try++)); do
 		start_flows 8 || { echo "- - -"; return 0; }
@@ -235,8 +242,10 @@ one_run() {
 	sleep 1.5
 	stop_flows
 	victim=$(awk -v ports=",$VICTIM_PORTS," 'index(ports, "," $1 ",") && $3 > m { m = $3 } END { print m + 0 }' "$DIR/flows.out")
+	worst=$(awk -v ports=",$VICTIM_PORTS," 'index(ports, "," $1 ",") && $3 >= m { m = $3; p = $1 } END { print p }' "$DIR/flows.out")
+	mv "$DIR/timeline" "$DIR/timeline.$c.$2"
 	others=$(awk -v ports=",$VICTIM_PORTS," '!index(ports, "," $1 ",") && $3 > m { m = $3 } END { print m + 0 }' "$DIR/flows.out")
-	echo "$gone $victim $others"
+	echo "$gone $victim $others $t0 $worst"
 	{
 		echo "== $c: failure at $t0, next hop gone after $gone ms; victim ports $VICTIM_PORTS"
 		cat "$DIR/flows.out"
@@ -250,6 +259,16 @@ stats() {
 		awk '{ a[NR] = $1 } END { if (!NR) print "-"; else if (NR == 1) print a[1]; else printf "%d (%d-%d)\n", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
 median() { awk -v c="$2" '$c != "-" { print $c }' "$1" | sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : "-") }'; }
+# timeline CASE: bgp.dat's rows for the median run of CASE (by the outage of the flows through lb2):
+# each answer of its worst flow through lb2, its time since the failure (s) and the silence before it (ms).
+timeline() {
+	local k t0 port
+	k=$(bench_median_run "$DIR/runs.$1" 2)
+	[[ -n $k ]] || return 0
+	read -r t0 port <<<"$(awk -v k="$k" 'NR == k { print $4, $5 }' "$DIR/runs.$1")"
+	awk -v s="$1" -v t0="$t0" -v p="$port" '$1 == p { printf "%s %.3f %.1f\n", s, ($2 - t0) / 1000, $3 }' \
+		"$DIR/timeline.$1.$((k - 1))"
+}
 
 cl_up $P 2 3 >/dev/null
 cl_sessions_up $P 15
@@ -273,6 +292,8 @@ fi
 echo "== BGP failover: lb2 of 2 nodes fails; 8 UDP flows (ECMP puts some through lb2), a datagram every 10 ms each; median (min-max) of $REPS"
 echo "   hold time 3 s, keepalive 1 s; lbd hold-down $HOLD_DOWN, withdraw-delay $WDELAY; checks udp and tcp every 1 s, fall 3"
 printf '%-12s %-20s %-20s %s\n' case "next hop gone ms" "client outage ms" "others ms"
+data=$(bench_data_begin "$build" bgp "BGP failover: silence before each answer (ms) of the worst flow through lb2 against the time since lb2 failed (s), median run" \
+	"series seconds_since_failure silence_ms")
 bfd=0 all_down=open
 for c in $CASES; do
 	want=0
@@ -297,11 +318,13 @@ for c in $CASES; do
 	fi
 	: >"$DIR/runs.$c"
 	for ((k = 0; k < REPS; k++)); do
-		one_run "$c" >>"$DIR/runs.$c"
+		one_run "$c" "$k" >>"$DIR/runs.$c"
 		sleep 0.3
 	done
 	printf '%-12s %-20s %-20s %s\n' "$c" "$(stats "$DIR/runs.$c" 1)" "$(stats "$DIR/runs.$c" 2)" "$(stats "$DIR/runs.$c" 3)"
+	timeline "$c" >>"$data"
 done
+bench_data_end "$data"
 
 m() { if [[ -e $DIR/runs.$1 ]]; then median "$DIR/runs.$1" "$2"; else echo -; fi; }
 echo "summary: a graceful stop costs the client $(m stop 2) ms and a crash of lbd and BIRD $(m crash 2) ms: the"

@@ -15,6 +15,10 @@
 # With kernel.bpf_stats_enabled=1 (restored at exit) every run also gives
 # the program's own time per packet: the run_time_ns / run_cnt deltas of
 # l0's XDP program over the run.
+# For scripts/charts.sh it writes throughput.dat (scripts/bench-data.sh)
+# into BENCH_RESULTS (default BUILD/bench): Mpps (median, min, max) against
+# the flow count of the IPv4 UDP cases, for xlb DSR, xlb IPIP, nftables and
+# the reflector runs beside DSR.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 REPS=${BENCH_REPS:-3}
@@ -28,6 +32,8 @@ G="ip netns exec $P-gen"
 LBCTL="$build/lbctl -s $DIR/lbd.sock"
 # shellcheck source=testbed.sh
 source "$(dirname "$0")/testbed.sh"	# tb_pair_up, tb_bpffs_up/down
+# shellcheck source=bench-data.sh
+source "$(dirname "$0")/bench-data.sh"
 cleanup() {
 	set +e	# a trap must get through every step
 	[[ -e $DIR/lbd.pid ]] && kill "$(cat "$DIR/lbd.pid")" 2>/dev/null
@@ -69,14 +75,17 @@ lbd_start() {	# PIN CONN_TABLE_SIZE: lbd with every VIP, its program then detach
 		sleep 0.1
 	done
 	$LBCTL attach l0 >/dev/null
-	for v in "198.18.1.1:80/udp dsr" "198.18.1.1:80/tcp dsr" "198.18.1.2:80/udp ipip" \
-		"[2001:db8:1::1]:80/udp dsr" "[2001:db8:1::2]:80/udp ipip"; do
-		$LBCTL vip add "${v% *}" --forward "${v#* }" --check none >/dev/null
+	# VIP, forward, sched: 198.18.1.3 is the lc case's, every packet through the connection table.
+	local v vip fwd sched
+	for v in "198.18.1.1:80/udp dsr maglev" "198.18.1.1:80/tcp dsr maglev" "198.18.1.2:80/udp ipip maglev" \
+		"198.18.1.3:80/tcp dsr lc" "[2001:db8:1::1]:80/udp dsr maglev" "[2001:db8:1::2]:80/udp ipip maglev"; do
+		read -r vip fwd sched <<<"$v"
+		$LBCTL vip add "$vip" --forward "$fwd" --sched "$sched" --check none >/dev/null
 		local fam=4
-		[[ $v == \[* ]] && fam=6
+		[[ $vip == \[* ]] && fam=6
 		for i in 0 1 2; do
-			if [[ $fam == 4 ]]; then $LBCTL backend add "${v% *}" "${ADDR4[$i]}" >/dev/null
-			else $LBCTL backend add "${v% *}" "${ADDR6[$i]}" >/dev/null; fi
+			if [[ $fam == 4 ]]; then $LBCTL backend add "$vip" "${ADDR4[$i]}" >/dev/null
+			else $LBCTL backend add "$vip" "${ADDR6[$i]}" >/dev/null; fi
 		done
 	done
 	sleep 1
@@ -173,8 +182,10 @@ case_frames() {
 	dsr4-udp-1m) echo 198.18.0.10 198.18.1.1 udp 1048576 $((PKTS * 2)) ;;
 	dsr4-syn-64k) echo 198.18.0.10 198.18.1.1 syn 65536 "$PKTS" ;;
 	dsr4-ack-64k) echo 198.18.0.10 198.18.1.1 ack 65536 "$PKTS" ;;
+	lc4-ack-64k) echo 198.18.0.10 198.18.1.3 ack 65536 "$PKTS" ;;
 	ipip4-udp-1) echo 198.18.0.10 198.18.1.2 udp 1 "$PKTS" ;;
 	ipip4-udp-64k) echo 198.18.0.10 198.18.1.2 udp 65536 "$PKTS" ;;
+	ipip4-udp-1m) echo 198.18.0.10 198.18.1.2 udp 1048576 $((PKTS * 2)) ;;
 	dsr6-udp-64k) echo 2001:db8::10 2001:db8:1::1 udp 65536 "$PKTS" ;;
 	ipip6-udp-64k) echo 2001:db8::10 2001:db8:1::2 udp 65536 "$PKTS" ;;
 	nft4-udp-1) echo 198.18.0.10 198.18.1.1 udp 1 $((PKTS / 4)) ;;
@@ -227,7 +238,8 @@ run_group() {
 	for ((i = 0; i < ${#roles[@]}; i++)); do run_one "$c" "${roles[(i + r) % ${#roles[@]}]}" "$r"; done
 }
 
-CASES=(dsr4-udp-1 dsr4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k ipip4-udp-1 ipip4-udp-64k dsr6-udp-64k ipip6-udp-64k)
+CASES=(dsr4-udp-1 dsr4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k lc4-ack-64k ipip4-udp-1 ipip4-udp-64k ipip4-udp-1m dsr6-udp-64k
+	ipip6-udp-64k)
 # BENCH_CASES="dsr4-udp-1 dsr4-ack-64k" runs a subset (the 8M table as 8m, nftables as nft4-udp-1 and nft4-udp-64k).
 read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m nft4-udp-1 nft4-udp-64k}"
 for c in "${CASES[@]}"; do [[ $c == 8m ]] || case_frames "$c" >/dev/null; done
@@ -359,3 +371,23 @@ awk '{ for (i = 4; i < NF; i++) if ($i == "wrong" && $(i + 1) > 0) printf "  %s 
 awk '$2 == "xlb" { for (i = 4; i < NF; i++) if ($i == "prog" && $(i + 1) != "xlb_xdp") printf "  %s run %d measured program %s, not xlb_xdp\n", $1, $3 + 1, $(i + 1) }
 	$4 == "tables_changed" { printf "  %s run %d: lbd changed its tables during the run: not the steady state\n", $1, $3 + 1 }' \
 	"$DIR/results"
+
+# The chart's data: the IPv4 UDP cases, whose flow counts differ and nothing else.
+data=$(bench_data_begin "$build" throughput "live-frames throughput (Mpps, median min max of $REPS) against flows, 64-byte IPv4 UDP frames, one core" \
+	"series flows mpps mpps_min mpps_max")
+for c in "${names[@]}"; do
+	case $c in
+	dsr4-udp-1 | dsr4-udp-64k | dsr4-udp-1m) series=(xlb_DSR reflector) ;;
+	ipip4-udp-*) series=(xlb_IPIP) ;;
+	nft4-udp-*) series=(nftables_DNAT) ;;
+	*) continue ;;
+	esac
+	read -r -a frames <<<"$(case_frames "$c")"
+	for s in "${series[@]}"; do
+		role=$(role_of "$c")
+		[[ $s == reflector ]] && role=reflector
+		read -r m lo hi <<<"$(stat "$c" "$role" mpps)"
+		[[ $m == - ]] || echo "$s ${frames[3]} $m $lo $hi" >>"$data"
+	done
+done
+bench_data_end "$data"

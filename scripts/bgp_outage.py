@@ -12,6 +12,14 @@ one line a flow:
 T is when that silence began (Unix time in ms). Exit status 2 when the
 flows never were all answered within --ready-timeout (then nothing was
 measured; the lines say what came back).
+
+With --timeline FILE it also writes every answer from ready on, one line
+each, for the charts (a silence alone does not show how the flow came
+back):
+    SPORT T GAP_MS
+T is the answer's Unix time in ms, GAP_MS the silence before it on that
+flow. The lines are kept in memory and written at the end, so that no
+file write delays the flows' sends.
 """
 import argparse
 import os
@@ -31,6 +39,7 @@ def main():
     p.add_argument("--stop", required=True)
     p.add_argument("--ready-timeout", type=float, default=10.0)
     p.add_argument("--max", type=float, default=30.0)
+    p.add_argument("--timeline", help="write every answer's time and the silence before it here")
     a = p.parse_args()
 
     family = socket.AF_INET6 if ":" in a.dst else socket.AF_INET
@@ -52,6 +61,7 @@ def main():
     worst_from = [0.0] * n   # when it began, monotonic
     # Wall clock = monotonic + offset, for the "from" times.
     offset = time.time() - time.monotonic()
+    answers = []             # (flow, monotonic time, silence before it), from ready on
 
     poller = select.poll()
     for s in socks:
@@ -84,9 +94,12 @@ def main():
                 except OSError:
                     continue  # ECONNREFUSED and the like: read on
                 t = time.monotonic()
-                if ready_at is not None and last[i] is not None and t - last[i] > worst[i]:
-                    worst[i] = t - last[i]
-                    worst_from[i] = last[i]
+                if ready_at is not None and last[i] is not None:
+                    if t - last[i] > worst[i]:
+                        worst[i] = t - last[i]
+                        worst_from[i] = last[i]
+                    if a.timeline:
+                        answers.append((i, t, t - last[i]))
                 last[i] = t
                 answered[i] += 1
         now = time.monotonic()
@@ -112,6 +125,10 @@ def main():
             worst_from[i] = last[i]
         print(f"{ports[i]} silence_ms {worst[i] * 1000:.0f} from_ms {int((worst_from[i] + offset) * 1000)} "
               f"answered {answered[i]} sent {sent[i]}")
+    if a.timeline:
+        with open(a.timeline, "w") as f:
+            for i, t, gap in answers:
+                f.write(f"{ports[i]} {(t + offset) * 1000:.1f} {gap * 1000:.1f}\n")
     return 0
 
 

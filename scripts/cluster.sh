@@ -342,6 +342,71 @@ cl_lbctl() {
 	TB_LB=$n tb_lbctl "$p" "$@"
 }
 
+# etcd for the cluster tests: one member in PREFIX-rt, clients on the
+# router's bridge address (CL_ETCD), its peer port on the router's loopback.
+# Its files in tb_dir: etcd.data/ (kept across a stop and start), etcd.pid,
+# etcd.log. cl_down ends it with the other processes of the namespaces.
+CL_ETCD=http://$CL_RT4:2379
+
+# cl_etcdctl PREFIX ARGS...: etcdctl against it, from the router's namespace.
+cl_etcdctl() {
+	local p=$1
+	shift
+	ip netns exec "$p-rt" etcdctl --endpoints "$CL_ETCD" --command-timeout 3s "$@"
+}
+
+# cl_etcd_start PREFIX: etcd started (again, on the same data, after a
+# stop); returns once it says it is healthy (at most 15 s).
+cl_etcd_start() {
+	local p=$1 dir t
+	dir=$(tb_dir "$p")
+	# ip netns exec execs etcd: $! is etcd's own PID.
+	ip netns exec "$p-rt" etcd --name xe-cl --data-dir "$dir/etcd.data" \
+		--listen-client-urls "$CL_ETCD" --advertise-client-urls "$CL_ETCD" \
+		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster xe-cl=http://127.0.0.1:2380 >>"$dir/etcd.log" 2>&1 &
+	echo $! >"$dir/etcd.pid"
+	disown $!
+	for ((t = 0; t < 75; t++)); do
+		cl_etcdctl "$p" endpoint health >/dev/null 2>&1 && return 0
+		cl_alive "$(cat "$dir/etcd.pid")" || break
+		sleep 0.2
+	done
+	echo "cluster: etcd in $p-rt did not come up; its log:" >&2
+	tail -n 20 "$dir/etcd.log" >&2
+	return 1
+}
+
+# cl_etcd_stop PREFIX: SIGTERM, SIGKILL after 3 s (CL_SIGNAL=KILL at once).
+cl_etcd_stop() {
+	local f pid
+	f=$(tb_dir "$1")/etcd.pid
+	[[ -s $f ]] || return 0
+	pid=$(cat "$f")
+	kill -"${CL_SIGNAL:-TERM}" "$pid" 2>/dev/null || true
+	for pid in $(cl_wait_gone 30 "$pid"); do kill -KILL "$pid" 2>/dev/null || true; done
+	rm -f "$f"
+}
+
+# cl_etcd_block PREFIX NODE: NODE's TCP with etcd's client port is dropped
+# both ways, in NODE's namespace, with no reset: a partition, for NODE
+# alone. cl_etcd_unblock PREFIX NODE lifts it.
+cl_etcd_block() {
+	ip netns exec "$1-$2" nft -f - <<-EOF
+		table inet xe_etcd_block {
+			chain out {
+				type filter hook output priority 0;
+				ip daddr $CL_RT4 tcp dport 2379 drop
+			}
+			chain in {
+				type filter hook input priority 0;
+				ip saddr $CL_RT4 tcp sport 2379 drop
+			}
+		}
+	EOF
+}
+cl_etcd_unblock() { ip netns exec "$1-$2" nft delete table inet xe_etcd_block; }
+
 # cl_down PREFIX: every lbd (SIGTERM, together, so their withdraw delays
 # overlap), every BIRD, the namespaces and the files. Also cleans what a
 # run with the same prefix left behind without its files: a process still

@@ -15,6 +15,12 @@ needs=(
 	"/usr/include/libmnl/libmnl.h libmnl-dev"
 	"/usr/include/systemd/sd-daemon.h libsystemd-dev"
 	"/usr/include/microhttpd.h libmicrohttpd-dev"
+	# The cluster's configuration in etcd: its JSON gateway through libcurl, json-c and OpenSSL's base64.
+	"curl-config libcurl4-openssl-dev"
+	"/usr/include/json-c/json.h libjson-c-dev"
+	"/usr/include/openssl/evp.h libssl-dev"
+	"etcd etcd-server"
+	"etcdctl etcd-client"
 	"ethtool ethtool"
 	"ping iputils-ping"
 	"tcpdump tcpdump"
@@ -30,6 +36,8 @@ needs=(
 	# test_metrics.sh: promtool checks lbd's metrics, a real Prometheus server scrapes them.
 	"prometheus prometheus"
 	"promtool prometheus"
+	# make bench draws BENCHMARKS.md's charts with it (scripts/charts.sh); test_charts.sh checks them.
+	"gnuplot gnuplot-nox"
 	"dpkg-buildpackage dpkg-dev"
 	"dh debhelper"
 	# make deb: dpkg-buildpackage checks for build-essential besides the Build-Depends.

@@ -7,7 +7,8 @@ HTTP on TCP (dual stack, every address):
                -> one line "NAME SEQ" every I seconds for S seconds (a long-lived flow)
   GET /health  -> 200, or what the --health-file says, so tests can make a
                   backend sick without stopping it: "503" (any status),
-                  "hang" (never answer), "flap" (200 and 503 by turns)
+                  "hang" (never answer), "flap" (200 and 503 by turns),
+                  "delay:MS" (200 after MS milliseconds)
 UDP on the given VIP addresses: each datagram "SEQ ..." is answered with
 "NAME SEQ" from the VIP (the socket is bound to it, as DSR needs), and the
 highest and total sequence numbers seen are kept for the test to read with
@@ -44,6 +45,9 @@ def make_handler(name, health_file):
             return 200
         if mode == "hang":
             time.sleep(3600)
+        if mode.startswith("delay:"):  # a slow server: answers 200 after MS milliseconds
+            time.sleep(int(mode[6:]) / 1000)
+            return 200
         if mode == "flap":
             with flap_lock:
                 status = flap.get(client, 200)

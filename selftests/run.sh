@@ -34,11 +34,16 @@ run() {
 
 run maglev "$build/test_maglev"
 run config "$build/test_config"
+run plan "$build/test_plan"
+run agent "$build/test_agent"
+run feedback "$build/test_feedback"
+run etcd "$build/test_etcd"
 run hw bash "$(dirname "$0")/unit/test_hw_scripts.sh"
 run e2e_lib bash "$(dirname "$0")/unit/test_e2e_lib.sh"
 run log bash "$(dirname "$0")/unit/test_log.sh" "$build"
 run install bash "$(dirname "$0")/unit/test_install.sh" "$build"
 run grammar bash "$(dirname "$0")/unit/test_grammar.sh" "$build"
+run charts bash "$(dirname "$0")/unit/test_charts.sh"
 if ((EUID == 0)); then
 	run xdp "$build/test_xdp"
 	run fuzz "$build/test_fuzz"

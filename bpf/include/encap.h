@@ -12,16 +12,17 @@
 
 #define XLB_DEFAULT_MTU		1500
 
-static __always_inline int xlb_forward_dsr(void *data, void *data_end, const struct xlb_backend *be)
+static __always_inline int xlb_forward_dsr(const struct xlb_pkt *pkt, void *data, void *data_end,
+					   const struct xlb_backend *be)
 {
 	struct ethhdr *eth = data;
 
 	if ((void *)(eth + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	/* The frame came to our MAC, so that is the source of what we send. */
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, be->mac, ETH_ALEN);
-	return xlb_verdict(XDP_TX, XLB_STAT_TX_DSR);
+	return xlb_verdict(pkt, XDP_TX, XLB_STAT_TX_DSR);
 }
 
 static __always_inline void xlb_outer_ipv4(struct iphdr *outer, const struct xlb_pkt *pkt,
@@ -75,11 +76,11 @@ static __always_inline int xlb_too_big(struct xdp_md *ctx, const struct xlb_pkt 
 {
 	/* Never answer an ICMP error with one; without DF the client expects us to fragment. */
 	if (pkt->icmp_err || !pkt->df)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TOO_BIG);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TOO_BIG);
 	if (pkt->flow.family == XLB_AF_INET)
 		return xlb_icmp4_too_big(ctx, pkt, mtu, l3_off);
 	if (pkt->l3_len <= XLB_IPV6_MIN_MTU)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TOO_BIG);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TOO_BIG);
 	return xlb_icmp6_too_big(ctx, pkt, mtu < XLB_IPV6_MIN_MTU ? XLB_IPV6_MIN_MTU : mtu, l3_off);
 }
 
@@ -97,7 +98,7 @@ static __always_inline int xlb_forward_ipip(struct xdp_md *ctx, const struct xlb
 
 	cfg = bpf_map_lookup_elem(&config_map, &key);
 	if (!cfg || (void *)(eth + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	mtu = cfg->mtu ?: XLB_DEFAULT_MTU;
 	if (pkt->l3_len + outer_len > mtu)
 		return xlb_too_big(ctx, pkt, mtu - outer_len, l3_off);
@@ -109,9 +110,9 @@ static __always_inline int xlb_forward_ipip(struct xdp_md *ctx, const struct xlb
 	/* Ethernet pads short frames; the padding must not end up inside the tunnel. */
 	padding = data_end - data - l3_off - pkt->l3_len;
 	if (padding && bpf_xdp_adjust_tail(ctx, -(int)padding))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	if (bpf_xdp_adjust_head(ctx, -(int)outer_len))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	outer = data + l3_off;
@@ -119,15 +120,15 @@ static __always_inline int xlb_forward_ipip(struct xdp_md *ctx, const struct xlb
 	if (be->family == XLB_AF_INET) {
 		if (outer + sizeof(struct iphdr) > data_end ||
 		    xlb_write_l2(data, data_end, &l2, l3_off, bpf_htons(ETH_P_IP)))
-			return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+			return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 		xlb_outer_ipv4(outer, pkt, be, cfg, hash);
 	} else {
 		if (outer + sizeof(struct ipv6hdr) > data_end ||
 		    xlb_write_l2(data, data_end, &l2, l3_off, bpf_htons(ETH_P_IPV6)))
-			return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+			return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 		xlb_outer_ipv6(outer, pkt, be, cfg, hash);
 	}
-	return xlb_verdict(XDP_TX, XLB_STAT_TX_IPIP);
+	return xlb_verdict(pkt, XDP_TX, XLB_STAT_TX_IPIP);
 }
 
 #endif /* XLB_ENCAP_H */

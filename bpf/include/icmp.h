@@ -45,20 +45,20 @@ static __always_inline int xlb_icmp4_too_big(struct xdp_md *ctx, const struct xl
 	struct iphdr *iph;
 
 	if ((void *)(eth + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	__builtin_memcpy(l2.dst, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(l2.src, eth->h_dest, ETH_ALEN);
 	l2.vlan_tci = xlb_vlan_tci(data, data_end, l3_off);
 
 	if (xlb_reshape(ctx, sizeof(*iph) + sizeof(*icmp), l3_off, XLB_ICMP4_REPLY))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	iph = data + l3_off;
 	icmp = (void *)(iph + 1);
 	if ((void *)icmp + sizeof(*icmp) + XLB_ICMP4_QUOTE > data_end ||
 	    xlb_write_l2(data, data_end, &l2, l3_off, bpf_htons(ETH_P_IP)))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 
 	*(__u8 *)iph = 0x45;
 	iph->tos = 0;
@@ -78,7 +78,7 @@ static __always_inline int xlb_icmp4_too_big(struct xdp_md *ctx, const struct xl
 	icmp->unused = 0;
 	icmp->mtu = bpf_htons(mtu);
 	icmp->checksum = xlb_csum_fold(xlb_csum_words(icmp, (sizeof(*icmp) + XLB_ICMP4_QUOTE) / 2, 0));
-	return xlb_verdict(XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT);
+	return xlb_verdict(pkt, XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT);
 }
 
 /* For a packet of more than 1280 bytes (the quote is 1280 less our headers); mtu at least 1280. */
@@ -94,13 +94,13 @@ static __always_inline int xlb_icmp6_too_big(struct xdp_md *ctx, const struct xl
 	__u64 sum;
 
 	if ((void *)(eth + 1) > data_end || pkt->l3_len < XLB_ICMP6_QUOTE)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TOO_BIG);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TOO_BIG);
 	__builtin_memcpy(l2.dst, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(l2.src, eth->h_dest, ETH_ALEN);
 	l2.vlan_tci = xlb_vlan_tci(data, data_end, l3_off);
 
 	if (xlb_reshape(ctx, XLB_ICMP6_HDRS, l3_off, XLB_IPV6_MIN_MTU))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	ip6 = data + l3_off;
@@ -108,7 +108,7 @@ static __always_inline int xlb_icmp6_too_big(struct xdp_md *ctx, const struct xl
 	quote = (void *)(icmp6 + 1);
 	if ((void *)quote + XLB_ICMP6_QUOTE > data_end ||
 	    xlb_write_l2(data, data_end, &l2, l3_off, bpf_htons(ETH_P_IPV6)))
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_NO_ROOM);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_NO_ROOM);
 
 	*(__be32 *)ip6 = bpf_htonl(6u << 28);
 	ip6->payload_len = bpf_htons(XLB_IPV6_MIN_MTU - sizeof(*ip6));
@@ -131,7 +131,7 @@ static __always_inline int xlb_icmp6_too_big(struct xdp_md *ctx, const struct xl
 		sum += (__u32)bpf_csum_diff(NULL, 0, (void *)(quote + i * XLB_CSUM_CHUNK),
 					    XLB_CSUM_CHUNK, 0);
 	icmp6->icmp6_cksum = xlb_csum_fold(sum);
-	return xlb_verdict(XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT);
+	return xlb_verdict(pkt, XDP_TX, XLB_STAT_ICMP_TOO_BIG_SENT);
 }
 
 #endif /* XLB_ICMP_H */

@@ -41,25 +41,38 @@ struct {
 } vip_index_map SEC(".maps");
 
 /*
- * One Maglev ring per VIP, each an inner array of backend ids. Userspace
- * fills a new inner map and swaps it in with one update, so a table change
- * is atomic for packets. BPF_F_INNER_MAP lets each ring have its own size;
- * BPF_F_MMAPABLE lets userspace fill it by plain stores, not a syscall a slot.
+ * An outer map of Maglev rings by ring_id, each an inner array of slots
+ * (backend ids), with its inner template `name`_inner. Userspace fills a
+ * new inner map and swaps it in with one update, so a table change is
+ * atomic for packets; BPF_F_MMAPABLE lets userspace fill it by plain
+ * stores, not a syscall a slot.
  */
-struct xlb_ring {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	__uint(max_entries, XLB_RING_DEFAULT);
-	__type(key, __u32);
-	__type(value, __u32);
-};
+#define XLB_RINGS(name, flags)							\
+	struct name##_inner {							\
+		__uint(type, BPF_MAP_TYPE_ARRAY);				\
+		__uint(map_flags, flags);					\
+		__uint(max_entries, XLB_RING_DEFAULT);				\
+		__type(key, __u32);						\
+		__type(value, __u32);						\
+	};									\
+	struct {								\
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);			\
+		__uint(max_entries, XLB_MAX_RINGS);				\
+		__type(key, __u32);						\
+		__array(values, struct name##_inner);				\
+	} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, XLB_MAX_RINGS);
-	__type(key, __u32);
-	__array(values, struct xlb_ring);
-} ring_map SEC(".maps");
+/* One ring per VIP: BPF_F_INNER_MAP lets each ring have its own size. */
+XLB_RINGS(ring_map, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+
+/*
+ * The rings of the default size (XLB_RING_DEFAULT), by the same ring_id:
+ * all one size and without BPF_F_INNER_MAP, so the verifier inlines the
+ * slot lookup (an array index) where ring_map's is a helper call. A VIP
+ * of that size reads its ring here, and in ring_map only while this has
+ * none for its ring_id (a ring an older lbd put there).
+ */
+XLB_RINGS(ring_default_map, BPF_F_MMAPABLE);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -130,11 +143,62 @@ struct {
 	__type(value, struct xlb_own_macs);
 } own_mac_map SEC(".maps");
 
+/* The per-flow schedulers' choices per VIP (struct xlb_sched_set); only userspace writes it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XLB_STAT_MAX);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_sched_set);
+} sched_map SEC(".maps");
+
+/*
+ * Shared by every CPU, changed only by atomic adds, so rr and wrr follow
+ * their order exactly and lc sees every CPU's flows: per VIP the next
+ * turn of rr and wrr; per backend its active flows (lbd's sweep takes
+ * off the flows it forgets, through the mapping: BPF_F_MMAPABLE).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XLB_MAX_VIPS);
 	__type(key, __u32);
 	__type(value, __u64);
+} sched_turn_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} active_map SEC(".maps");
+
+/* Persistent VIPs' clients (struct xlb_persist_key): LRU, so a flood of clients evicts the oldest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_PERSIST_MAX);
+	__type(key, struct xlb_persist_key);
+	__type(value, struct xlb_persist);
+} persist_map SEC(".maps");
+
+/*
+ * Per backend: SYNs again on a flow it was given within XLB_SYN_REUSE_NS,
+ * a client retransmitting because no SYN-ACK reached it. lbd's passive
+ * check reads it: with DSR or IPIP xlb sees only the client's side.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} syn_retry_map SEC(".maps");
+
+/* One record per CPU: every global counter (struct xlb_stats). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_stats);
 } stats_map SEC(".maps");
 
 struct {

@@ -18,6 +18,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
+#include "xlb_pkt.h"
 #include "stats.h"
 
 #define XLB_CONTINUE		(-1)
@@ -50,19 +51,6 @@ struct xlb_ports {
 	__be16 dest;
 };
 
-struct xlb_pkt {
-	struct xlb_flow_key flow;	/* the client's flow (for ICMP errors: the flow it is about) */
-	__u32 l3_off;			/* bytes of L2 header: 14, or 18 with a VLAN tag */
-	__u32 l3_len;			/* IP packet length from its header, without L2 padding */
-	__u32 l4_off;
-	__u8 tos;			/* IPv4 TOS or IPv6 traffic class, copied to the outer header */
-	__u8 df;			/* IPv4 don't-fragment; always set for IPv6 */
-	__u8 fragment;			/* or an IPv6 header chain longer than we follow */
-	__u8 options;
-	__u8 icmp_err;			/* an ICMP error about flow, not a packet of it */
-	__u8 syn;			/* a TCP SYN without ACK: a connection's first packet */
-};
-
 static __always_inline int xlb_parse_eth(void *data, void *data_end, struct xlb_pkt *pkt,
 					 __be16 *ethertype)
 {
@@ -70,13 +58,13 @@ static __always_inline int xlb_parse_eth(void *data, void *data_end, struct xlb_
 	struct xlb_vlan_hdr *vlan;
 
 	if ((void *)(eth + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	*ethertype = eth->h_proto;
 	pkt->l3_off = sizeof(*eth);
 	if (*ethertype == bpf_htons(XLB_ETH_P_8021Q)) {
 		vlan = (void *)(eth + 1);
 		if ((void *)(vlan + 1) > data_end)
-			return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+			return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 		*ethertype = vlan->proto;
 		pkt->l3_off += sizeof(*vlan);
 	}
@@ -89,14 +77,14 @@ static __always_inline int xlb_parse_ipv4(void *data, void *data_end, struct xlb
 	__u32 tot_len;
 
 	if ((void *)(iph + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	if (iph->version != 4 || iph->ihl < 5)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_BAD_IP);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_BAD_IP);
 	tot_len = bpf_ntohs(iph->tot_len);
 	if (tot_len < iph->ihl * 4u)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_BAD_IP);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_BAD_IP);
 	if (data + pkt->l3_off + tot_len > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 
 	pkt->l3_len = tot_len;
 	pkt->l4_off = pkt->l3_off + sizeof(*iph);
@@ -125,12 +113,12 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 	__u8 nexthdr;
 
 	if ((void *)(ip6 + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	if (ip6->version != 6)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_BAD_IP);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_BAD_IP);
 	pkt->l3_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	if (data + pkt->l3_off + pkt->l3_len > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 
 	pkt->tos = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
 	pkt->df = 1;
@@ -146,7 +134,7 @@ static __always_inline int xlb_parse_ipv6(void *data, void *data_end, struct xlb
 			break;
 		opt = data + off;
 		if ((void *)(opt + 1) > data_end)
-			return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+			return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 		nexthdr = opt->nexthdr;
 		off += (opt->hdrlen + 1) * 8;
 	}
@@ -171,7 +159,7 @@ static __always_inline int xlb_parse_ports(void *data, void *data_end, struct xl
 
 	if (pkt->l4_off + hdr_len > pkt->l3_off + pkt->l3_len ||
 	    (void *)ports + hdr_len > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	pkt->flow.sport = ports->source;
 	pkt->flow.dport = ports->dest;
 	return XLB_CONTINUE;
@@ -190,10 +178,10 @@ static __always_inline int xlb_parse_quoted_ipv4(void *data, void *data_end, str
 
 	if ((void *)(ports + 1) > data_end ||
 	    off + sizeof(*inner) + sizeof(*ports) > pkt->l3_off + pkt->l3_len)
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+		return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 	if (inner->version != 4 || inner->ihl != 5 ||
 	    (inner->protocol != IPPROTO_TCP && inner->protocol != IPPROTO_UDP))
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+		return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 	pkt->flow.src[0] = inner->daddr;
 	pkt->flow.dst[0] = inner->saddr;
 	pkt->flow.sport = ports->dest;
@@ -211,10 +199,10 @@ static __always_inline int xlb_parse_quoted_ipv6(void *data, void *data_end, str
 
 	if ((void *)(ports + 1) > data_end ||
 	    off + sizeof(*inner) + sizeof(*ports) > pkt->l3_off + pkt->l3_len)
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+		return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 	if (inner->version != 6 ||
 	    (inner->nexthdr != IPPROTO_TCP && inner->nexthdr != IPPROTO_UDP))
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+		return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 	__builtin_memcpy(pkt->flow.src, &inner->daddr, 16);
 	__builtin_memcpy(pkt->flow.dst, &inner->saddr, 16);
 	pkt->flow.sport = ports->dest;
@@ -231,14 +219,14 @@ static __always_inline int xlb_parse_icmp(void *data, void *data_end, struct xlb
 
 	if (pkt->l4_off + sizeof(*icmp) > pkt->l3_off + pkt->l3_len ||
 	    (void *)(icmp + 1) > data_end)
-		return xlb_verdict(XDP_DROP, XLB_STAT_DROP_TRUNCATED);
+		return xlb_verdict(pkt, XDP_DROP, XLB_STAT_DROP_TRUNCATED);
 	if (pkt->flow.family == XLB_AF_INET) {
 		if (icmp->type != XLB_ICMP_DEST_UNREACH || icmp->code != XLB_ICMP_FRAG_NEEDED)
-			return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+			return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 		return xlb_parse_quoted_ipv4(data, data_end, pkt);
 	}
 	if (icmp->type != ICMPV6_PKT_TOOBIG)
-		return xlb_verdict(XDP_PASS, XLB_STAT_PASS_ICMP);
+		return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_ICMP);
 	return xlb_parse_quoted_ipv6(data, data_end, pkt);
 }
 
@@ -250,15 +238,17 @@ static __always_inline int xlb_parse_l4(void *data, void *data_end, struct xlb_p
 		int act = xlb_parse_ports(data, data_end, pkt, sizeof(struct tcphdr));
 		struct tcphdr *tcp = data + pkt->l4_off;
 
-		if (act == XLB_CONTINUE && (void *)(tcp + 1) <= data_end)
+		if (act == XLB_CONTINUE && (void *)(tcp + 1) <= data_end) {
 			pkt->syn = tcp->syn && !tcp->ack;
+			pkt->ends = tcp->fin || tcp->rst;
+		}
 		return act;
 	}
 	if (pkt->flow.proto == IPPROTO_UDP)
 		return xlb_parse_ports(data, data_end, pkt, sizeof(struct udphdr));
 	if (pkt->flow.proto == icmp_proto)
 		return xlb_parse_icmp(data, data_end, pkt);
-	return xlb_verdict(XDP_PASS, XLB_STAT_PASS_OTHER_L4);
+	return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_OTHER_L4);
 }
 
 /* Ethernet and IP: fills pkt up to, not including, the L4 header. */
@@ -274,7 +264,7 @@ static __always_inline int xlb_parse_l3(void *data, void *data_end, struct xlb_p
 		return xlb_parse_ipv4(data, data_end, pkt);
 	if (ethertype == bpf_htons(ETH_P_IPV6))
 		return xlb_parse_ipv6(data, data_end, pkt);
-	return xlb_verdict(XDP_PASS, XLB_STAT_PASS_NON_IP);
+	return xlb_verdict(pkt, XDP_PASS, XLB_STAT_PASS_NON_IP);
 }
 
 #endif /* XLB_PARSE_H */

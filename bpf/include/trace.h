@@ -44,7 +44,7 @@ static __always_inline void xlb_trace_conn(__u8 table, const struct xlb_conn *co
 	if (!xlb_trace || !conn)
 		return;
 	xlb_trace_out.conn_table = table;
-	xlb_trace_out.conn_backend = conn->backend_id;
+	xlb_trace_out.conn_backend = XLB_CONN_ID(conn->backend_id);
 }
 
 static __always_inline void xlb_trace_conn_stale(void)

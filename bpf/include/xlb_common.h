@@ -39,6 +39,65 @@ enum xlb_fwd_mode {
 
 /* Hash only the client's address: every connection of a client lands on one backend. */
 #define XLB_VIP_F_HASH_SRC	(1u << 0)
+/*
+ * Persistence: a client keeps its backend for xlb_sched_set.persist_ns
+ * after its last packet, across connections and ring changes (persist_map).
+ * Every packet of such a VIP reads the connection table, as per flow.
+ */
+#define XLB_VIP_F_PERSIST	(1u << 1)
+/* The node has peers: flows the ring alone cannot place are handed to lbd for them (share.h). */
+#define XLB_VIP_F_SHARE		(1u << 2)
+
+/*
+ * Per-flow schedulers: the backend of a new flow (a TCP SYN, an unknown
+ * UDP flow) is chosen at its first packet from sched_map[vip_id] and kept
+ * in conn_map, which every packet of such a VIP reads. XLB_SCHED_RING:
+ * the Maglev ring decides (maglev, maglev-src).
+ */
+enum xlb_sched {
+	XLB_SCHED_RING = 0,
+	XLB_SCHED_RR,		/* the backends in turn */
+	XLB_SCHED_WRR,		/* in turn by weight, interleaved (smooth weighted round robin) */
+	XLB_SCHED_LC,		/* fewest active flows */
+	XLB_SCHED_WLC,		/* fewest active flows per unit of weight */
+	XLB_SCHED_RANDOM,	/* at random, by weight */
+};
+
+#define XLB_SCHED_MAX_BACKENDS	64
+#define XLB_SCHED_SEQ_MAX	1024
+
+/*
+ * sched_map[vip_id], written by userspace whenever the VIP's backends or
+ * weights change: the backends that may take new flows, and for rr, wrr
+ * and random the order (or weighted multiset) to draw from. n == 0: the
+ * program falls back to the ring.
+ */
+struct xlb_sched_set {
+	__u32 n;			/* backends in id[] and weight[] */
+	__u32 seq_len;			/* places in seq[] */
+	__u64 persist_ns;		/* XLB_VIP_F_PERSIST's time */
+	__u32 weight[XLB_SCHED_MAX_BACKENDS];
+	__u16 id[XLB_SCHED_MAX_BACKENDS];
+	__u16 seq[XLB_SCHED_SEQ_MAX];	/* backend ids */
+};
+_Static_assert(sizeof(struct xlb_sched_set) == 16 + 4 * 64 + 2 * 64 + 2 * 1024, "xlb_sched_set layout");
+
+/* persist_map: a client of a persistent VIP and the backend it keeps. */
+struct xlb_persist_key {
+	__u32 vip_id;
+	__u8 family;
+	__u8 pad[3];
+	__be32 addr[4];		/* the client's; IPv4 in addr[0] */
+};
+_Static_assert(sizeof(struct xlb_persist_key) == 24, "xlb_persist_key layout");
+
+struct xlb_persist {
+	__u32 backend_id;
+	__u32 pad;
+	__u64 seen_ns;		/* bpf_ktime_get_ns() of its last new flow, or of a packet (at most once a second) */
+};
+_Static_assert(sizeof(struct xlb_persist) == 16, "xlb_persist layout");
+#define XLB_PERSIST_MAX		65536
 
 struct xlb_vip_meta {
 	__u32 vip_id;		/* index into vip_stats */
@@ -46,7 +105,8 @@ struct xlb_vip_meta {
 	__u32 ring_size;	/* prime size of that ring */
 	__u8 fwd_mode;		/* enum xlb_fwd_mode */
 	__u8 flags;		/* XLB_VIP_F_* */
-	__u8 pad[2];
+	__u8 sched;		/* enum xlb_sched: a per-flow scheduler, or the ring's */
+	__u8 pad;
 	/*
 	 * Until then (bpf_ktime_get_ns(), CLOCK_MONOTONIC) a UDP packet the
 	 * connection table does not know, on a moved slot marked
@@ -116,6 +176,8 @@ struct xlb_backend {
 };
 _Static_assert(sizeof(struct xlb_backend) == 24, "xlb_backend layout");
 
+/* share_ring's size: 256 KiB, over 5000 flows handed over between two reads by lbd. */
+#define XLB_SHARE_RING_BYTES	(256u << 10)
 /* Key of the connection table: the client's view of the flow. */
 struct xlb_flow_key {
 	__be32 src[4];
@@ -128,11 +190,27 @@ struct xlb_flow_key {
 };
 _Static_assert(sizeof(struct xlb_flow_key) == 40, "xlb_flow_key layout");
 
+/*
+ * In xlb_conn.backend_id: the flow is counted in active_map (a per-flow
+ * scheduler's flow, not yet ended by a FIN or RST from the client, nor
+ * forgotten by lbd's sweep). XLB_CONN_ID() is the backend.
+ */
+#define XLB_CONN_COUNTED	(1u << 31)
+#define XLB_CONN_ID(b)		((b) & ~XLB_CONN_COUNTED)
+
 struct xlb_conn {
-	__u32 backend_id;
+	__u32 backend_id;	/* and XLB_CONN_COUNTED */
 	__u32 seen;		/* last packet, in XLB_CONN_SEEN_SHIFT units of CLOCK_MONOTONIC */
 	__u64 created_ns;	/* bpf_ktime_get_ns() when the flow was picked */
 };
+
+/* One flow in share_ring: the connection table's key and the backend it was given. */
+struct xlb_shared {
+	struct xlb_flow_key flow;
+	__u32 backend_id;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xlb_shared) == 48, "xlb_shared layout");
 
 /* Units of about a second, so that a packet writes `seen` at most once a second. */
 #define XLB_CONN_SEEN_SHIFT	30
@@ -198,10 +276,10 @@ struct xlb_traffic {
  * The global per-CPU counters, each once: X(NAME, "name", KIND, "when").
  * XLB_STAT_NAME is its slot in stats_map, "name" what lbctl stats prints.
  * KIND: RX counts every frame; each frame then counts exactly one PASS,
- * DROP or TX verdict (test_fuzz checks that); NOTE counters describe
- * rather than decide. The order is the slot order: a new counter goes at
- * the end, so the slots of a stats_map pinned by an older lbd keep their
- * meaning.
+ * DROP or TX verdict (test_fuzz checks that), so the program does not
+ * count RX: userspace sums the verdicts into it (xlb_stats_read_all()).
+ * NOTE counters describe rather than decide. The order is the slot
+ * order in struct xlb_stats: a new counter goes at the end.
  */
 #define XLB_STATS(X)								\
 	X(RX, "rx", RX, "every frame the program saw")				\
@@ -226,13 +304,20 @@ struct xlb_traffic {
 	X(RING_STABLE, "ring_stable", NOTE, "sent by an unmoved ring slot, without the connection table") \
 	X(CONN_PREV, "conn_prev", NOTE, "a miss on a moved slot kept on the slot's previous backend") \
 	X(MOVED_FULL, "moved_full", NOTE, "moved_map full: a flow on a moved slot remembered in conn_map") \
-	X(PASS_OTHER_MAC, "pass_other_mac", PASS, "to a VIP, in a frame not to this node's MAC (own_mac_map)")
+	X(PASS_OTHER_MAC, "pass_other_mac", PASS, "to a VIP, in a frame not to this node's MAC (own_mac_map)") \
+	X(SHARED, "shared", NOTE, "a flow the ring alone cannot place, handed to lbd for the cluster's peers") \
+	X(SHARE_LOST, "share_lost", NOTE, "share_ring full: a flow not handed to the peers")
 
 enum xlb_stat {
 #define XLB_STAT_ENUM(name, text, kind, why) XLB_STAT_##name,
 	XLB_STATS(XLB_STAT_ENUM)
 #undef XLB_STAT_ENUM
 	XLB_STAT_MAX,
+};
+
+/* stats_map's one record per CPU: a counter at each enum xlb_stat (count[XLB_STAT_RX] stays 0). */
+struct xlb_stats {
+	__u64 count[XLB_STAT_MAX];
 };
 
 /*

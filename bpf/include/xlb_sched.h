@@ -8,6 +8,7 @@
 #include "stats.h"
 #include "parse.h"
 #include "trace.h"
+#include "share.h"
 
 /* Probes past a down backend in the ring before giving up on the packet. */
 #define XLB_RING_TRIES		4
@@ -82,12 +83,38 @@ static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
 	return be && (be->flags & XLB_BACKEND_F_UP) ? be : NULL;
 }
 
-/* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */
-static __always_inline __u32 xlb_ring_get(void *ring, const struct xlb_vip_meta *vip, __u32 hash,
-					  __u32 probe)
+/*
+ * The VIP's ring slot at index: from ring_default_map for a ring of the
+ * default size (inlined), else from ring_map (a call). Each map has its
+ * own lookup here, so the verifier knows at each which kind of ring it
+ * reads. NULL: no ring, or index past its end.
+ */
+static __always_inline __u32 *xlb_ring_slot_at(const struct xlb_vip_meta *vip, __u32 index)
 {
-	__u32 index = xlb_ring_slot(hash + probe * XLB_RING_STRIDE, vip->ring_size);
-	__u32 *slot = bpf_map_lookup_elem(ring, &index);
+	__u32 ring_id = vip->ring_id, *slot;
+	void *ring;
+
+	if (vip->ring_size == XLB_RING_DEFAULT) {
+		ring = bpf_map_lookup_elem(&ring_default_map, &ring_id);
+		if (ring) {
+			slot = bpf_map_lookup_elem(ring, &index);
+			/*
+			 * Keeps clang from merging this lookup with ring_map's
+			 * below: at one instruction the verifier would see two
+			 * kinds of ring and call the generic helper for both.
+			 */
+			asm volatile("" : "+r"(slot));
+			return slot;
+		}
+	}
+	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
+	return ring ? bpf_map_lookup_elem(ring, &index) : NULL;
+}
+
+/* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */
+static __always_inline __u32 xlb_ring_get(const struct xlb_vip_meta *vip, __u32 hash, __u32 probe)
+{
+	__u32 *slot = xlb_ring_slot_at(vip, xlb_ring_slot(hash + probe * XLB_RING_STRIDE, vip->ring_size));
 
 	return slot ? *slot : XLB_SLOT_NONE;
 }
@@ -97,14 +124,14 @@ static __always_inline __u32 xlb_ring_get(void *ring, const struct xlb_vip_meta 
  * extra probes cover the moment between a backend going down and the new
  * ring being swapped in.
  */
-static __always_inline struct xlb_backend *xlb_ring_pick(void *ring, const struct xlb_vip_meta *vip,
-							  __u32 hash, __u32 *backend_id)
+static __always_inline struct xlb_backend *xlb_ring_pick(const struct xlb_vip_meta *vip, __u32 hash,
+							  __u32 *backend_id)
 {
 	struct xlb_backend *be;
 
 #pragma unroll
 	for (int i = 0; i < XLB_RING_TRIES; i++) {
-		*backend_id = XLB_SLOT_ID(xlb_ring_get(ring, vip, hash, i));
+		*backend_id = XLB_SLOT_ID(xlb_ring_get(vip, hash, i));
 		be = xlb_backend_if_up(*backend_id);
 		if (be)
 			return be;
@@ -207,19 +234,40 @@ static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
  * the slot while it was marked), then in conn_map (flows remembered from
  * their SYN before the slot moved).
  */
-static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt, __u32 slot)
+static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt, __u32 slot, int *in_moved)
 {
 	struct xlb_conn *conn = NULL;
 
+	*in_moved = 0;
 	if (slot & XLB_SLOT_MOVED) {
 		conn = bpf_map_lookup_elem(&moved_map, &pkt->flow);
 		xlb_trace_conn(XLB_TRACE_CONN_MOVED, conn);
+		*in_moved = conn != NULL;
 	}
 	if (!conn) {
 		conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
 		xlb_trace_conn(XLB_TRACE_CONN_TABLE, conn);
 	}
 	return conn;
+}
+
+/*
+ * A flow remembered from its SYN before its slot moved, met on the moved
+ * slot for the first time, on a node with peers: into moved_map and to the
+ * peers, once. A peer that was up during the change would keep it on the
+ * slot's previous backend anyway; one started since has no moved slot to
+ * tell it, and learns it only so.
+ */
+static __always_inline void xlb_share_remembered(const struct xlb_pkt *pkt, const struct xlb_vip_meta *vip,
+						 __u32 slot, int in_moved, const struct xlb_conn *conn, __u32 id)
+{
+	struct xlb_conn copy;
+
+	if (in_moved || !(slot & XLB_SLOT_MOVED) || !(vip->flags & XLB_VIP_F_SHARE) || xlb_trace || pkt->icmp_err)
+		return;
+	copy = *conn;
+	if (!bpf_map_update_elem(&moved_map, &pkt->flow, &copy, BPF_NOEXIST))
+		xlb_share(pkt, vip, id);
 }
 
 /* Where a flow picked just now is remembered: see moved_map. */
@@ -231,53 +279,76 @@ static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 s
 	if (slot & XLB_SLOT_MOVED) {
 		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
 			return;
-		xlb_count(XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
+		xlb_count(pkt, XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
 	}
 	bpf_map_update_elem(&conn_map, &pkt->flow, fresh, BPF_ANY);
 }
 
+/* A SYN again on a flow younger than XLB_SYN_REUSE_NS: see syn_retry_map. */
+static __always_inline void xlb_note_syn_retry(const struct xlb_pkt *pkt, const struct xlb_conn *conn)
+{
+	__u32 id = XLB_CONN_ID(conn->backend_id);
+	__u64 *n;
+
+	if (!pkt->syn)
+		return;
+	n = bpf_map_lookup_elem(&syn_retry_map, &id);
+	if (n)
+		(*n)++;
+}
+
 static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_pkt *pkt,
 								const struct xlb_vip_meta *vip,
-								void *ring, __u32 hash, __u32 slot,
+								__u32 hash, __u32 slot,
 								__u32 *backend_id, int *new_flow)
 {
 	struct xlb_backend *be = NULL;
 	struct xlb_conn *conn, fresh;
+	int in_moved;
 
-	conn = xlb_conn_find(pkt, slot);
+	conn = xlb_conn_find(pkt, slot, &in_moved);
 	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS) {
 		xlb_trace_conn_stale();
 		conn = NULL;
 	}
+	if (conn)
+		xlb_note_syn_retry(pkt, conn);
 	if (conn) {
-		be = xlb_backend_if_up(conn->backend_id);
+		/* Masked: an entry a per-flow scheduler made before the VIP's sched changed. */
+		be = xlb_backend_if_up(XLB_CONN_ID(conn->backend_id));
 		if (be) {
 			xlb_conn_seen(conn);
-			xlb_count(XLB_STAT_CONN_HIT);
-			*backend_id = conn->backend_id;
+			xlb_count(pkt, XLB_STAT_CONN_HIT);
+			*backend_id = XLB_CONN_ID(conn->backend_id);
+			xlb_share_remembered(pkt, vip, slot, in_moved, conn, *backend_id);
 			return be;
 		}
-		xlb_count(XLB_STAT_CONN_REPICK);
+		xlb_count(pkt, XLB_STAT_CONN_REPICK);
 	} else {
-		xlb_count(XLB_STAT_CONN_MISS);
+		xlb_count(pkt, XLB_STAT_CONN_MISS);
 		if ((slot & XLB_SLOT_MOVED) && xlb_flow_predates_move(pkt, vip, slot)) {
 			*backend_id = XLB_SLOT_PREV(slot);
 			be = xlb_backend_if_up(*backend_id);
 			if (be)
-				xlb_count(XLB_STAT_CONN_PREV);
+				xlb_count(pkt, XLB_STAT_CONN_PREV);
 		}
 	}
 	if (!be)
-		be = xlb_ring_pick(ring, vip, hash, backend_id);
+		be = xlb_ring_pick(vip, hash, backend_id);
 	if (!be || pkt->icmp_err)
 		return be;
 	fresh.backend_id = *backend_id;
 	fresh.created_ns = bpf_ktime_get_ns();
 	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
 	xlb_conn_remember(pkt, slot, &fresh);
+	/* A SYN on an unmoved slot is remembered for its retransmissions, but any node's ring places it. */
+	if (slot & XLB_SLOT_MOVED)
+		xlb_share(pkt, vip, *backend_id);
 	*new_flow = 1;
 	return be;
 }
+
+#include "per_flow.h"
 
 /*
  * The backend of a flow. On a slot that has not moved, the ring alone
@@ -295,18 +366,22 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 							     __u32 *backend_id, int *new_flow,
 							     __u32 *flow_hash)
 {
-	__u32 ring_id = vip->ring_id, hash, slot;
 	struct xlb_backend *be;
+	__u32 hash, slot, *first;
 	__u64 flow64;
-	void *ring;
 
-	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
-	if (!ring || !vip->ring_size)
+	if (!vip->ring_size)
 		return NULL;
 	flow64 = xlb_hash_flow64(&pkt->flow);
 	*flow_hash = flow64 >> 32;
 	hash = vip->flags & XLB_VIP_F_HASH_SRC ? xlb_hash_src(&pkt->flow) : *flow_hash;
-	slot = xlb_ring_get(ring, vip, hash, 0);
+	if (vip->sched != XLB_SCHED_RING || (vip->flags & XLB_VIP_F_PERSIST))
+		return xlb_pick_per_flow(pkt, vip, hash, backend_id, new_flow);
+	/* A VIP without its ring has no backend. */
+	first = xlb_ring_slot_at(vip, xlb_ring_slot(hash, vip->ring_size));
+	if (!first)
+		return NULL;
+	slot = *first;
 	xlb_trace_slot(*flow_hash, hash, xlb_ring_slot(hash, vip->ring_size), slot);
 	if (!(slot & XLB_SLOT_MOVED) && !pkt->syn) {
 		*backend_id = XLB_SLOT_ID(slot);
@@ -315,11 +390,11 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 			/* UDP on unmoved slots is not remembered; ICMP errors are no traffic. */
 			if (pkt->flow.proto == IPPROTO_TCP && !pkt->icmp_err)
 				xlb_conn_refresh(pkt, flow64);
-			xlb_count(XLB_STAT_RING_STABLE);
+			xlb_count(pkt, XLB_STAT_RING_STABLE);
 			return be;
 		}
 	}
-	return xlb_pick_remembered(pkt, vip, ring, hash, slot, backend_id, new_flow);
+	return xlb_pick_remembered(pkt, vip, hash, slot, backend_id, new_flow);
 }
 
 #endif /* XLB_SCHED_H */

@@ -7,17 +7,21 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "hash.h"
+#include "map_worker.h"
+#include "maglev.h"
 #include "xdp_env.h"
 #include "xt.h"
 
@@ -559,6 +563,64 @@ static void ring_reads_back(void)
 }
 
 /*
+ * lbd's map worker puts a ring it is handed into ring_map before the index
+ * asked for after it (the mapping made before stays the ring's), drops the
+ * rings it is given, and leaves a ring id that was taken back and
+ * published again (the reuse of a VIP id at the limit, in the same sync
+ * that freed it); an index it is asked for is swapped in, and the loop
+ * learns so through its event fd.
+ */
+static void map_worker_spares_claimed_rings(void)
+{
+	uint32_t table[XLB_RING_MIN] = { 0 }, got[XLB_RING_MIN];
+	uint8_t drop[XLB_MAX_VIPS] = { 0 };
+	struct xlb_ring_map mapped = { 0 };
+	struct map_worker r;
+	uint64_t gen, count;
+	int t, fd, error = -1;
+
+	if (!XT_EQ(xlb_ring_publish(&env_fds, 200, table, XLB_RING_MIN), 0) ||
+	    !XT_EQ(xlb_ring_publish(&env_fds, 201, table, XLB_RING_MIN), 0) ||
+	    !XT_EQ(map_worker_start(&r, &env_fds), 0))
+		return;
+	drop[100] = 3;	/* ring ids 200 and 201 */
+	/* A ring handed over before an index is asked for is in ring_map once that index is. */
+	table[0] = 5;
+	fd = xlb_ring_create_mapped(table, XLB_RING_MIN, &mapped);
+	if (XT_TRUE(fd >= 0, "xlb_ring_create_mapped: %d", fd))
+		map_worker_install(&r, 202, fd);
+	gen = map_worker_index(&r);
+	map_worker_give(&r, drop);
+	XT_EQ(drop[100], 0);
+	map_worker_claim(&r, 201);
+	table[0] = 7;
+	XT_EQ(xlb_ring_publish(&env_fds, 201, table, XLB_RING_MIN), 0);
+	XT_EQ(map_worker_index_wait(&r, gen), 0);
+	if (XT_EQ(xlb_ring_read(&env_fds, 202, got, XLB_RING_MIN), 0))
+		XT_EQ(got[0], 5);
+	/* Written in place through the mapping made before the install: the ring the program reads. */
+	if (mapped.slots) {
+		mapped.slots[0] = 9;
+		if (XT_EQ(xlb_ring_read(&env_fds, 202, got, XLB_RING_MIN), 0))
+			XT_EQ(got[0], 9);
+	}
+	xlb_ring_unmap(&mapped);
+	xlb_ring_del(&env_fds, 202);
+	XT_EQ(read(r.event_fd, &count, sizeof(count)), sizeof(count));
+	XT_EQ(map_worker_index_done(&r, &error), gen);
+	XT_EQ(error, 0);
+	for (t = 0; t < 200 && map_worker_pending(&r); t++)
+		usleep(10000);
+	XT_EQ(map_worker_pending(&r), 0);
+	XT_NE(xlb_ring_read(&env_fds, 200, got, XLB_RING_MIN), 0);
+	if (XT_EQ(xlb_ring_read(&env_fds, 201, got, XLB_RING_MIN), 0))
+		XT_EQ(got[0], 7);
+	map_worker_stop(&r);
+	XT_EQ(r.deleted, 1);
+	xlb_ring_del(&env_fds, 201);
+}
+
+/*
  * A SYN on a remembered 5-tuple: within XLB_SYN_REUSE_NS it is the client
  * retransmitting, and must reach the backend that may have answered; later
  * it is a new connection on a reused source port and follows the current
@@ -830,6 +892,409 @@ static void many_vips_in_the_index(void)
 			passed += r.verdict == XDP_PASS;
 	}
 	XT_EQ(passed, (600 + 6) / 7);
+}
+
+/*
+ * Deleting the key a vip_map walk stands on sends the walk back to the
+ * first key: a build that placed every key it met placed those it had
+ * met twice, the first copy with what the key held then. The map worker
+ * builds while lbd's loop deletes VIPs, so a build must not repeat a key.
+ */
+struct churn {
+	struct xlb_vip_key key;
+	struct xlb_vip_meta meta;
+	volatile bool stop;
+	unsigned long deletes;
+};
+
+static void *churn_vips(void *arg)
+{
+	struct churn *c = arg;
+	struct xlb_vip_key key = c->key;
+
+	for (uint16_t i = 0; !c->stop; i = (uint16_t)((i + 1) % 300)) {
+		key.port = htons((uint16_t)(2000 + i));
+		c->deletes += xlb_vip_del(&env_fds, &key) == 1;
+		xlb_vip_set(&env_fds, &key, &c->meta);
+	}
+	return NULL;
+}
+
+static void index_build_under_deletes(void)
+{
+	struct xlb_vip_entry *index = calloc(XLB_VIP_INDEX_SIZE, sizeof(*index));
+	struct churn c = { .key = { .proto = IPPROTO_UDP, .family = XLB_AF_INET } };
+	struct xlb_vip_key base = c.key;
+	unsigned twice = 0, builds = 0;
+	pthread_t t;
+
+	pkt_addr(4, env_vips[VIP4_UDP_DSR].addr, base.addr);
+	base.port = htons(env_vips[VIP4_UDP_DSR].port);
+	pkt_addr(4, "198.18.3.2", c.key.addr);
+	if (!index || !XT_EQ(bpf_map_lookup_elem(env_fds.vip, &base, &c.meta), 0))
+		goto out;
+	for (uint16_t i = 0; i < 300; i++) {
+		struct xlb_vip_key key = c.key;
+
+		key.port = htons((uint16_t)(2000 + i));
+		xlb_vip_set(&env_fds, &key, &c.meta);
+	}
+	if (!XT_EQ(pthread_create(&t, NULL, churn_vips, &c), 0))
+		goto out;
+	for (; builds < 300; builds++) {
+		if (xlb_vip_index_build(&env_fds, index))
+			continue;
+		for (uint32_t i = 0; i < XLB_VIP_INDEX_SIZE; i++) {
+			uint32_t start = xlb_hash_vip(&index[i].key);
+
+			if (!index[i].key.family)
+				continue;
+			for (uint32_t p = start; (p & (XLB_VIP_INDEX_SIZE - 1)) != i; p++)
+				twice += !memcmp(&index[p & (XLB_VIP_INDEX_SIZE - 1)].key, &index[i].key,
+						 sizeof(index[i].key));
+		}
+	}
+	c.stop = true;
+	pthread_join(t, NULL);
+	XT_TRUE(c.deletes > 1000, "the other thread deleted %lu VIPs: the test proves less", c.deletes);
+	XT_EQ(twice, 0);
+	for (uint16_t i = 0; i < 300; i++) {
+		struct xlb_vip_key key = c.key;
+
+		key.port = htons((uint16_t)(2000 + i));
+		xlb_vip_del(&env_fds, &key);
+	}
+	xlb_vip_index_sync(&env_fds);
+out:
+	free(index);
+}
+
+/*
+ * A per-flow VIP of the tests' own: 198.18.3.9:80/tcp on VIP id
+ * PF_VIP_ID, whose ring (the fallback) is VIP4_CHURN's, with the
+ * scheduler's backends and weights as given.
+ */
+#define PF_VIP_ID (XLB_MAX_VIPS - 3)
+#define PF_VIP "198.18.3.9"
+
+static int per_flow_vip_persist(uint8_t sched, const uint32_t *ids, const uint32_t *weights, size_t n,
+				uint64_t persist_ns);
+
+static int per_flow_vip(uint8_t sched, const uint32_t *ids, const uint32_t *weights, size_t n)
+{
+	return per_flow_vip_persist(sched, ids, weights, n, 0);
+}
+
+static int per_flow_vip_persist(uint8_t sched, const uint32_t *ids, const uint32_t *weights, size_t n,
+				uint64_t persist_ns)
+{
+	struct xlb_vip_key key = { .port = htons(80), .proto = IPPROTO_TCP, .family = XLB_AF_INET };
+	struct xlb_vip_key churn = key;
+	struct maglev_backend mb[8] = { 0 };
+	struct xlb_sched_set set;
+	struct xlb_vip_meta meta;
+	uint32_t id = PF_VIP_ID;
+	uint64_t zero = 0;
+
+	pkt_addr(4, PF_VIP, key.addr);
+	pkt_addr(4, env_vips[VIP4_CHURN].addr, churn.addr);
+	if (bpf_map_lookup_elem(env_fds.vip, &churn, &meta))
+		return -errno;
+	for (size_t i = 0; i < n; i++) {
+		mb[i].id = ids[i];
+		mb[i].weight = weights ? weights[i] : 1;
+		env_backend_up(ids[i], true);
+		bpf_map_update_elem(env_fds.active, &ids[i], &zero, BPF_ANY);
+	}
+	xlb_sched_set_build(sched, mb, n, &set);
+	set.persist_ns = persist_ns;
+	meta.vip_id = PF_VIP_ID;
+	meta.sched = sched;
+	meta.flags = persist_ns ? XLB_VIP_F_PERSIST : 0;
+	if (xlb_sched_set_write(&env_fds, PF_VIP_ID, &set) ||
+	    bpf_map_update_elem(env_fds.sched_turn, &id, &zero, BPF_ANY) ||
+	    xlb_vip_set(&env_fds, &key, &meta) < 0)
+		return -EIO;
+	return xlb_vip_index_sync(&env_fds);
+}
+
+static void per_flow_vip_del(void)
+{
+	struct xlb_vip_key key = { .port = htons(80), .proto = IPPROTO_TCP, .family = XLB_AF_INET };
+
+	pkt_addr(4, PF_VIP, key.addr);
+	xlb_vip_del(&env_fds, &key);
+	xlb_vip_index_sync(&env_fds);
+}
+
+/* Which of the tests' backends 21..23 a forwarded frame went to; 0: none. */
+static uint32_t pf_sent_to(const struct env_run *r)
+{
+	for (uint32_t id = 21; id <= 23; id++)
+		if (r->verdict == XDP_TX && !memcmp(r->out, env_backend(id)->mac, 6))
+			return id;
+	return 0;
+}
+
+/* One packet of client src, port sport, with flags: where it went. */
+static uint32_t pf_send_from(const char *src, uint16_t sport, uint8_t flags)
+{
+	struct pkt_spec s = { V4(src, PF_VIP, IPPROTO_TCP, sport, 80), .tcp_flags = flags };
+	uint8_t in[PKT_MAX];
+	struct env_run r;
+
+	if (env_run(in, pkt_build(&s, in), &r))
+		return 0;
+	return pf_sent_to(&r);
+}
+
+static uint32_t pf_send(uint16_t sport, uint8_t flags)
+{
+	return pf_send_from("198.18.0.90", sport, flags);
+}
+
+static uint64_t active_of(uint32_t id)
+{
+	uint64_t n = 0;
+
+	bpf_map_lookup_elem(env_fds.active, &id, &n);
+	return n;
+}
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+static void pf_forget(uint16_t from, uint16_t to)
+{
+	for (uint16_t p = from; p < to; p++) {
+		struct pkt_spec s = { V4("198.18.0.90", PF_VIP, IPPROTO_TCP, p, 80) };
+		struct xlb_flow_key flow;
+
+		env_flow(&s, &flow);
+		env_conn_forget(&flow);
+	}
+}
+
+/* SYNs from client ports from, from + 1, ...: where each went, as "21 22 ...". */
+static void pf_syns(uint16_t from, int n, char *got, size_t len)
+{
+	got[0] = 0;
+	for (int i = 0; i < n; i++)
+		snprintf(got + strlen(got), len - strlen(got), "%u ", pf_send((uint16_t)(from + i), TH_SYN));
+}
+
+/* rr: the backends in turn over new flows, and each flow's packets stay where its SYN went. */
+static void rr_takes_turns(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 };
+	char got[64] = "", want[64] = "";
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_RR, ids, NULL, 3), 0))
+		return;
+	pf_syns(50000, 9, got, sizeof(got));
+	for (uint16_t i = 0; i < 9; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%u ", ids[i % 3]);
+	XT_TRUE(!strcmp(got, want), "rr over 9 SYNs went %s, not %s", got, want);
+	for (uint16_t i = 0; i < 9; i++)
+		XT_EQ(pf_send(50000 + i, TH_ACK), ids[i % 3]);
+	XT_EQ(active_of(21) + active_of(22) + active_of(23), 9);
+	for (uint16_t i = 0; i < 9; i++)
+		pf_send(50000 + i, TH_FIN | TH_ACK);
+	XT_EQ(active_of(21) + active_of(22) + active_of(23), 0);
+	/* A FIN again (retransmitted) takes nothing more off. */
+	pf_send(50000, TH_FIN | TH_ACK);
+	XT_EQ(active_of(21), 0);
+	pf_forget(50000, 50009);
+	per_flow_vip_del();
+}
+
+/* wrr: by weight, interleaved: 5, 1, 1 is a a b a c a a, not a a a a a b c. */
+static void wrr_interleaves_by_weight(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 }, weights[] = { 5, 1, 1 };
+	char got[64] = "";
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_WRR, ids, weights, 3), 0))
+		return;
+	pf_syns(51000, 14, got, sizeof(got));
+	XT_TRUE(!strcmp(got, "21 21 22 21 23 21 21 21 21 22 21 23 21 21 "), "wrr 5:1:1 went %s", got);
+	for (uint16_t i = 0; i < 14; i++)
+		pf_send(51000 + i, TH_RST);
+	XT_EQ(active_of(21) + active_of(22) + active_of(23), 0);
+	pf_forget(51000, 51014);
+	per_flow_vip_del();
+}
+
+/* lc: a new flow goes where the fewest flows are active; an ended flow frees its place. */
+static void lc_fewest_active(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 };
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_LC, ids, NULL, 3), 0))
+		return;
+	uint32_t b21 = 21;
+	uint64_t five = 5, zero = 0;
+	int on21 = 0;
+
+	/* 21 holds 5 long flows: the next 10 new ones go to 22 and 23 until they hold 5 each. */
+	bpf_map_update_elem(env_fds.active, &b21, &five, BPF_ANY);
+	for (uint16_t i = 0; i < 10; i++)
+		on21 += pf_send(52000 + i, TH_SYN) == 21;
+	XT_TRUE(!on21 && active_of(22) == 5 && active_of(23) == 5,
+		"10 new flows: %d to 21; active 22 %llu, 23 %llu", on21, (unsigned long long)active_of(22),
+		(unsigned long long)active_of(23));
+	/* All at 5: ties go to the first, 21. */
+	XT_EQ(pf_send(52010, TH_SYN), 21);
+	pf_send(52010, TH_RST);
+	/* Two of 22's flows end: the next two new flows go to 22. */
+	for (uint16_t i = 0, ended = 0; i < 10 && ended < 2; i++)
+		if (pf_send(52000 + i, TH_ACK) == 22) {
+			pf_send(52000 + i, TH_FIN | TH_ACK);
+			ended++;
+		}
+	XT_EQ(active_of(22), 3);
+	XT_EQ(pf_send(52100, TH_SYN), 22);
+	XT_EQ(pf_send(52101, TH_SYN), 22);
+	/* A backend gone down: its flows go elsewhere and its count with them. */
+	env_backend_up(23, false);
+	for (uint16_t i = 0; i < 10; i++)
+		XT_TRUE(pf_send(52000 + i, TH_ACK) != 23, "a packet went to the down backend 23");
+	XT_EQ(active_of(23), 0);
+	env_backend_up(23, true);
+	for (uint16_t i = 0; i < 10; i++)
+		pf_send(52000 + i, TH_RST);
+	pf_send(52100, TH_RST);
+	pf_send(52101, TH_RST);
+	/* Every flow ended: what is left is 21's five of before. */
+	XT_TRUE(active_of(21) == 5 && active_of(22) == 0 && active_of(23) == 0, "active after the ends: %llu %llu %llu",
+		(unsigned long long)active_of(21), (unsigned long long)active_of(22),
+		(unsigned long long)active_of(23));
+	bpf_map_update_elem(env_fds.active, &b21, &zero, BPF_ANY);
+	pf_forget(52000, 52102);
+	per_flow_vip_del();
+}
+
+/* wlc: active flows per unit of weight: 2:1 weights hold flows 2:1, in the order a b a a b a. */
+static void wlc_by_weight(void)
+{
+	const uint32_t ids[] = { 21, 22 }, weights[] = { 2, 1 };
+	char got[64] = "";
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_WLC, ids, weights, 2), 0))
+		return;
+	pf_syns(53000, 6, got, sizeof(got));
+	XT_TRUE(!strcmp(got, "21 22 21 21 22 21 "), "wlc 2:1 went %s", got);
+	XT_EQ(active_of(21), 4);
+	XT_EQ(active_of(22), 2);
+	for (uint16_t i = 0; i < 6; i++)
+		pf_send(53000 + i, TH_RST);
+	pf_forget(53000, 53006);
+	per_flow_vip_del();
+}
+
+/* random: by weight; 3:1 over 400 new flows gives 21 between 260 and 340 (4.5 deviations). */
+static void random_by_weight(void)
+{
+	const uint32_t ids[] = { 21, 22 }, weights[] = { 3, 1 };
+	int on21 = 0, on22 = 0;
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_RANDOM, ids, weights, 2), 0))
+		return;
+	for (uint16_t i = 0; i < 400; i++) {
+		uint32_t id = pf_send(54000 + i, TH_SYN);
+
+		on21 += id == 21;
+		on22 += id == 22;
+		XT_EQ(pf_send(54000 + i, TH_ACK), id);
+	}
+	XT_TRUE(on21 + on22 == 400 && on21 >= 260 && on21 <= 340, "random 3:1 over 400: %d on 21, %d on 22", on21,
+		on22);
+	for (uint16_t i = 0; i < 400; i++)
+		pf_send(54000 + i, TH_RST);
+	XT_EQ(active_of(21) + active_of(22), 0);
+	pf_forget(54000, 54400);
+	per_flow_vip_del();
+}
+
+/*
+ * Persistence: a client's new connections all go to its backend, whatever
+ * the scheduler would say, until its backend goes down or the client has
+ * been quiet for the persistence time; another client is placed as usual.
+ */
+static void persist_keeps_client(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 };
+	struct xlb_persist_key key = { .vip_id = PF_VIP_ID, .family = XLB_AF_INET };
+	struct xlb_persist p;
+	int kept = 0;
+
+	if (!XT_EQ(per_flow_vip_persist(XLB_SCHED_RR, ids, NULL, 3, 200 * 1000000ull), 0))
+		return;
+	for (uint16_t i = 0; i < 5; i++)
+		kept += pf_send_from("198.18.0.91", 55000 + i, TH_SYN) == 21;
+	XT_EQ(kept, 5);
+	pkt_addr(4, "198.18.0.91", key.addr);
+	if (XT_EQ(bpf_map_lookup_elem(env_fds.persist, &key, &p), 0))
+		XT_EQ(p.backend_id, 21);
+	XT_EQ(pf_send_from("198.18.0.92", 55000, TH_SYN), 22);
+	/* Its backend down: placed afresh (the turn's 23), and kept there once 21 is back. */
+	env_backend_up(21, false);
+	XT_EQ(pf_send_from("198.18.0.91", 55010, TH_SYN), 23);
+	env_backend_up(21, true);
+	XT_EQ(pf_send_from("198.18.0.91", 55011, TH_SYN), 23);
+	/* Quiet for longer than the persistence: the next turn, 21. */
+	usleep(250 * 1000);
+	XT_EQ(pf_send_from("198.18.0.91", 55012, TH_SYN), 21);
+	for (uint16_t i = 0; i < 13; i++)
+		pf_send_from("198.18.0.91", 55000 + i, TH_RST);
+	pf_send_from("198.18.0.92", 55000, TH_RST);
+	bpf_map_delete_elem(env_fds.persist, &key);
+	pkt_addr(4, "198.18.0.92", key.addr);
+	bpf_map_delete_elem(env_fds.persist, &key);
+	per_flow_vip_del();
+}
+
+/*
+ * The passive check's signal: a SYN again on a flow the table gave a
+ * backend (the client heard no SYN-ACK) counts for that backend; a first
+ * SYN and the packets after it do not.
+ */
+static void syn_retry_counted(void)
+{
+	const uint32_t ids[] = { 21, 22 };
+	uint64_t before, after;
+	uint32_t id;
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_RR, ids, NULL, 2), 0))
+		return;
+	id = pf_send(56000, TH_SYN);
+	before = xlb_syn_retries(&env_fds, id);
+	XT_EQ(pf_send(56000, TH_ACK), id);
+	XT_EQ(xlb_syn_retries(&env_fds, id), before);
+	XT_EQ(pf_send(56000, TH_SYN), id);
+	XT_EQ(pf_send(56000, TH_SYN), id);
+	after = xlb_syn_retries(&env_fds, id);
+	XT_EQ(after - before, 2);
+	pf_send(56000, TH_RST);
+	pf_forget(56000, 56001);
+	per_flow_vip_del();
+}
+
+/* Weights past the order's room: the order fits, every backend is in it, the ratio stays. */
+static void sched_order_fits_big_weights(void)
+{
+	struct maglev_backend mb[3] = { { .id = 21, .weight = 9000 }, { .id = 22, .weight = 1 },
+					{ .id = 23, .weight = 3000 } };
+	struct xlb_sched_set set;
+	uint32_t on[3] = { 0 };
+
+	xlb_sched_set_build(XLB_SCHED_WRR, mb, 3, &set);
+	XT_TRUE(set.seq_len <= XLB_SCHED_SEQ_MAX && set.seq_len > 1000, "order of %u places", set.seq_len);
+	for (uint32_t i = 0; i < set.seq_len && i < XLB_SCHED_SEQ_MAX; i++)
+		on[set.seq[i] - 21]++;
+	XT_TRUE(on[1] >= 1 && on[0] > 2 * on[2] && on[0] < 4 * on[2], "places: %u %u %u", on[0], on[1], on[2]);
 }
 
 /* A ring swap is one map update: the program reads the new ring at once. */
@@ -1444,6 +1909,427 @@ static void trace_is_the_programs_answer(void)
 	}
 }
 
+/*
+ * share_ring: the flows a peer's ring cannot place (share.h). Each case
+ * reads what the program wrote there since the last read, and leaves the
+ * ring empty for the next.
+ */
+struct share_seen {
+	struct xlb_shared *out;
+	int max, n;
+	size_t bad_size;	/* a record that is no struct xlb_shared */
+};
+
+static int share_record(void *ctx, void *data, size_t size)
+{
+	struct share_seen *seen = ctx;
+
+	if (size != sizeof(struct xlb_shared)) {
+		seen->bad_size = size;
+		return 0;
+	}
+	if (seen->n < seen->max)
+		memcpy(&seen->out[seen->n], data, size);
+	seen->n++;
+	return 0;
+}
+
+/* Takes every record out of share_ring: how many there were (the first max in out), or -errno. */
+static int share_take(struct xlb_shared *out, int max)
+{
+	struct share_seen seen = { .out = out, .max = max };
+	struct ring_buffer *rb = ring_buffer__new(env_share_ring_fd(), share_record, &seen, NULL);
+	int ret;
+
+	if (!rb)
+		return -errno;
+	/* The consumer position lives in the map, so a reader made per call goes on where the last stopped. */
+	ret = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	if (ret < 0)
+		return ret;
+	XT_TRUE(!seen.bad_size, "a share_ring record of %zu bytes, not %zu", seen.bad_size,
+		sizeof(struct xlb_shared));
+	return seen.n;
+}
+
+/* Since the last take, exactly one record: flow's, given backend id. */
+static bool shared_one(const struct xlb_flow_key *flow, uint32_t id)
+{
+	struct xlb_shared rec[4];
+	int n = share_take(rec, 4);
+
+	if (!XT_EQ(n, 1))
+		return false;
+	return XT_MEM(&rec[0].flow, flow, sizeof(*flow)) && XT_EQ(rec[0].backend_id, id) && XT_EQ(rec[0].pad, 0);
+}
+
+static bool shared_none(const char *after)
+{
+	int n = share_take(NULL, 0);
+
+	return XT_TRUE(n == 0, "after %s, share_ring held %d records", after, n);
+}
+
+/* The run counted n flows handed over and none lost (r as sent_to() left it). */
+static bool counted_shared(const struct env_run *r, int n)
+{
+	return XT_EQ(r->delta[XLB_STAT_SHARED], n) && XT_EQ(r->delta[XLB_STAT_SHARE_LOST], 0);
+}
+
+/* VIP4_CHURN's ring afresh over 21, 22, 23, with XLB_VIP_F_SHARE on or off. */
+static bool share_churn_vip(bool share)
+{
+	struct env_vip *vip = &env_vips[VIP4_CHURN];
+
+	memcpy(vip->backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
+	vip->flags = (uint8_t)(share ? vip->flags | XLB_VIP_F_SHARE : vip->flags & ~XLB_VIP_F_SHARE);
+	return XT_EQ(publish_fresh(VIP4_CHURN), 0);
+}
+
+/*
+ * The same, with s's slot moved to the backend the ring picks (*id) from
+ * another (*prev), as a change leaves it.
+ */
+static bool share_moved_slot(const struct pkt_spec *s, bool share, uint32_t *id, uint32_t *prev)
+{
+	struct xlb_flow_key flow;
+
+	if (!share_churn_vip(share))
+		return false;
+	env_flow(s, &flow);
+	*id = env_ring_pick(VIP4_CHURN, &flow);
+	*prev = *id == 21 ? 22 : 21;
+	return publish_slot(VIP4_CHURN, &flow, *id | XLB_SLOT_MOVED | *prev << 16);
+}
+
+/* Undoes share_moved_slot(): the flow forgotten, the flag off, the ring unmoved and share_ring empty. */
+static void share_restore(const struct xlb_flow_key *flow)
+{
+	env_conn_forget(flow);
+	share_churn_vip(false);
+	share_take(NULL, 0);
+}
+
+/*
+ * A flow remembered from its SYN on an unmoved slot, met again once the
+ * slot moved: copied into moved_map and handed over once, as a peer
+ * started since the change has no moved slot to keep it on its backend.
+ * Without the flag, neither. Its next packet finds it in moved_map.
+ */
+static void share_syn_flow_after_its_slot_moved(void)
+{
+	for (int share = 0; share < 2; share++) {
+		struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49320 + share, 80), .tcp_flags = TH_SYN };
+		struct xlb_flow_key flow;
+		struct xlb_conn conn;
+		struct env_run r;
+		uint32_t id, other;
+
+		env_flow(&s, &flow);
+		if (!share_churn_vip(share))
+			goto next;
+		id = env_ring_pick(VIP4_CHURN, &flow);
+		XT_EQ(sent_to(&s, &r), id);
+		counted_shared(&r, 0);
+		shared_none("a SYN on an unmoved slot");
+		other = id == 21 ? 22 : 21;
+		if (!publish_slot(VIP4_CHURN, &flow, other | XLB_SLOT_MOVED | id << 16))
+			goto next;
+		s.tcp_flags = TH_ACK;
+		XT_EQ(sent_to(&s, &r), id);
+		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+		counted_shared(&r, share);
+		if (share)
+			shared_one(&flow, id);
+		else
+			shared_none("a remembered flow on its moved slot, without the flag");
+		XT_TRUE((bpf_map_lookup_elem(env_fds.moved, &flow, &conn) == 0) == share,
+			"moved_map %s the flow (flag %s)", share ? "lacks" : "holds", share ? "on" : "off");
+		XT_EQ(sent_to(&s, &r), id);
+		counted_shared(&r, 0);
+		shared_none("the flow's next packet");
+next:
+		share_restore(&flow);
+	}
+}
+
+/*
+ * Run after every other case: none had a VIP with XLB_VIP_F_SHARE, and
+ * among them are moved slots, SYNs, per-flow schedulers, ICMP errors and
+ * the trace instance. Nothing was handed over.
+ */
+static void share_nothing_without_flag(void)
+{
+	uint64_t total[XLB_STAT_MAX];
+
+	if (XT_EQ(xlb_stats_read_all(&env_fds, total), 0)) {
+		XT_EQ(total[XLB_STAT_SHARED], 0);
+		XT_EQ(total[XLB_STAT_SHARE_LOST], 0);
+	}
+	shared_none("every case without XLB_VIP_F_SHARE");
+}
+
+/*
+ * A SYN on a moved slot of a sharing VIP: its flow is handed over once,
+ * with the backend the frame went to; its next packet is a hit on what
+ * the table remembers, nothing new.
+ */
+static void share_syn_on_moved_slot(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49300, 80), .tcp_flags = TH_SYN };
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t id, prev, got;
+
+	env_flow(&s, &flow);
+	if (!share_moved_slot(&s, true, &id, &prev))
+		goto out;
+	got = sent_to(&s, &r);
+	if (!XT_EQ(got, id) || !XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1))
+		goto out;
+	counted_shared(&r, 1);
+	shared_one(&flow, got);
+	s.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	counted_shared(&r, 0);
+	shared_none("an ACK of a flow handed over");
+out:
+	share_restore(&flow);
+}
+
+/* A flow from before the move, kept on the slot's previous backend: handed over with that backend. */
+static void share_old_flow_on_moved_slot(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49301, 80), .tcp_flags = TH_ACK };
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t id, prev, got;
+
+	env_flow(&s, &flow);
+	if (!share_moved_slot(&s, true, &id, &prev))
+		goto out;
+	got = sent_to(&s, &r);
+	if (!XT_EQ(got, prev) || !XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1))
+		goto out;
+	counted_shared(&r, 1);
+	shared_one(&flow, prev);
+	XT_EQ(sent_to(&s, &r), prev);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	counted_shared(&r, 0);
+	shared_none("the second ACK of a flow kept on the previous backend");
+out:
+	share_restore(&flow);
+}
+
+/* The same two flows on a VIP without XLB_VIP_F_SHARE: placed alike, nothing handed over. */
+static void share_off_on_moved_slot(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49302, 80), .tcp_flags = TH_SYN };
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t id, prev;
+
+	env_flow(&s, &flow);
+	if (!share_moved_slot(&s, false, &id, &prev))
+		goto out;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	counted_shared(&r, 0);
+	shared_none("a SYN on a moved slot of a VIP without the flag");
+	/* Forgotten, its ACK is a flow from before the move. */
+	env_conn_forget(&flow);
+	s.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&s, &r), prev);
+	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 1);
+	counted_shared(&r, 0);
+	shared_none("an old flow on a moved slot of a VIP without the flag");
+out:
+	share_restore(&flow);
+}
+
+/*
+ * On an unmoved slot any node's ring places the flow: its SYN is
+ * remembered (for its retransmissions) but not handed over, and neither
+ * are its ACKs.
+ */
+static void share_not_on_unmoved_slot(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49303, 80), .tcp_flags = TH_SYN };
+	const struct env_vip *vip = &env_vips[VIP4_CHURN];
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t id;
+
+	env_flow(&s, &flow);
+	if (!share_churn_vip(true))
+		goto out;
+	id = env_ring_pick(VIP4_CHURN, &flow);
+	if (!XT_TRUE(!(vip->slots[xlb_ring_slot(xlb_hash_flow(&flow), vip->ring_size)] & XLB_SLOT_MOVED),
+		     "a fresh ring has a moved slot"))
+		goto out;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	XT_TRUE(remembered(&flow), "a SYN on an unmoved slot was not remembered");
+	counted_shared(&r, 0);
+	shared_none("a SYN on an unmoved slot");
+	s.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_RING_STABLE], 1);
+	counted_shared(&r, 0);
+	shared_none("an ACK on an unmoved slot");
+out:
+	share_restore(&flow);
+}
+
+/*
+ * On a moved slot of a sharing VIP, what creates no flow hands none over:
+ * an ICMP error about a flow the table does not know, and the trace
+ * instance (which shares share_ring) tracing a SYN. The same SYN through
+ * the attached program is handed over: the two above would have been.
+ */
+static void share_not_for_icmp_error_or_trace(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49304, 80), .tcp_flags = TH_SYN };
+	struct pkt_spec quoted = reply_of(&s);
+	struct xlb_flow_key flow;
+	struct xlb_trace rec;
+	uint8_t in[PKT_MAX];
+	struct env_run r;
+	uint64_t counted;
+	uint32_t id, prev;
+	size_t len;
+
+	env_flow(&s, &flow);
+	if (!share_moved_slot(&s, true, &id, &prev))
+		goto out;
+	len = pkt_build_icmp_err(4, ROUTER4, s.dst, &quoted, 28, 1400, in);
+	if (XT_EQ(env_run(in, len, &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_ICMP_ERR_FORWARDED], 1);
+		counted_shared(&r, 0);
+	}
+	XT_TRUE(!remembered(&flow), "an ICMP error made a flow");
+	shared_none("an ICMP error about an unknown flow on a moved slot");
+	len = pkt_build(&s, in);
+	if (XT_EQ(env_trace_run(in, len, &r, &rec, &counted), 0))
+		XT_EQ(rec.backend_id, id);
+	XT_TRUE(!(counted & (1ull << XLB_STAT_SHARED)), "the trace counted a flow handed over");
+	shared_none("a traced SYN on a moved slot");
+	XT_EQ(sent_to(&s, &r), id);
+	counted_shared(&r, 1);
+	shared_one(&flow, id);
+out:
+	share_restore(&flow);
+}
+
+/* XLB_VIP_F_SHARE on the tests' per-flow VIP, which per_flow_vip() writes without it. */
+static int pf_vip_share(void)
+{
+	struct xlb_vip_key key = { .port = htons(80), .proto = IPPROTO_TCP, .family = XLB_AF_INET };
+	struct xlb_vip_meta meta;
+
+	pkt_addr(4, PF_VIP, key.addr);
+	if (bpf_map_lookup_elem(env_fds.vip, &key, &meta))
+		return -errno;
+	meta.flags |= XLB_VIP_F_SHARE;
+	if (xlb_vip_set(&env_fds, &key, &meta) < 0)
+		return -EIO;
+	return xlb_vip_index_sync(&env_fds);
+}
+
+/*
+ * A per-flow scheduler's choice depends on what came before, so no peer
+ * could make it again: each new flow is handed over with the backend rr
+ * gave it (two flows, two backends). A hit is not, nor is a RST of a flow
+ * not known (it ends at once: no entry).
+ */
+static void share_per_flow_new_flows(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 };
+	struct pkt_spec a = { V4("198.18.0.90", PF_VIP, IPPROTO_TCP, 57000, 80), .tcp_flags = TH_SYN };
+	struct pkt_spec b = a, c = a;
+	struct xlb_flow_key fa, fb;
+	struct env_run r;
+	uint32_t got_a, got_b;
+
+	b.sport = 57001;
+	c.sport = 57002;
+	c.tcp_flags = TH_RST;
+	env_flow(&a, &fa);
+	env_flow(&b, &fb);
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_RR, ids, NULL, 3), 0) || !XT_EQ(pf_vip_share(), 0))
+		goto out;
+	got_a = sent_to(&a, &r);
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	counted_shared(&r, 1);
+	shared_one(&fa, got_a);
+	got_b = sent_to(&b, &r);
+	counted_shared(&r, 1);
+	shared_one(&fb, got_b);
+	XT_TRUE(got_a && got_b && got_a != got_b, "rr sent two new flows to %u and %u", got_a, got_b);
+	a.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&a, &r), got_a);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	counted_shared(&r, 0);
+	shared_none("an ACK of a per-flow VIP's remembered flow");
+	sent_to(&c, &r);
+	counted_shared(&r, 0);
+	shared_none("a RST of a flow not known");
+out:
+	pf_send(57000, TH_RST);
+	pf_send(57001, TH_RST);
+	pf_forget(57000, 57003);
+	per_flow_vip_del();
+	share_take(NULL, 0);
+}
+
+/*
+ * While lbd does not read share_ring, it fills: a new flow past that is
+ * still placed and remembered, only counted as lost to the peers. Once
+ * read, the next new flow is handed over again. A per-flow VIP hands over
+ * every new flow: about XLB_SHARE_RING_BYTES / 56 (a record and its
+ * header) fill the ring; fewer than / 64 would be a ring full too soon.
+ */
+static void share_ring_full_counts_lost(void)
+{
+	const uint32_t ids[] = { 21, 22, 23 };
+	struct pkt_spec s = { V4("198.18.0.90", PF_VIP, IPPROTO_TCP, 0, 80), .tcp_flags = TH_SYN };
+	const int most = XLB_SHARE_RING_BYTES / 56 + 100;
+	uint64_t shared = 0, lost = 0, zero = 0;
+	struct xlb_flow_key flow;
+	struct env_run r;
+	uint32_t got;
+	int i;
+
+	if (!XT_EQ(per_flow_vip(XLB_SCHED_RR, ids, NULL, 3), 0) || !XT_EQ(pf_vip_share(), 0))
+		goto out;
+	for (i = 0; i < most && !lost; i++) {
+		s.sport = (uint16_t)(58000 + i);
+		if (!XT_TRUE(sent_to(&s, &r) != 0, "new flow %d was not placed", i))
+			goto out;
+		shared += r.delta[XLB_STAT_SHARED];
+		lost += r.delta[XLB_STAT_SHARE_LOST];
+	}
+	if (!XT_EQ(lost, 1) || !XT_GE(shared, XLB_SHARE_RING_BYTES / 64))
+		goto out;
+	env_flow(&s, &flow);
+	XT_TRUE(remembered(&flow), "the flow lost to the peers was not remembered");
+	XT_EQ(share_take(NULL, 0), shared);
+	s.sport = (uint16_t)(58000 + i);
+	env_flow(&s, &flow);
+	got = sent_to(&s, &r);
+	counted_shared(&r, 1);
+	shared_one(&flow, got);
+out:
+	/* Thousands of flows: forgotten at once, and their count with them. */
+	pf_forget(58000, (uint16_t)(58000 + most + 1));
+	for (size_t k = 0; k < 3; k++)
+		bpf_map_update_elem(env_fds.active, &ids[k], &zero, BPF_ANY);
+	per_flow_vip_del();
+	share_take(NULL, 0);
+}
+
 static const struct xt_case stateful[] = {
 	XT_CASE(own_mac_of_other_interface),
 	XT_CASE(own_macs_vmac_alone),
@@ -1451,6 +2337,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),
+	XT_CASE(map_worker_spares_claimed_rings),
 	XT_CASE(syn_on_known_tuple),
 	XT_CASE(flow_on_down_backend_moves),
 	XT_CASE(all_backends_down_drops),
@@ -1458,6 +2345,15 @@ static const struct xt_case stateful[] = {
 	XT_CASE(icmp_error_creates_no_flow),
 	XT_CASE(vip_and_backend_counters),
 	XT_CASE(many_vips_in_the_index),
+	XT_CASE(index_build_under_deletes),
+	XT_CASE(rr_takes_turns),
+	XT_CASE(wrr_interleaves_by_weight),
+	XT_CASE(lc_fewest_active),
+	XT_CASE(wlc_by_weight),
+	XT_CASE(random_by_weight),
+	XT_CASE(sched_order_fits_big_weights),
+	XT_CASE(persist_keeps_client),
+	XT_CASE(syn_retry_counted),
 	XT_CASE(ring_swap_is_atomic_update),
 	XT_CASE(tcp_conn_refreshed_on_unmoved_slot),
 	XT_CASE(refresh_filter_shared_place),
@@ -1466,6 +2362,16 @@ static const struct xt_case stateful[] = {
 	XT_CASE(post_move_connection_survives_eviction),
 	XT_CASE(udp_window_after_second_change),
 	XT_CASE(trace_is_the_programs_answer),
+	/* Last: the first checks that nothing before handed a flow over. */
+	XT_CASE(share_nothing_without_flag),
+	XT_CASE(share_syn_on_moved_slot),
+	XT_CASE(share_old_flow_on_moved_slot),
+	XT_CASE(share_off_on_moved_slot),
+	XT_CASE(share_not_on_unmoved_slot),
+	XT_CASE(share_not_for_icmp_error_or_trace),
+	XT_CASE(share_per_flow_new_flows),
+	XT_CASE(share_ring_full_counts_lost),
+	XT_CASE(share_syn_flow_after_its_slot_moved),
 };
 
 int main(void)

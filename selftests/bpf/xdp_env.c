@@ -14,6 +14,7 @@
 
 #include "hash.h"
 #include "maglev.h"
+#include "plan.h"
 #include "xlb.skel.h"
 
 static struct xlb *skel;
@@ -63,6 +64,11 @@ int env_prog_fd(void)
 	return bpf_program__fd(skel->progs.xlb_xdp);
 }
 
+int env_share_ring_fd(void)
+{
+	return bpf_map__fd(skel->maps.share_ring);
+}
+
 static void to_key_addr(int family, const char *text, __be32 out[4])
 {
 	pkt_addr(family, text, out);
@@ -107,13 +113,19 @@ int env_write_vip(int v)
 	return ret < 0 ? ret : xlb_vip_index_sync(&env_fds);
 }
 
-/* As lbd does: the first ring has no moved slots, later ones mark what moved. */
+/*
+ * As lbd does, with lbd's own plan (userspace/lbd/plan.c): the first ring
+ * has no moved slots, later ones mark what moved, and a UDP VIP whose
+ * slots moved gets the window before the ring that needs it is in. Every
+ * VIP here counts as having carried traffic.
+ */
 int env_publish(int v)
 {
 	struct env_vip *vip = &env_vips[v];
 	struct maglev_backend mb[ENV_MAX_VIP_BACKENDS] = { 0 };
-	uint32_t *slots;
+	struct plan_ring plan;
 	struct timespec now;
+	uint64_t now_ns;
 	size_t n = 0;
 	int ret;
 
@@ -127,23 +139,30 @@ int env_publish(int v)
 	}
 	if (!vip->table)
 		vip->table = calloc(vip->ring_size, sizeof(uint32_t));
-	slots = calloc(vip->ring_size, sizeof(uint32_t));
-	if (!vip->table || !slots) {
-		free(slots);
+	if (!vip->table)
 		return -ENOMEM;
-	}
 	ret = maglev_build(mb, n, vip->table, vip->ring_size);
-	if (ret) {
-		free(slots);
+	if (ret)
 		return ret;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (maglev_slots(vip->table, vip->ring_size, vip->slots, vip->ring_size, slots))
-		vip->udp_keep_until_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec +
-					 ENV_UDP_KEEP_NS;
+	now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	ret = plan_ring(&(struct plan_ring_in){
+				.mb = mb, .n = n, .size = vip->ring_size, .carried = true,
+				.udp = vip->proto == IPPROTO_UDP, .now = (uint32_t)(now_ns >> XLB_CONN_SEEN_SHIFT),
+				.udp_window = (uint32_t)(ENV_UDP_KEEP_NS >> XLB_CONN_SEEN_SHIFT) + 1,
+			}, &(struct plan_prev){ vip->slots, vip->moved_at, vip->slots ? vip->ring_size : 0 }, &plan);
+	if (ret)
+		return ret;
+	if (plan.open_udp_window) {
+		vip->udp_keep_until_ns = now_ns + ENV_UDP_KEEP_NS;
+		ret = env_write_vip(v);
+	}
 	free(vip->slots);
-	vip->slots = slots;
-	ret = xlb_ring_publish(&env_fds, (uint32_t)v, slots, vip->ring_size);
+	free(vip->moved_at);
+	vip->slots = plan.slots;
+	vip->moved_at = plan.moved_at;
+	if (!ret)
+		ret = xlb_ring_publish(&env_fds, (uint32_t)v, vip->slots, vip->ring_size);
 	return ret ? ret : env_write_vip(v);
 }
 
@@ -213,8 +232,10 @@ void env_teardown(void)
 	for (int v = 0; v < ENV_NUM_VIPS; v++) {
 		free(env_vips[v].table);
 		free(env_vips[v].slots);
+		free(env_vips[v].moved_at);
 		env_vips[v].table = NULL;
 		env_vips[v].slots = NULL;
+		env_vips[v].moved_at = NULL;
 		env_vips[v].udp_keep_until_ns = 0;
 	}
 	xlb__destroy(trace_skel);

@@ -33,6 +33,7 @@ struct env_vip {
 	uint32_t backends[ENV_MAX_VIP_BACKENDS];	/* ids, 0-terminated */
 	uint32_t *table;	/* the ring as built in userspace: backend ids */
 	uint32_t *slots;	/* the ring as published, with moved marks */
+	uint32_t *moved_at;	/* when each marked slot first moved (plan_ring()) */
 	uint64_t udp_keep_until_ns;
 };
 
@@ -69,6 +70,8 @@ void env_conn_forget(const struct xlb_flow_key *flow);
 int env_setup(uint32_t conn_size);
 void env_teardown(void);
 int env_prog_fd(void);
+/* share_ring (not in xlb_map_fds): what the program hands to lbd for the peers. */
+int env_share_ring_fd(void);
 
 int env_run(const uint8_t *in, size_t len, struct env_run *r);
 /*

@@ -58,6 +58,30 @@ e2e_start() {
 
 lbctl() { tb_lbctl "$E2E_PREFIX" "$@"; }
 
+# backend_field KEY ADDR FIELD: a field of the backend in `lbctl -j backend list KEY`; a.b for nested
+# ones; true/false as bash writes them, a number rounded.
+backend_field() {
+	lbctl -j backend list "$1" | python3 -c '
+import json, sys
+for b in json.load(sys.stdin)["backends"]:
+    if b["address"] == sys.argv[1]:
+        v = b
+        for k in sys.argv[2].split("."):
+            v = v[k]
+        print(round(v) if isinstance(v, float) else str(v).lower() if isinstance(v, bool) else v)' "$2" "$3"
+}
+
+# active_within KEY N: N backends of the VIP are active (their MACs resolved) and hold a share of its
+# table within 5 s: the state comes first, the table (rebuilt in a bounded round) just after.
+active_within() {
+	local t
+	for ((t = 0; t < 50; t++)); do
+		(($(lbctl backend list "$1" | awk '$3 == "active" && $4 + 0 > 0' | wc -l) == $2)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # term_and_wait PID: SIGTERM, then up to 5 s for PID to exit; true once it has.
 term_and_wait() {
 	local pid=$1 t

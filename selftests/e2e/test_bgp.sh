@@ -40,25 +40,9 @@ for i in 1 2 3; do
 	tb_wait_http $P $i || { fail setup "backend be$i does not answer HTTP"; exit 1; }
 done
 
-on() { local n=$1; shift; cl_lbctl $P "$n" "$@"; }
-now_ms() { date +%s%3N; }
-# wait_until MS CMD...: CMD comes true within MS, polled every 50 ms.
-wait_until() {
-	local end=$(($(now_ms) + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		(($(now_ms) < end)) || return 1
-		sleep 0.05
-	done
-}
-# jpy EXPR [ARG...]: EXPR over the JSON on stdin (d; the ARGs in a); booleans as true/false.
-jpy() {
-	python3 -c 'import json, sys
-d = json.load(sys.stdin); a = sys.argv[2:]
-r = eval(sys.argv[1])
-print(str(r).lower() if isinstance(r, bool) else r)' "$@" 2>/dev/null
-}
+# on, now_ms, wait_until, jpy (its digest and vip_stat take the VIP: defined below).
+# shellcheck source=cluster_lib.sh
+source "$(dirname "$0")/cluster_lib.sh"
 bgp_vip() { on "$1" -j bgp show | jpy "[v[a[1]] for v in d['vips'] if v['vip'] == a[0]][0]" "$2" "$3"; }
 announced() { bgp_vip "$1" "$2" announced; }
 bird_state() { on "$1" -j bgp show | jpy "d['bird']['state']"; }
@@ -181,6 +165,29 @@ on lb vip set 198.18.1.9:80/tcp --announce never >/dev/null
 wait_until 3000 nodes9 ""
 expect vip_set_withdraws "198.18.1.9 after vip set --announce never: router next hops '$(cl_router_nodes $P 198.18.1.9)'" \
 	test -z "$(cl_router_nodes $P 198.18.1.9)"
+
+# A backend still being looked up keeps a new VIP's route back: announced
+# now, the table would change under the flows the route brought. One that
+# is never found (no host has the address) holds it no longer than the
+# kernel takes to give the neighbour up.
+K10=198.18.1.10:80/tcp
+on lb vip add $K10 --announce never >/dev/null && on lb backend add $K10 198.18.0.101 >/dev/null &&
+	on lb backend add $K10 198.18.0.109 >/dev/null && on lb vip set $K10 --announce healthy >/dev/null ||
+	fail setup "the VIP with an unknown backend"
+early="$(bgp_vip lb $K10 announced) ($(bgp_vip lb $K10 why))"
+expect lookup_holds_new_route "198.18.1.10 with 198.18.0.109 being looked up: announced $early" \
+	test "${early%% *}" = false -a "$(bgp_vip lb $K10 why | grep -c 'looked up')" = 1
+t0=$(now_ms)
+announced10() { [[ $(announced lb $K10) == true ]]; }
+wait_until 8000 announced10
+t_ann=$(($(now_ms) - t0))
+expect lookup_holds_at_most_grace "announced after $t_ann ms: $(bgp_vip lb $K10 announced) ($(bgp_vip lb $K10 why))" \
+	test "$(bgp_vip lb $K10 announced)" = true -a $t_ann -le 6000
+# Announced already: a backend added now is looked up with the route kept.
+on lb backend add $K10 198.18.0.108 >/dev/null
+expect lookup_keeps_announced_route "after 198.18.0.108 was added: announced $(bgp_vip lb $K10 announced) ($(bgp_vip lb $K10 why))" \
+	test "$(bgp_vip lb $K10 announced)" = true
+on lb vip del $K10 >/dev/null
 
 N=300
 for fam in 4 6; do

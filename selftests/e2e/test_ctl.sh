@@ -7,7 +7,9 @@
 # lbctl answers at once; afterwards each stuck client has been dropped.
 # Also: requests past the word limit are refused whole, by lbd and by lbctl;
 # beyond the client cap lbd answers "busy"; a burst of 100 vip dels is served
-# a few a pass, with no takeover meanwhile; lbd raises its open files limit;
+# a few a pass, with no takeover meanwhile, and so is a reload that adds
+# 100 VIPs of 65537 slots with 1000 new backends (answered once all are in
+# the data plane); lbd raises its open files limit;
 # accept4 failing with EMFILE does not spin the loop.
 E2E_PREFIX=xe-ctl E2E_SUITE=ctl
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +37,21 @@ print([r for r in json.load(sys.stdin)['routers'] if r['vrid'] == 51][0]['counte
 }
 lbd_pid() { cat "$BASE/$(TB_LB=$1 tb_lbd_base).pid"; }
 answers() { on "$1" vip list >/dev/null; }
+# watch_backup_start NAME / watch_backup_stop NAME: lb2's state every 50 ms into NAME.states (a takeover may be brief).
+watch_backup_start() {
+	rm -f "$TB_DIR/$1.stop"
+	(
+		while [[ ! -e $TB_DIR/$1.stop ]]; do
+			echo "$(state lb2)"
+			sleep 0.05
+		done
+	) >"$TB_DIR/$1.states" &
+	watch_pid=$!
+}
+watch_backup_stop() {
+	touch "$TB_DIR/$1.stop"
+	wait "$watch_pid"
+}
 # glob STRING PATTERN: STRING matches the shell pattern.
 glob() { [[ $1 == $2 ]]; }
 
@@ -262,14 +279,7 @@ expect slow_pager_gets_whole_reply "lbctl show | (sleep 11; wc -c) gave $paged b
 # ---- a burst of changing commands (each a sync and a save of the file), run a few a pass ----
 N_BURST=100
 bm_before=$(vrrp_counter lb2 became_master)
-rm -f "$TB_DIR/burst.stop"
-(
-	while [[ ! -e $TB_DIR/burst.stop ]]; do
-		echo "$(state lb2)"
-		sleep 0.05
-	done
-) >"$TB_DIR/burst.states" &
-watch_pid=$!
+watch_backup_start burst
 burst_pids=()
 burst_t0=$(now_ms)
 # Each waits its turn behind the others (a sync and a save each): lbd's own deadline for a
@@ -283,8 +293,7 @@ burst_failed=0
 for pid in "${burst_pids[@]}"; do wait "$pid" || burst_failed=$((burst_failed + 1)); done
 burst_ms=$(($(now_ms) - burst_t0))
 sleep 0.5
-touch "$TB_DIR/burst.stop"
-wait "$watch_pid"
+watch_backup_stop burst
 bm_after=$(vrrp_counter lb2 became_master)
 left=$(on lb vip list | grep -c ":1[0-9][0-9][0-9]/tcp")
 not_backup=$(grep -vcx backup "$TB_DIR/burst.states")
@@ -293,6 +302,50 @@ expect burst_all_served "$burst_failed of $N_BURST failed ($(head -c 300 "$TB_DI
 	test "$burst_failed" -eq 0 -a "$left" -eq $((N_VIPS - N_BURST))
 expect burst_backup_stays_backup "lb2 not backup in $not_backup samples; became_master $bm_before -> $bm_after" \
 	test "$not_backup" -eq 0 -a "$bm_after" = "$bm_before"
+
+# ---- a reload that adds 100 VIPs of 65537 slots and 1000 new backends ----
+# Each VIP is a table build (2 ms) and a ring put into ring_map (an RCU
+# grace period, done by lbd's map worker); each backend a route and a
+# neighbour look-up. lbd writes them a bounded piece a pass and answers the
+# reload once they are all in: the backup hears every advert meanwhile.
+N_BIG=100
+ip -n $P-lb route add 198.18.16.0/20 dev eth0
+for ((b = 0; b < N_BIG * 10; b++)); do
+	echo "neigh add 198.18.$((16 + b / 256)).$((b % 256)) lladdr 02:00:00:00:10:01 dev eth0 nud permanent"
+done | ip -n $P-lb -batch -
+cp "$BASE/lbd.conf" "$TB_DIR/before-big.conf"
+for ((v = 0; v < N_BIG; v++)); do
+	echo "vip $TB_VIP4:$((3000 + v))/udp check none"
+	for ((i = 0; i < 10; i++)); do echo "  backend 198.18.$((16 + (v * 10 + i) / 256)).$(((v * 10 + i) % 256))"; done
+done >>"$BASE/lbd.conf"
+# Rings of the default size are in ring_default_map, the others in ring_map: both count.
+rings() { for m in ring_map ring_default_map; do bpftool -j map dump pinned "$(tb_pin_dir $P)/$m" 2>/dev/null; done | python3 -c 'import json,sys; print(sum(len(json.loads(l)) for l in sys.stdin if l.strip()))'; }
+# The burst's deleted VIPs' rings go one RCU wait each, in lbd's worker: counted once they are gone.
+for ((t = 0; t < 100; t++)); do
+	rings_before=$(rings)
+	sleep 0.3
+	(($(rings) == rings_before)) && break
+done
+bm_before=$(vrrp_counter lb2 became_master)
+watch_backup_start big
+big_t0=$(now_ms)
+big_out=$(timeout 60 "$TB_BUILD/lbctl" -s "$BASE/lbd.sock" config reload 2>&1)
+big_rc=$? big_ms=$(($(now_ms) - big_t0))
+# Right after the reply: every new VIP is listed and has its ring in the data plane.
+big_vips=$(on lb vip list | grep -c ":3[0-9][0-9][0-9]/udp")
+big_rings=$(rings)
+sleep 0.5
+watch_backup_stop big
+bm_after=$(vrrp_counter lb2 became_master)
+not_backup=$(grep -vcx backup "$TB_DIR/big.states")
+echo "     reload adding $N_BIG VIPs x 10 new backends: answered in $big_ms ms, $big_vips VIPs, rings $rings_before -> $big_rings; lb2 not backup in $not_backup of $(grep -c . "$TB_DIR/big.states") samples"
+expect big_reload_served "rc $big_rc: $big_out; $big_vips of $N_BIG VIPs" test "$big_rc" -eq 0 -a "$big_vips" -eq "$N_BIG"
+expect big_reload_rings_in_at_reply "rings $rings_before before, $big_rings when the reply came" \
+	test "$big_rings" -eq $((rings_before + N_BIG))
+expect big_reload_backup_stays_backup "lb2 not backup in $not_backup samples; became_master $bm_before -> $bm_after" \
+	test "$not_backup" -eq 0 -a "$bm_after" = "$bm_before"
+cp "$TB_DIR/before-big.conf" "$BASE/lbd.conf"
+timeout 60 "$TB_BUILD/lbctl" -s "$BASE/lbd.sock" config reload >/dev/null
 
 # ---- beyond the client cap: refused at once with a reason, not queued ----
 client idle "$SOCK" "$TB_DIR/cap.json" 140 2

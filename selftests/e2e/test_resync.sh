@@ -2,8 +2,10 @@
 # lbd's syncs: a change rebuilds only the tables whose inputs changed; a
 # restart keeps a maglev-src VIP's slots unmoved; a failed first sync never
 # leads to a table built from unknown state; a config at the VIP limit can
-# replace a VIP; rings nobody reads are dropped; lbctl show's flow counts
-# come from the sweep.
+# replace a VIP, and the VIP on the freed id carries traffic; rings nobody
+# reads are dropped (by a thread of lbd); lbctl show's flow counts come
+# from the sweep; a DSR backend a route change puts behind a router leaves
+# its table, and trace says of it what show says.
 E2E_PREFIX=xe-resync E2E_SUITE=resync
 source "$(dirname "$0")/lib.sh"
 e2e_start 3
@@ -67,14 +69,25 @@ expect restart_keeps_maglev_src_slots "moved slots $moved_before before the rest
 	test "$(vip_field "$SRC_KEY" moved_slots)" = "$moved_before"
 
 # Rings nobody reads: a resize leaves one ring per VIP, a deleted VIP none.
-rings() { bpftool -j map dump pinned "$PIN/ring_map" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+# Rings of the default size are in ring_default_map, the others in ring_map: both count.
+rings() { for m in ring_map ring_default_map; do bpftool -j map dump pinned "$PIN/$m" 2>/dev/null; done | python3 -c 'import json,sys; print(sum(len(json.loads(l)) for l in sys.stdin if l.strip()))'; }
+# A thread of lbd's drops them (each waits for an RCU grace period): a moment after the command.
+rings_become() {
+	for ((t = 0; t < 50; t++)); do
+		(($(rings) == $1)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
 lbctl vip add "$TB_VIP4:9000/udp" --ring-size 251 >/dev/null
 sed -i "s|^\(vip $TB_VIP4:9000/udp.*ring-size\) 251|\1 1021|" "$CONF"
 lbctl config reload >/dev/null
 expect resize_took "ring size of $TB_VIP4:9000/udp is $(vip_field "$TB_VIP4:9000/udp" ring_size)" \
 	test "$(vip_field "$TB_VIP4:9000/udp" ring_size)" = 1021
+rings_become 3
 expect resize_drops_old_ring "$(rings) rings for 3 VIPs after a resize" test "$(rings)" = 3
 lbctl vip del "$TB_VIP4:9000/udp" >/dev/null
+rings_become 2
 expect deleted_vip_drops_its_ring "$(rings) rings for 2 VIPs after a delete" test "$(rings)" = 2
 
 # Flow counts in show come from the sweep (every TCP connection is remembered from its SYN).
@@ -126,6 +139,40 @@ expect ipip_through_router_serves "backend row: $(lbctl backend list "$TB_VIP4:9
 lbctl vip del "$TB_VIP4:9100/tcp" >/dev/null
 lbctl vip del "$TB_VIP4:9101/tcp" >/dev/null
 
+# A DSR backend that a route change puts behind a router: it leaves the
+# table (it kept its slots), and a flow remembered on it is traced to it
+# with the state show says, unreachable (trace said active).
+NEW_GW_BE=198.18.0.252 GW_KEY=$TB_VIP4:9102/tcp
+ip -n "$P-lb" neigh replace $NEW_GW_BE lladdr 02:00:00:00:00:fc dev eth0 nud permanent
+lbctl vip add "$GW_KEY" --check none >/dev/null
+lbctl backend add "$GW_KEY" $NEW_GW_BE >/dev/null
+lbctl backend add "$GW_KEY" "$(tb_backend_addr 1 4)" >/dev/null
+sleep 0.5
+# traced PORT [--syn]: the backend, its state and where the flow is remembered, of a flow from the client.
+traced() {
+	lbctl -j trace "$TB_CLI4:$1" "$GW_KEY" "${@:2}" | python3 -c 'import json, sys
+t = json.load(sys.stdin)
+print(t.get("backend"), t.get("backend_state"), t.get("conn"))'
+}
+for ((port = 40077; port < 40177; port++)); do [[ $(traced $port --syn) == "$NEW_GW_BE "* ]] && break; done
+# Its SYNs go to a MAC nobody has: the connection table remembers the flow all the same.
+tb_ns "$P-cli" curl -s --max-time 1 --local-port $port "http://$TB_VIP4:9102/" >/dev/null
+ip -n "$P-lb" route add $NEW_GW_BE/32 via "$(tb_backend_addr 2 4)"
+# gw_row: NEW_GW_BE's state and share, as lbctl -j show gives them.
+gw_row() {
+	lbctl -j show | python3 -c 'import json, sys
+print(next("%s %g" % (b["state"], b["share"]) for v in json.load(sys.stdin)["vips"] for b in v["backends"] if b["address"] == sys.argv[1]))' $NEW_GW_BE
+}
+for ((t = 0; t < 30; t++)); do [[ $(gw_row) == "unreachable 0" ]] && break; sleep 0.1; done
+row=$(gw_row)
+expect dsr_behind_new_router_leaves_table "show's state and share of $NEW_GW_BE: $row" test "$row" = "unreachable 0"
+tr=$(traced $port)
+expect trace_state_is_shown_state "show says '${row% *}'; trace of port $port says backend, state, conn: $tr" \
+	test "${row% *}" = unreachable -a "${tr% *}" = "$NEW_GW_BE unreachable"
+ip -n "$P-lb" route del $NEW_GW_BE/32
+lbctl vip del "$GW_KEY" >/dev/null
+ip -n "$P-lb" neigh del $NEW_GW_BE dev eth0
+
 # IPIP with no outer source of the backends' family is said, not sent from ::.
 lbctl vip add "[$TB_VIP6]:9200/tcp" --forward ipip --check none >/dev/null
 lbctl backend add "[$TB_VIP6]:9200/tcp" "$(tb_backend_addr 1 6)" >/dev/null
@@ -170,3 +217,21 @@ sed -i 's|^vip 198.18.7.1:1000/udp|vip 198.18.7.1:999/udp|' "$CONF"
 expect reload_replaces_vip_at_limit "$(lbctl config reload 2>&1)" lbctl config reload
 has_vip() { lbctl vip list | grep -q "^$1 "; }
 expect replaced_vip_is_there "198.18.7.1:999/udp missing from vip list" has_vip 198.18.7.1:999/udp
+
+# The id the replaced VIP freed goes at once to the VIP that replaces it
+# (the only free one): its new ring must not be one of the rings dropped
+# for the VIP that had the id. Here the replacing VIP carries traffic.
+{
+	grep -v '^vip\|^  backend' "$CONF"
+	for ((i = 0; i < 511; i++)); do echo "vip 198.18.7.$((i / 200 + 1)):$((1000 + i))/udp ring-size 251"; done
+	echo "vip $TB_VIP4:8080/tcp ring-size 1021 check none"
+	echo "  backend $(tb_backend_addr 1 4)"
+} >"$TB_DIR/full-vip4.conf"
+cp "$TB_DIR/full-vip4.conf" "$CONF"
+expect reload_full_with_vip4 "$(lbctl config reload 2>&1)" lbctl config reload
+sed -i "s|^vip $TB_VIP4:8080/tcp|vip $TB_VIP4:80/tcp|" "$CONF"
+expect reload_vip4_onto_freed_id "$(lbctl config reload 2>&1)" lbctl config reload
+sleep 0.5	# the dropped rings are gone by now
+curl_many "$TB_VIP4" 20 >"$TB_DIR/reused.names"
+expect vip_on_reused_id_carries_traffic "$(wc -l <"$TB_DIR/reused.names") of 20 requests answered" \
+	test "$(wc -l <"$TB_DIR/reused.names")" -eq 20

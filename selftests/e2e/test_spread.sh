@@ -20,6 +20,9 @@ for fwd in dsr ipip; do
 		done
 		out="$TB_DIR/$name.names"
 		: >"$TB_DIR/curl.err"
+		# The first case meets cold neighbour caches: a backend still being
+		# resolved holds no share yet, and the others would take its flows.
+		active_within "$key" 3 || fail "${name}_backends_active" "not all 3 backends active: $(lbctl backend list "$key")"
 		curl_many "$host" $N >"$out"
 		got=$(wc -l <"$out")
 		if ((got != N)); then

@@ -18,16 +18,7 @@ lbctl attach eth0 >/dev/null
 lbctl vip add "$KEY" >/dev/null
 for i in 1 2 3 4; do lbctl backend add "$KEY" "$(tb_backend_addr "$i" 4)" >/dev/null; done
 
-# active_within N: N backends of the VIP are active (their MACs resolved, in the ring) within 5 s.
-active_within() {
-	local t
-	for ((t = 0; t < 50; t++)); do
-		(($(lbctl backend list "$KEY" | grep -c ' active ') == $1)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
-active_within 4 || { fail setup "4 backends did not become active"; exit 1; }
+active_within "$KEY" 4 || { fail setup "4 backends did not become active"; exit 1; }
 
 # Each backend's MAC, by address: where the real program sends its flows.
 macs=$(for i in 1 2 3 4 5; do
@@ -136,7 +127,7 @@ expect plain_no_moved_slot "moved slots before any change" sum plain "s['moved']
 
 # A fifth backend takes slots from the others while a.flows' SYNs are remembered.
 lbctl backend add "$KEY" "$(tb_backend_addr 5 4)" >/dev/null
-active_within 5 || fail added_backend_active "be5 did not become active"
+active_within "$KEY" 5 || fail added_backend_active "be5 did not become active"
 round moved "$TB_DIR/a.flows"
 check moved
 expect moved_slots_traced "no flow on a moved slot, or none remembered, or none from before the move" \
@@ -144,7 +135,7 @@ expect moved_slots_traced "no flow on a moved slot, or none remembered, or none 
 
 # be2 marked down: out of the ring; flows remembered on it stay (and trace says admin-down).
 lbctl backend set "$KEY" "$(tb_backend_addr 2 4)" --down >/dev/null
-active_within 4 || fail down_backend_out "be2 is still active after --down"
+active_within "$KEY" 4 || fail down_backend_out "be2 is still active after --down"
 # Without the SYNs: by now a.flows' entries near XLB_SYN_REUSE_NS (10 s), past which a SYN is
 # picked afresh, and the trace and the program's run, a moment apart, could fall either side of
 # it. New SYNs are the next round's.

@@ -52,6 +52,10 @@ for lb in lb lb2; do
 	on $lb vip add "$KEY6" >/dev/null
 	for i in 1 2; do on $lb backend add "$KEY6" "$(tb_backend_addr $i 6)" >/dev/null; done
 done
+# IPv6 adverts come from the link-local address, which the kernel refuses as a source (EINVAL)
+# while its duplicate address detection runs: seen to last over 6 s here. The routers start after it.
+dad_done() { ! ip -n "$P-$1" -6 addr show dev eth0 tentative | grep -q inet6; }
+for ((t = 0; t < 200; t++)); do dad_done lb && dad_done lb2 && break; sleep 0.1; done
 on lb vrrp add eth0 --vrid 61 --priority 200 --advert ${ADVERT_MS}ms --vip $TB_VIP6 >/dev/null
 on lb2 vrrp add eth0 --vrid 61 --priority 100 --advert ${ADVERT_MS}ms --vip $TB_VIP6 >/dev/null
 state6() { on "$1" vrrp show 2>/dev/null | awk '$2 == "vrid" && $3 == 61 { print $5 }'; }
@@ -63,9 +67,20 @@ expect higher_priority_is_master "lb is $(state lb), lb2 is $(state lb2)" \
 expect master_holds_vip "VIP on lb: $(holds_vip lb && echo yes), on lb2: $(holds_vip lb2 && echo yes)" \
 	bash -c "ip -n $P-lb -4 addr show dev eth0 | grep -q ' $TB_VIP4/32' && ! ip -n $P-lb2 -4 addr show dev eth0 | grep -q ' $TB_VIP4/32'"
 # Fresh namespaces: the link-local addresses adverts come from finish DAD after a second or two.
-for ((t = 0; t < 400; t++)); do [[ $(state6 lb)/$(state6 lb2) == master/backup ]] && break; sleep 0.01; done
+# The wait is for the whole condition: a check of the states alone could end a moment before the address is seen.
+for ((t = 0; t < 600; t++)); do
+	[[ $(state6 lb)/$(state6 lb2) == master/backup ]] && holds_vip6 lb && break
+	sleep 0.01
+done
 expect ipv6_master_holds_vip "lb v6 router $(state6 lb), lb2 $(state6 lb2)" \
 	bash -c "[[ '$(state6 lb)/$(state6 lb2)' == master/backup ]] && ip -n $P-lb -6 addr show dev eth0 | grep -q ' $TB_VIP6/128'"
+if ((e2e_failed)); then
+	for lb in lb lb2; do
+		echo "     $lb: $(on $lb -j vrrp show | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin)["routers"] if r["vrid"] == 61])')"
+		grep -i 'vrid 61\|v6\|IPv6\|advert' "$(tb_dir $P)/$(TB_LB=$lb tb_lbd_base).log" | head -20 | sed "s/^/     $lb: /"
+	done
+	ip -n $P-lb -6 addr show dev eth0 | sed 's/^/     lb addr: /'
+fi
 curl_many "$TB_VIP4" 20 >"$TB_DIR/before.names"
 expect traffic_through_master "$(wc -l <"$TB_DIR/before.names") of 20 answered" \
 	test "$(wc -l <"$TB_DIR/before.names")" -eq 20

@@ -104,12 +104,14 @@ static void parses_a_full_file(void)
  */
 _Static_assert(sizeof(struct lbd_check_cfg) == 248, "struct lbd_check_cfg changed: compare the new field in check_eq()");
 _Static_assert(sizeof(struct lbd_backend_cfg) == 276, "struct lbd_backend_cfg changed: compare it in backend_eq()");
-_Static_assert(sizeof(struct lbd_vip_cfg) == 304, "struct lbd_vip_cfg changed: compare it in vip_eq()");
+_Static_assert(sizeof(struct lbd_vip_cfg) == 320, "struct lbd_vip_cfg changed: compare it in vip_eq()");
 _Static_assert(sizeof(struct lbd_iface_cfg) == 17, "struct lbd_iface_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_vrrp_cfg) == 360, "struct lbd_vrrp_cfg changed: compare it in vrrp_eq()");
 _Static_assert(sizeof(struct lbd_bgp_cfg) == 372, "struct lbd_bgp_cfg changed: compare it in bgp_eq()");
 _Static_assert(sizeof(struct lbd_metrics_cfg) == 24, "struct lbd_metrics_cfg changed: compare it in cfg_eq()");
-_Static_assert(sizeof(struct lbd_config) == 3504, "struct lbd_config changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_cluster_cfg) == 832, "struct lbd_cluster_cfg changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_sync_cfg) == 480, "struct lbd_sync_cfg changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_config) == 4816, "struct lbd_config changed: compare it in cfg_eq()");
 
 static char diff[512];
 
@@ -183,8 +185,11 @@ static bool vip_eq(const char *path, const struct lbd_vip_cfg *a, const struct l
 		return false;
 	sub(p, sizeof(p), "%s.check", path);
 	if (!SAME_NUM(path, a, b, port) || !SAME_NUM(path, a, b, proto) || !SAME_NUM(path, a, b, fwd) ||
-	    !SAME_NUM(path, a, b, sched) || !SAME_NUM(path, a, b, ring_size) ||
+	    !SAME_NUM(path, a, b, sched) || !SAME_NUM(path, a, b, ring_size) || !SAME_NUM(path, a, b, persist_ms) ||
+	    !SAME_NUM(path, a, b, passive_n) || !SAME_NUM(path, a, b, passive_window_ms) ||
 	    !SAME_NUM(path, a, b, all_down_drop) || !SAME_NUM(path, a, b, announce) ||
+	    !SAME_NUM(path, a, b, weights) || !SAME_NUM(path, a, b, agent_port) ||
+	    !SAME_NUM(path, a, b, agent_interval_ms) ||
 	    !check_eq(p, &a->check, &b->check) ||
 	    !SAME_NUM(path, a, b, n_backends))
 		return false;
@@ -230,8 +235,19 @@ static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
 	    !SAME_NUM("cfg", a, b, entropy6) || !SAME_NUM("cfg", a, b, n_ifaces) ||
 	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp) ||
 	    !bgp_eq("cfg.bgp", &a->bgp, &b->bgp) || !addr_eq("cfg.metrics.addr", &a->metrics.addr, &b->metrics.addr) ||
-	    !SAME_NUM("cfg.metrics", &a->metrics, &b->metrics, port))
+	    !SAME_NUM("cfg.metrics", &a->metrics, &b->metrics, port) ||
+	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, name) ||
+	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, etcd) ||
+	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, cache) ||
+	    !addr_eq("cfg.sync.addr", &a->sync.addr, &b->sync.addr) || !SAME_NUM("cfg.sync", &a->sync, &b->sync, port) ||
+	    !SAME_STR("cfg.sync", &a->sync, &b->sync, key_file) || !SAME_NUM("cfg.sync", &a->sync, &b->sync, n_peers))
 		return false;
+	for (size_t i = 0; i < a->sync.n_peers; i++) {
+		sub(p, sizeof(p), "cfg.sync.peers[%zu]", i);
+		if (!addr_eq(p, &a->sync.peers[i].addr, &b->sync.peers[i].addr) ||
+		    !SAME_NUM(p, &a->sync.peers[i], &b->sync.peers[i], port))
+			return false;
+	}
 	for (size_t i = 0; i < a->n_ifaces; i++) {
 		sub(p, sizeof(p), "cfg.ifaces[%zu]", i);
 		if (!SAME_STR(p, &a->ifaces[i], &b->ifaces[i], name) || !SAME_NUM(p, &a->ifaces[i], &b->ifaces[i], mode))
@@ -279,7 +295,13 @@ static const char rich[] =
 	"  backend 2001:db8::103 check udp:payload:with:colons slow-start 1h\n"
 	"vip 198.18.1.2:443/tcp forward ipip check tcp\n"
 	"  backend 198.18.0.106 check tcp rise 100\n"
-	"  backend 2001:db8::104\n";
+	"  backend 2001:db8::104\n"
+	"vip 198.18.1.3:443/tcp sched wlc persist 10m passive 3/10s\n"
+	"  backend 198.18.0.107 weight 2\n"
+	"vip 198.18.1.6:80/tcp weights agent agent-port 8888 agent-interval 1500ms\n"
+	"  backend 198.18.0.107 weight 4\n"
+	"vip 198.18.1.4:80/tcp weights static agent-port 65535\n"
+	"vip 198.18.1.5:80/tcp weights agent agent-port 1\n";
 
 /* Writes cfg and parses the text back into out; false (with err) when it does not parse. */
 static bool reread(const struct lbd_config *cfg, struct lbd_config *out, char *err)
@@ -317,6 +339,94 @@ static void write_then_read_is_identity(void)
 	}
 }
 
+/*
+ * A cluster node's file: the cluster line reads back as written, and the
+ * file lbd saves holds it without the VIPs (those are etcd's, and a file
+ * holding them would disagree with it).
+ */
+static void cluster_line_round_trip(void)
+{
+	const char *text = "attach eth0\ncluster xe etcd http://198.18.0.1:2379,http://198.18.0.9:2379 "
+			   "cache /var/lib/xlb/xe.cluster\n"
+			   "sync listen 198.18.0.2:7946 peers 198.18.0.3:7946,198.18.0.4:7947 key-file /etc/xlb/sync.key\n";
+	struct lbd_config a, b;
+	char err[LBD_ERR_LEN] = "", *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!XT_TRUE(parse_text(text, &a, err) == 0, "cluster line refused: %s", err))
+		return;
+	XT_TRUE(a.sync.port == 7946 && a.sync.n_peers == 2 && a.sync.peers[1].port == 7947 &&
+		!strcmp(a.sync.key_file, "/etc/xlb/sync.key"), "sync line read as port %u, %zu peers", a.sync.port,
+		a.sync.n_peers);
+	XT_TRUE(!strcmp(a.cluster.name, "xe") && !strcmp(a.cluster.etcd, "http://198.18.0.1:2379,http://198.18.0.9:2379") &&
+		!strcmp(a.cluster.cache, "/var/lib/xlb/xe.cluster"), "cluster line read as '%s' '%s' '%s'",
+		a.cluster.name, a.cluster.etcd, a.cluster.cache);
+	if (XT_TRUE(reread(&a, &b, err), "what lbd wrote does not parse: %s", err)) {
+		XT_TRUE(cfg_eq(&b, &a), "the model read back differs: %s", diff);
+		lbd_config_free(&b);
+	}
+	/* VIPs in force on a cluster node (from etcd) stay out of its file. */
+	struct lbd_config vips;
+
+	const char *one = "vip 198.18.1.1:80/tcp\n backend 198.18.0.101\n";
+
+	XT_EQ(lbd_config_parse_vips(one, strlen(one), "etcd", &vips, err, sizeof(err)), 0);
+	a.vips = vips.vips;
+	a.n_vips = vips.n_vips;
+	f = open_memstream(&out, &len);
+	lbd_config_write(f, &a);
+	fclose(f);
+	XT_TRUE(out && strstr(out, "cluster xe etcd") && !strstr(out, "vip "), "a cluster node's file: %s", out);
+	free(out);
+	lbd_config_free(&a);
+}
+
+/* The cluster's text from etcd takes vip and backend lines only; a node's file in a cluster takes none. */
+static void cluster_text_holds_only_vips(void)
+{
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "vip 198.18.1.1:80/tcp\nattach eth9\n", "etcd:2: 'attach' is a node's own setting" },
+		{ "metrics listen 198.18.0.1:9100\n", "etcd:1: 'metrics' is a node's own setting" },
+		{ "vip nonsense\n", "etcd:1: VIP 'nonsense'" },
+		{ "backend 198.18.0.1\n", "etcd:1: backend before any vip" },
+		{ "vip 198.18.1.1:80/tcp\0\n", "NUL" },
+	};
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t len = strlen(bad[i].text) + (strstr(bad[i].why, "NUL") ? 2 : 0);
+
+		err[0] = 0;
+		XT_TRUE(lbd_config_parse_vips(bad[i].text, len, "etcd", &cfg, err, sizeof(err)) &&
+			strstr(err, bad[i].why) && !cfg.n_vips, "'%s': error '%s'", bad[i].text, err);
+	}
+	XT_EQ(lbd_config_parse_vips("", 0, "etcd", &cfg, err, sizeof(err)), 0);
+	XT_EQ(cfg.n_vips, 0);
+	lbd_config_free(&cfg);
+	const char *one = "vip 198.18.1.1:80/tcp\n  backend 198.18.0.101 weight 3\n";
+
+	XT_EQ(lbd_config_parse_vips(one, strlen(one), "etcd", &cfg, err, sizeof(err)), 0);
+	XT_TRUE(cfg.n_vips == 1 && cfg.vips[0].n_backends == 1 && cfg.vips[0].backends[0].weight == 3,
+		"the cluster's VIP read as %zu VIPs", cfg.n_vips);
+	lbd_config_free(&cfg);
+	XT_TRUE(parse_text("cluster xe etcd http://198.18.0.1:2379\nvip 198.18.1.1:80/tcp\n", &cfg, err) &&
+		strstr(err, "t.conf:2:") && strstr(err, "come from etcd"), "a vip line in a cluster node's file: '%s'",
+		err);
+	XT_TRUE(parse_text("cluster xe\n", &cfg, err) && strstr(err, "etcd"), "no etcd: '%s'", err);
+	XT_TRUE(parse_text("cluster x/y etcd http://198.18.0.1:2379\n", &cfg, err) && strstr(err, "cluster name"),
+		"a name with a slash: '%s'", err);
+	XT_TRUE(parse_text("cluster xe etcd 198.18.0.1:2379\n", &cfg, err) && strstr(err, "is not http://"),
+		"a URL without its scheme: '%s'", err);
+	XT_TRUE(parse_text("cluster xe etcd http://198.18.0.1:2379 cache relative\n", &cfg, err) &&
+		strstr(err, "absolute"), "a relative cache: '%s'", err);
+	XT_TRUE(parse_text("cluster a etcd http://198.18.0.1:2379\ncluster b etcd http://198.18.0.1:2379\n", &cfg,
+			   err) && strstr(err, "second cluster"), "two cluster lines: '%s'", err);
+}
+
 /* The equality above is what the round trip rests on: it must see each kind of field. */
 static void model_equality_sees_every_kind_of_field(void)
 {
@@ -348,6 +458,13 @@ static void model_equality_sees_every_kind_of_field(void)
 	b.vips[0].announce = LBD_ANNOUNCE_NEVER;
 	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[0].announce"), "announce difference: '%s'", diff);
 	b.vips[0].announce = a.vips[0].announce;
+	b.vips[4].agent_interval_ms++;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[4].agent_interval_ms"), "agent-interval difference: '%s'",
+		diff);
+	b.vips[4].agent_interval_ms--;
+	b.vips[5].weights = LBD_WEIGHTS_STATIC;
+	XT_TRUE(!cfg_eq(&a, &b) && strstr(diff, "cfg.vips[5].weights"), "weights difference: '%s'", diff);
+	b.vips[5].weights = a.vips[5].weights;
 	XT_TRUE(cfg_eq(&a, &b), "the copy, restored, differs: %s", diff);
 	lbd_config_free(&b);
 	lbd_config_free(&a);
@@ -434,6 +551,13 @@ static void bad_file_names_the_line(void)
 		{ "bgp bird-socket /b.ctl include /x.conf hold-down\n", "t.conf:1: 'hold-down' needs a value" },
 		{ "metrics listen 198.18.0.1:http\n", "t.conf:1: listen '198.18.0.1:http': the port must be 1 to 65535" },
 		{ "metrics 198.18.0.1:9100\n", "t.conf:1: '198.18.0.1:9100' is not a metrics option" },
+		{ "vip 198.18.1.1:80/tcp weights agent\n",
+		  "t.conf:1: VIP 198.18.1.1:80/tcp: agent-port is required with weights agent" },
+		{ "vip 198.18.1.1:80/tcp weights agent agent-port 0\n", "t.conf:1: agent-port 0 is not 1 to 65535" },
+		{ "vip 198.18.1.1:80/tcp agent-port 65536\n", "t.conf:1: agent-port 65536 is not 1 to 65535" },
+		{ "vip 198.18.1.1:80/tcp weights dynamic\n", "t.conf:1: weights 'dynamic' is not static, agent, latency or bandwidth" },
+		{ "vip 198.18.1.1:80/tcp weights agent agent-port 80 agent-interval 50ms\n",
+		  "t.conf:1: agent-interval '50ms' is not a duration from 100ms to 1h" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -506,6 +630,60 @@ static void commands_change_the_model(void)
 	lbd_config_free(&cfg);
 }
 
+/* Every per-flow scheduler by name, written back as read; one takes at most XLB_SCHED_MAX_BACKENDS backends. */
+static void per_flow_schedulers(void)
+{
+	static const char *const names[] = { "rr", "wrr", "lc", "wlc", "random" };
+	struct lbd_config cfg;
+	char err[LBD_ERR_LEN] = "", line[160];
+	int i;
+
+	lbd_config_init(&cfg);
+	for (i = 0; i < 5; i++) {
+		snprintf(line, sizeof(line), "vip add 198.18.1.%d:80/tcp --sched %s", i + 1, names[i]);
+		XT_EQ(cmd(&cfg, line, err), 0);
+		XT_TRUE(!strcmp(lbd_sched_name(cfg.vips[i].sched), names[i]) &&
+			lbd_sched_xlb(cfg.vips[i].sched) != XLB_SCHED_RING, "sched %s", names[i]);
+	}
+	XT_EQ(lbd_sched_xlb(LBD_SCHED_MAGLEV_SRC), XLB_SCHED_RING);
+	for (i = 0; i < XLB_SCHED_MAX_BACKENDS; i++) {
+		snprintf(line, sizeof(line), "backend add 198.18.1.3:80/tcp 198.18.2.%d", i + 1);
+		if (!XT_EQ(cmd(&cfg, line, err), 0))
+			break;
+	}
+	XT_TRUE(cmd(&cfg, "backend add 198.18.1.3:80/tcp 198.18.3.1", err) != 0 &&
+		strstr(err, "sched lc takes at most 64 backends"), "65th backend of an lc VIP: '%s'", err);
+	XT_EQ(cfg.vips[2].n_backends, XLB_SCHED_MAX_BACKENDS);
+	/* vip set changes the scheduler, persistence and the passive check in place; a refusal changes nothing. */
+	XT_EQ(cmd(&cfg, "vip set 198.18.1.1:80/tcp --sched wlc --persist 30s --passive 4/20s", err), 0);
+	XT_TRUE(cfg.vips[0].sched == LBD_SCHED_WLC && cfg.vips[0].persist_ms == 30000 && cfg.vips[0].passive_n == 4 &&
+		cfg.vips[0].passive_window_ms == 20000 && cfg.vips[0].announce == LBD_ANNOUNCE_HEALTHY,
+		"vip set --sched wlc --persist 30s --passive 4/20s");
+	XT_EQ(cmd(&cfg, "vip set 198.18.1.1:80/tcp --weights agent", err), -EINVAL);
+	XT_TRUE(strstr(err, "agent-port is required") && cfg.vips[0].weights == LBD_WEIGHTS_STATIC,
+		"weights agent without a port: '%s'", err);
+	for (i = 0; i <= XLB_SCHED_MAX_BACKENDS; i++) {
+		snprintf(line, sizeof(line), "backend add 198.18.1.4:80/tcp 198.18.2.%d", i + 1);
+		cmd(&cfg, line, err);
+	}
+	XT_EQ(cfg.vips[3].n_backends, XLB_SCHED_MAX_BACKENDS);
+	XT_EQ(cmd(&cfg, "vip set 198.18.1.4:80/tcp --sched maglev", err), 0);
+	XT_EQ(cmd(&cfg, "backend add 198.18.1.4:80/tcp 198.18.3.1", err), 0);
+	XT_TRUE(cmd(&cfg, "vip set 198.18.1.4:80/tcp --sched lc", err) != 0 && strstr(err, "takes at most 64") &&
+		cfg.vips[3].sched == LBD_SCHED_MAGLEV, "sched lc on 65 backends: '%s'", err);
+	XT_EQ(cmd(&cfg, "vip add 198.18.1.9:80/tcp --persist 5m", err), 0);
+	XT_EQ(cfg.vips[5].persist_ms, 300000);
+	XT_EQ(cmd(&cfg, "vip add 198.18.1.11:80/tcp --passive 5/30s", err), 0);
+	XT_TRUE(cfg.vips[6].passive_n == 5 && cfg.vips[6].passive_window_ms == 30000, "passive 5/30s");
+	XT_TRUE(cmd(&cfg, "vip add 198.18.1.12:80/tcp --passive 5", err) != 0 &&
+		strstr(err, "passive '5' is not N/WINDOW"), "passive 5: '%s'", err);
+	XT_TRUE(cmd(&cfg, "vip add 198.18.1.12:80/tcp --passive 0/10s", err) != 0 &&
+		strstr(err, "N from 1 to 1000"), "passive 0/10s: '%s'", err);
+	XT_TRUE(cmd(&cfg, "vip add 198.18.1.10:80/tcp --persist 2d", err) != 0 &&
+		strstr(err, "persist '2d' is not a duration up to 1d"), "persist 2d: '%s'", err);
+	lbd_config_free(&cfg);
+}
+
 static void wrong_commands_change_nothing(void)
 {
 	static const struct {
@@ -514,6 +692,7 @@ static void wrong_commands_change_nothing(void)
 		{ "backend del 198.18.1.1:80/tcp 198.18.2.7", "backend 198.18.2.7 is not in VIP 198.18.1.1:80/tcp" },
 		{ "backend add 198.18.1.9:80/tcp 198.18.2.7", "VIP 198.18.1.9:80/tcp does not exist: lbctl vip add" },
 		{ "vip add 198.18.1.1:80/tcp --forward gre", "forward 'gre' is not dsr or ipip" },
+		{ "vip add 198.18.1.1:80/tcp --sched sh", "sched 'sh' is not maglev, maglev-src, rr, wrr, lc, wlc or random" },
 		{ "vip add 198.18.1.1:80/tcp forward dsr", "unexpected 'forward': options start with --" },
 		{ "vip add 198.18.1.2:80", "VIP '198.18.1.2:80' has no protocol" },
 		{ "backend set 198.18.1.1:80/tcp 198.18.0.1", "backend set needs a change" },
@@ -992,7 +1171,9 @@ static const char *sample_value(int id)
 		{ "expect", "200" }, { "host", "www.example" }, { "check", "http:/health" },
 		{ "vip", "198.18.1.9" }, { "bird-socket", "/run/bird/bird.ctl" }, { "include", "/etc/bird/xlb.conf" },
 		{ "file", "/run/xlb/flows" },
-		{ "listen", "198.18.0.1:9100" },
+		{ "listen", "198.18.0.1:9100" }, { "passive", "3/10s" }, { "agent-port", "8888" },
+		{ "etcd", "http://198.18.0.1:2379" }, { "cache", "/var/lib/xlb/xe.cluster" },
+		{ "peers", "198.18.0.3:7946,198.18.0.4:7946" }, { "key-file", "/etc/xlb/sync.key" },
 	};
 	const struct grammar_opt *o = &grammar_opts[id];
 	static char keyword[32];
@@ -1018,6 +1199,7 @@ static const char *sample_arg(enum grammar_arg a)
 	case GA_NEW_BACKEND: case GA_BACKEND: return "198.18.0.1";
 	case GA_ADDR: return "198.18.0.2";
 	case GA_NUMBER: return "1024";
+	case GA_NAME: return "xe";
 	default: return "?";
 	}
 }
@@ -1063,6 +1245,11 @@ static void sample_words(const struct grammar_cmd *c, bool cli, int id, const ch
 	word(ws, name);
 	if (grammar_opts[id].value != GV_FLAG)
 		word(ws, value ? value : sample_value(id));
+	/* The one value that needs another option: the agent's weights need its port. */
+	if (id == GOPT_WEIGHTS && value && !strcmp(value, "agent")) {
+		word(ws, cli ? "--agent-port" : "agent-port");
+		word(ws, sample_value(GOPT_AGENT_PORT));
+	}
 }
 
 /* The values to try for option id: each keyword of a keyword option, else the sample. */
@@ -1225,6 +1412,7 @@ int main(void)
 		XT_CASE(parses_a_full_file),	   XT_CASE(write_then_read_is_identity),
 		XT_CASE(bad_file_names_the_line), XT_CASE(commands_change_the_model),
 		XT_CASE(wrong_commands_change_nothing),
+		XT_CASE(per_flow_schedulers),
 		XT_CASE(model_equality_sees_every_kind_of_field),
 		XT_CASE(odd_characters_are_refused_or_read_back),
 		XT_CASE(non_finite_numbers_are_refused),
@@ -1238,6 +1426,8 @@ int main(void)
 		XT_CASE(table_options_are_parsed),
 		XT_CASE(options_off_the_table_are_refused),
 		XT_CASE(file_lines_follow_the_table),
+		XT_CASE(cluster_line_round_trip),
+		XT_CASE(cluster_text_holds_only_vips),
 	};
 
 	return xt_run("config", cases, sizeof(cases) / sizeof(cases[0]));

@@ -267,6 +267,10 @@ static bool decide(struct bgp *b, struct bgp_vip *s, const struct bgp_verdict *v
 	bool want = v->can;
 
 	snprintf(s->why, sizeof(s->why), "%s", v->why);
+	if (want && v->settling && !s->announced) {
+		want = false;
+		snprintf(s->why, sizeof(s->why), "%s", v->settling_why);
+	}
 	if (!v->can) {
 		s->can_since_ms = 0;
 		if (s->announced && v->health)

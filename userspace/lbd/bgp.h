@@ -20,6 +20,13 @@ struct bgp_verdict {
 	bool can;		/* the data path is ready and the VIP's rule allows it */
 	bool health;		/* when not: because no backend is up (hold-down applies) */
 	char why[96];
+	/*
+	 * can, but a backend is still being looked up for the first time: a VIP
+	 * not announced yet waits (its table is about to change), one announced
+	 * stays so.
+	 */
+	bool settling;
+	char settling_why[96];
 };
 
 struct bgp_vip {

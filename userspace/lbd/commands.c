@@ -22,11 +22,13 @@ static const char *state_name(enum lbd_be_state s, const struct lbd_backend_cfg 
 {
 	if (s != BE_RESOLVED)
 		return lbd_shown_names[s == BE_UNREACHABLE ? SHOWN_UNREACHABLE : SHOWN_RESOLVING];
-	if (b->admin == LBD_ADMIN_DOWN)
+	bool agent = t && hc_agent_on(t);
+
+	if (b->admin == LBD_ADMIN_DOWN || (agent && t->agent.view.state == AGENT_DOWN))
 		return lbd_shown_names[SHOWN_ADMIN_DOWN];
-	if (b->drain)
+	if (b->drain || (agent && t->agent.view.state == AGENT_DRAIN))
 		return lbd_shown_names[SHOWN_DRAINING];
-	if (!b->weight)
+	if (!b->weight || (agent && !t->agent.view.percent))
 		return lbd_shown_names[SHOWN_WEIGHT_0];
 	if (b->admin == LBD_ADMIN_AUTO && t && !t->up)
 		return lbd_shown_names[fail_open ? SHOWN_DOWN_OPEN : SHOWN_DOWN];
@@ -63,7 +65,7 @@ static void print_vip_fields(struct out *o, const struct lbd_vip_cfg *v, const c
 	out_u64(o, "port", v->port);
 	out_str(o, "protocol", v->proto == IPPROTO_TCP ? "tcp" : "udp");
 	out_field_str(o, "forward", fwd_fmt, v->fwd == XLB_FWD_DSR ? "dsr" : "ipip");
-	out_field_str(o, "sched", sched_fmt, v->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src");
+	out_field_str(o, "sched", sched_fmt, lbd_sched_name(v->sched));
 	out_field_u64(o, "ring_size", ring_fmt, v->ring_size);
 }
 
@@ -126,13 +128,37 @@ static int cmd_vip_list(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 	return reply_end(o);
 }
 
+/* The REASON of a backend its agent weighs: what the agent said, and whether that is still what counts. */
+static void agent_reason(const struct lbd_backend_cfg *b, const struct hc_agent *a, char *buf, size_t len)
+{
+	if (a->stale)
+		snprintf(buf, len, "agent %s, keeping %s %u%%", a->last, agent_state_name(a->view.state),
+			 a->view.percent);
+	else
+		snprintf(buf, len, "agent '%s': weight %g", a->last, b->weight * a->view.percent / 100.0);
+}
+
+static void print_agent(struct out *o, const struct lbd_backend_cfg *b, const struct hc_agent *a)
+{
+	out_obj_begin(o, "agent");
+	out_str(o, "last", a->last);
+	out_u64(o, "percent", a->view.percent);
+	out_str(o, "state", agent_state_name(a->view.state));
+	out_bool(o, "stale", a->stale);
+	out_double(o, "effective_weight", b->weight * a->view.percent / 100.0);
+	out_obj_end(o);
+}
+
 static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cfg *v, const uint64_t *flows)
 {
 	const struct lbd_vip_rt *rt = lbd_dp_vip(&d->dp, v, NULL);
 
 	out_arr_begin(o, "backends");
+	bool per_flow = lbd_sched_xlb(v->sched) != XLB_SCHED_RING;
+
+	/* A per-flow scheduler's FLOWS are its active ones, which it places by. */
 	out_text(o, "  %-28s %-6s %-11s %-8s %-7s %-10s %-20s %-6s %s\n", "BACKEND", "WEIGHT", "STATE", "SHARE",
-		 flows ? "FLOWS" : "", "CHECK", "LAST", "SINCE", "REASON");
+		 flows || per_flow ? "FLOWS" : "", "CHECK", "LAST", "SINCE", "REASON");
 	for (size_t j = 0; j < v->n_backends; j++) {
 		const struct lbd_backend_cfg *b = &v->backends[j];
 		uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
@@ -141,17 +167,21 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		enum lbd_be_state st = brt ? brt->state : BE_UNKNOWN;
 		uint32_t slots = rt && id ? lbd_dp_ring_share(rt, id) : 0;
 		double share = rt && rt->ring_size ? 100.0 * slots / rt->ring_size : 0;
-		const char *why = brt && st != BE_RESOLVED ? brt->why : "";
+		const char *why = brt && st != BE_RESOLVED ? brt->why : t && t->passive[0] ? t->passive : "";
 		const char *state = lbd_shown_state(d, v, rt, b, t);
 		const char *admin = b->admin == LBD_ADMIN_UP ? "up" : b->admin == LBD_ADMIN_DOWN ? "down" : "auto";
 		char a[INET6_ADDRSTRLEN], check[24] = "-", last[80] = "-", age[16] = "-";
-		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80];
+		char hop[INET6_ADDRSTRLEN], gw_why[INET6_ADDRSTRLEN + 80], agent_why[160];
 
 		lbd_addr_format(&b->addr, a, sizeof(a));
 		if (brt && st == BE_RESOLVED && brt->via_gateway && v->fwd == XLB_FWD_DSR) {
 			inet_ntop(b->addr.family == XLB_AF_INET ? AF_INET : AF_INET6, brt->hop, hop, sizeof(hop));
 			snprintf(gw_why, sizeof(gw_why), "DSR cannot reach it through router %s: use forward ipip", hop);
 			why = gw_why;
+		}
+		if (t && hc_agent_on(t) && !why[0]) {
+			agent_reason(b, &t->agent, agent_why, sizeof(agent_why));
+			why = agent_why;
 		}
 		if (t) {
 			snprintf(check, sizeof(check), "%s %s", check_type_name(t->check.type),
@@ -167,8 +197,10 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		out_field_u64(o, "weight", "%-6llu ", b->weight);
 		out_field_str(o, "state", "%-11s ", state);
 		out_field_double(o, "share", "%6.2f%%  ", share);
-		if (flows)
+		if (flows && !per_flow)
 			out_field_u64(o, "flows", "%-7llu ", flows[id]);
+		else if (per_flow)
+			out_field_u64(o, "active_flows", "%-7llu ", lbd_dp_active_flows(&d->dp, id));
 		else
 			out_text(o, "%-7s ", "");
 		/* The health object's fields in one column each of the text view. */
@@ -176,6 +208,12 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 		out_field_str(o, "reason", "%s\n", why);
 		out_u64(o, "slots", slots);
 		out_str(o, "admin", admin);
+		if (t && (v->weights == LBD_WEIGHTS_LATENCY || v->weights == LBD_WEIGHTS_BANDWIDTH)) {
+			out_obj_begin(o, "feedback");
+			out_u64(o, "percent", fb_pct(&t->feedback));
+			out_u64(o, "metric", t->feedback.have ? (uint64_t)t->feedback.smoothed : 0);
+			out_obj_end(o);
+		}
 		if (t) {
 			out_obj_begin(o, "health");
 			out_str(o, "check", check_type_name(t->check.type));
@@ -187,9 +225,73 @@ static void print_backends(struct lbd *d, struct out *o, const struct lbd_vip_cf
 			out_u64(o, "changes", t->changes);
 			out_obj_end(o);
 		}
+		if (t && hc_agent_on(t))
+			print_agent(o, b, &t->agent);
 		out_obj_end(o);
 	}
 	out_arr_end(o);
+}
+
+struct persist_print {
+	struct lbd *d;
+	struct out *o;
+	uint64_t now_ns, persist_ns, n;
+};
+
+static void persist_row(void *ctx, const struct xlb_persist_key *key, const struct xlb_persist *val)
+{
+	struct persist_print *pp = ctx;
+	struct lbd_addr client = { .family = key->family };
+	const struct lbd_backend_rt *b = val->backend_id < XLB_MAX_BACKENDS ? &pp->d->dp.backends[val->backend_id]
+									     : NULL;
+	uint64_t idle_ms = pp->now_ns > val->seen_ns ? (pp->now_ns - val->seen_ns) / 1000000 : 0;
+	uint64_t left_ms = pp->persist_ns / 1000000 > idle_ms ? pp->persist_ns / 1000000 - idle_ms : 0;
+	char c[INET6_ADDRSTRLEN], be[INET6_ADDRSTRLEN] = "?";
+
+	memcpy(client.a, key->addr, sizeof(client.a));
+	lbd_addr_format(&client, c, sizeof(c));
+	if (b && b->addr.family)
+		lbd_addr_format(&b->addr, be, sizeof(be));
+	pp->n++;
+	out_obj_begin(pp->o, NULL);
+	out_field_str(pp->o, "client", "  %-28s ", c);
+	out_field_str(pp->o, "backend", "%-28s ", be);
+	out_field_u64(pp->o, "idle_ms", "%-10llu ", idle_ms);
+	out_field_u64(pp->o, "expires_in_ms", "%llu\n", left_ms);
+	out_obj_end(pp->o);
+}
+
+/* persist show|flush VIP: the clients a persistent VIP keeps on a backend, or forgets them. */
+static int cmd_persist(struct lbd *d, struct out *o, const struct lbd_cmd *cmd, char *err, size_t len)
+{
+	const struct lbd_vip_cfg *v = lbd_vip_find(&d->cfg, &cmd->vip);
+	bool flush = cmd->kind == CMD_PERSIST_FLUSH;
+	struct persist_print pp = { d, o, lbd_mono_us() * 1000, 0, 0 };
+	char vs[80];
+	uint32_t vip_id;
+	int ret;
+
+	lbd_vip_format(&cmd->vip, vs, sizeof(vs));
+	if (!v)
+		return snprintf(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs), -ENOENT;
+	if (!v->persist_ms)
+		return snprintf(err, len, "VIP %s has no persistence: add it with --persist D", vs), -EINVAL;
+	if (!lbd_dp_vip(&d->dp, v, &vip_id))
+		return snprintf(err, len, "VIP %s is not in the data plane yet", vs), -EAGAIN;
+	pp.persist_ns = (uint64_t)v->persist_ms * 1000000;
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "clients");
+	out_text(o, "  %-28s %-28s %-10s %s\n", "CLIENT", "BACKEND", "IDLE_MS", "EXPIRES_IN_MS");
+	ret = lbd_dp_persist_walk(&d->dp, vip_id, flush, persist_row, &pp);
+	out_arr_end(o);
+	if (flush)
+		out_field_u64(o, "flushed", "flushed %llu\n", pp.n);
+	out_obj_end(o);
+	if (ret)
+		return snprintf(err, len, "cannot read the persistence table: %s", strerror(-ret)), ret;
+	if (flush)
+		lbd_info("VIP %s: %llu persistent clients flushed", vs, (unsigned long long)pp.n);
+	return 0;
 }
 
 static void cmd_backend_list(struct lbd *d, struct out *o, const struct lbd_vip_cfg *key)
@@ -253,7 +355,9 @@ static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint6
 	out_arr_end(o);
 	out_field_u64(o, "conn_table_size", "connection table: %llu entries", d->dp.conn_table_size);
 	out_field_u64(o, "conn_timeout", ", a flow idle for %llu s is forgotten\n", d->cfg.conn_timeout);
+	cluster_show(d, o);
 	out_u64(o, "syncs", d->dp.syncs);
+	out_u64(o, "sweep_passes", d->dp.sweep.passes);
 	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
 	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
 	print_loop(d, o);
@@ -447,6 +551,11 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 		if (o->json)
 			return snprintf(err, len, "config show has no JSON form: it prints the file"), -EINVAL;
 		lbd_config_write(o->f, &d->cfg);
+		if (cluster_on(&d->cfg)) {
+			fprintf(o->f, "\n# The cluster's VIPs and backends: etcd %s, revision %lld.\n", d->cluster.key,
+				(long long)d->cluster.revision);
+			lbd_config_write_vips(o->f, &d->cfg);
+		}
 		return 0;
 	case CMD_CONFIG_RELOAD:
 		/* A missing file on reload is a mistake, not "configure nothing": keep what runs. */
@@ -454,6 +563,16 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 			return snprintf(err, len, "cannot read %s: %s; the running configuration stays",
 					d->config_path, strerror(errno)), -errno;
 		ret = lbd_config_load(d->config_path, &next, err, len);
+		if (!ret)
+			ret = lbd_cli_cluster(d, &next, err, len);
+		if (!ret && memcmp(&next.sync, &d->cfg.sync, sizeof(next.sync))) {
+			lbd_config_free(&next);
+			snprintf(err, len, "the sync line changed: restart lbd for it to take effect; the running "
+				 "configuration stays");
+			ret = -EINVAL;
+		}
+		if (!ret)
+			ret = cluster_keep_vips(d, &next, err, len);
 		if (!ret)
 			ret = lbd_commit(d, &next, false, err, len);
 		if (!ret)
@@ -466,11 +585,17 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 		bgp_show(&d->bgp, &d->cfg, o);
 		return 0;
 	case CMD_TRACE:
-		return lbd_trace(&(struct lbd_trace_ctx){ &d->dp, &d->cfg, &d->hc, state_name }, &cmd, o, cur,
-				 err, len);
+		return lbd_trace(&(struct lbd_trace_ctx){ &d->dp, &d->cfg, &d->hc, lbd_shown_state, d }, &cmd, o,
+				 cur, err, len);
 	case CMD_METRICS_SHOW:
 		metrics_show(&d->metrics, &d->cfg.metrics, o);
 		return 0;
+	case CMD_SYNC_SHOW:
+		sync_show(&d->sync, o);
+		return 0;
+	case CMD_PERSIST_SHOW:
+	case CMD_PERSIST_FLUSH:
+		return cmd_persist(d, o, &cmd, err, len);
 	case CMD_BACKEND_LIST:
 		ret = lbd_cmd_apply(&d->cfg, &cmd, err, len);	/* only checks the VIP exists */
 		if (!ret)
@@ -479,6 +604,8 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 	default:
 		break;
 	}
+	if (cluster_owns(d, &cmd))
+		return cluster_command(d, &cmd, cur, err, len);
 	ret = lbd_config_copy(&next, &d->cfg);
 	if (ret)
 		return snprintf(err, len, "out of memory"), ret;

@@ -194,6 +194,8 @@ struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const st
 #define OPT_XDP_MODE	OPT(XDP_MODE)
 #define OPT_FORWARD	OPT(FORWARD)
 #define OPT_SCHED	OPT(SCHED)
+#define OPT_PERSIST	OPT(PERSIST)
+#define OPT_PASSIVE	OPT(PASSIVE)
 #define OPT_RING_SIZE	OPT(RING_SIZE)
 #define OPT_WEIGHT	OPT(WEIGHT)
 #define OPT_DRAIN	OPT(DRAIN)
@@ -213,12 +215,15 @@ struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const st
 #define OPT_DOWN	OPT(DOWN)
 #define OPT_AUTO	OPT(AUTO)
 #define OPT_ANNOUNCE	OPT(ANNOUNCE)
+#define OPT_WEIGHTS	OPT(WEIGHTS)
+#define OPT_AGENT_PORT	OPT(AGENT_PORT)
+#define OPT_AGENT_INTERVAL OPT(AGENT_INTERVAL)
 #define OPT_CHECKS	GRAMMAR_CHECKS
 
 struct opt_values {
 	uint64_t seen;
-	uint8_t xdp_mode, fwd, sched, entropy, admin, announce;
-	uint32_t ring_size, weight;
+	uint8_t xdp_mode, fwd, sched, entropy, admin, announce, weights;
+	uint32_t ring_size, weight, persist_ms, passive_n, passive_window_ms, agent_port, agent_interval_ms;
 	bool all_down_drop;
 	struct lbd_check_cfg check;
 };
@@ -228,6 +233,33 @@ static const char *const announce_names[] = { "healthy", "always", "never" };
 const char *lbd_announce_name(uint8_t announce)
 {
 	return announce < 3 ? announce_names[announce] : "?";
+}
+
+const char *lbd_weights_name(uint8_t weights)
+{
+	static const char *const names[LBD_WEIGHTS_COUNT] = { "static", "agent", "latency", "bandwidth" };
+
+	return weights < LBD_WEIGHTS_COUNT ? names[weights] : "?";
+}
+
+static const char *const sched_names[LBD_SCHED_COUNT] = {
+	"maglev", "maglev-src", "rr", "wrr", "lc", "wlc", "random",
+};
+
+const char *lbd_sched_name(uint8_t sched)
+{
+	return sched < LBD_SCHED_COUNT ? sched_names[sched] : "?";
+}
+
+uint8_t lbd_sched_xlb(uint8_t sched)
+{
+	static const uint8_t xlb[LBD_SCHED_COUNT] = {
+		[LBD_SCHED_RR] = XLB_SCHED_RR, [LBD_SCHED_WRR] = XLB_SCHED_WRR,
+		[LBD_SCHED_LC] = XLB_SCHED_LC, [LBD_SCHED_WLC] = XLB_SCHED_WLC,
+		[LBD_SCHED_RANDOM] = XLB_SCHED_RANDOM,
+	};
+
+	return sched < LBD_SCHED_COUNT ? xlb[sched] : XLB_SCHED_RING;
 }
 
 static int parse_uint(const char *s, unsigned long min, unsigned long max, uint32_t *out)
@@ -268,11 +300,30 @@ static int opt_value(uint64_t bit, const char *v, struct opt_values *o, char *er
 		}
 		return fail(err, len, "forward '%s' is not dsr or ipip", v);
 	case OPT_SCHED:
-		if (!strcmp(v, "maglev") || !strcmp(v, "maglev-src")) {
-			o->sched = !strcmp(v, "maglev") ? LBD_SCHED_MAGLEV : LBD_SCHED_MAGLEV_SRC;
-			return 0;
-		}
-		return fail(err, len, "sched '%s' is not maglev or maglev-src", v);
+		for (uint8_t k = 0; k < LBD_SCHED_COUNT; k++)
+			if (!strcmp(v, sched_names[k])) {
+				o->sched = k;
+				return 0;
+			}
+		return fail(err, len, "sched '%s' is not maglev, maglev-src, rr, wrr, lc, wlc or random", v);
+	case OPT_PERSIST:
+		if (check_duration_parse(v, 0, 86400000, &o->persist_ms))
+			return fail(err, len, "persist '%s' is not a duration up to 1d (e.g. 5m, 0s for none)", v);
+		return 0;
+	case OPT_PASSIVE: {
+		const char *slash = strchr(v, '/');
+		char n_text[16];
+
+		if (!slash || (size_t)(slash - v) >= sizeof(n_text))
+			return fail(err, len, "passive '%s' is not N/WINDOW (e.g. 3/10s)", v);
+		memcpy(n_text, v, (size_t)(slash - v));
+		n_text[slash - v] = 0;
+		if (parse_uint(n_text, 1, 1000, &o->passive_n) ||
+		    check_duration_parse(slash + 1, 1000, 3600000, &o->passive_window_ms))
+			return fail(err, len, "passive '%s' is not N/WINDOW with N from 1 to 1000 and WINDOW "
+				    "from 1s to 1h (e.g. 3/10s)", v);
+		return 0;
+	}
 	case OPT_RING_SIZE:
 		if (parse_uint(v, XLB_RING_MIN, XLB_RING_MAX, &n))
 			return fail(err, len, "ring-size '%s' is not a number from %u to %u", v,
@@ -342,6 +393,21 @@ static int opt_value(uint64_t bit, const char *v, struct opt_values *o, char *er
 				return 0;
 			}
 		return fail(err, len, "announce '%s' is not healthy, always or never", v);
+	case OPT_WEIGHTS:
+		for (uint8_t k = 0; k < LBD_WEIGHTS_COUNT; k++)
+			if (!strcmp(v, lbd_weights_name(k))) {
+				o->weights = k;
+				return 0;
+			}
+		return fail(err, len, "weights '%s' is not static, agent, latency or bandwidth", v);
+	case OPT_AGENT_PORT:
+		if (parse_uint(v, 1, 65535, &o->agent_port))
+			return fail(err, len, "agent-port %s is not 1 to 65535: the TCP port backends' agents listen on", v);
+		return 0;
+	case OPT_AGENT_INTERVAL:
+		if (check_duration_parse(v, 100, 3600000, &o->agent_interval_ms))
+			return fail(err, len, "agent-interval '%s' is not a duration from 100ms to 1h (e.g. 2s)", v);
+		return 0;
 	}
 	return 0;
 }
@@ -428,13 +494,46 @@ static void vip_apply_opts(struct lbd_vip_cfg *vip, const struct opt_values *o)
 		vip->fwd = o->fwd;
 	if (o->seen & OPT_SCHED)
 		vip->sched = o->sched;
+	if (o->seen & OPT_PERSIST)
+		vip->persist_ms = o->persist_ms;
+	if (o->seen & OPT_PASSIVE) {
+		vip->passive_n = o->passive_n;
+		vip->passive_window_ms = o->passive_window_ms;
+	}
 	if (o->seen & OPT_RING_SIZE)
 		vip->ring_size = o->ring_size;
 	if (o->seen & OPT_ALL_DOWN)
 		vip->all_down_drop = o->all_down_drop;
 	if (o->seen & OPT_ANNOUNCE)
 		vip->announce = o->announce;
+	if (o->seen & OPT_WEIGHTS)
+		vip->weights = o->weights;
+	if (o->seen & OPT_AGENT_PORT)
+		vip->agent_port = (uint16_t)o->agent_port;
+	if (o->seen & OPT_AGENT_INTERVAL)
+		vip->agent_interval_ms = o->agent_interval_ms;
 	check_apply_opts(&vip->check, o);
+}
+
+/* vip set: the settings whose OPT_* bits are in set, from src (a command's VIP with them applied). */
+static void vip_set_fields(struct lbd_vip_cfg *vip, const struct lbd_vip_cfg *src, uint64_t set)
+{
+	if (set & OPT_ANNOUNCE)
+		vip->announce = src->announce;
+	if (set & OPT_SCHED)
+		vip->sched = src->sched;
+	if (set & OPT_PERSIST)
+		vip->persist_ms = src->persist_ms;
+	if (set & OPT_PASSIVE) {
+		vip->passive_n = src->passive_n;
+		vip->passive_window_ms = src->passive_window_ms;
+	}
+	if (set & OPT_WEIGHTS)
+		vip->weights = src->weights;
+	if (set & OPT_AGENT_PORT)
+		vip->agent_port = src->agent_port;
+	if (set & OPT_AGENT_INTERVAL)
+		vip->agent_interval_ms = src->agent_interval_ms;
 }
 
 static void backend_apply_opts(struct lbd_backend_cfg *be, const struct opt_values *o)
@@ -717,12 +816,84 @@ static void bgp_write(FILE *f, const struct lbd_bgp_cfg *b)
 }
 
 /* metrics listen ADDR:PORT: an IPv6 address in brackets, as in a URL. */
+/* ADDR:PORT, an IPv6 address in brackets: "198.18.0.1:9100", "[2001:db8::1]:9100". */
+static int parse_host_port(const char *what, const char *val, struct lbd_addr *addr, uint16_t *port_out, char *err,
+			   size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon;
+	unsigned long port;
+
+	colon = strrchr(val, ':');
+	if (!colon || colon == val || strlen(val) > sizeof(host) + 6)
+		return fail(err, len, "%s '%.60s' is not ADDR:PORT (e.g. 198.18.0.1:9100 or [2001:db8::1]:9100)",
+			    what, val);
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 1 || port > 65535)
+		return fail(err, len, "%s '%s': the port must be 1 to 65535", what, val);
+	if (val[0] == '[' && colon[-1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - val - 2), val + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - val), val);
+	if (lbd_addr_parse(host, addr) || (addr->family == XLB_AF_INET6) != (val[0] == '['))
+		return fail(err, len, "%s '%s': '%s' is not an IPv4 address or an IPv6 address in brackets",
+			    what, val, host);
+	*port_out = (uint16_t)port;
+	return 0;
+}
+
+/* sync listen ADDR:PORT peers ADDR:PORT[,...] key-file FILE: flow sharing with the cluster's other nodes. */
+static int parse_sync(int argc, char **argv, const struct grammar_cmd *gc, struct lbd_sync_cfg *sc, char *err,
+		      size_t len)
+{
+	memset(sc, 0, sizeof(*sc));
+	for (int i = 0; i < argc; i += 2) {
+		int id = opt_lookup(argv[i], gc, false, err, len);
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (id < 0)
+			return -EINVAL;
+		if (!val)
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
+		if (id == GOPT_LISTEN) {
+			if (parse_host_port("listen", val, &sc->addr, &sc->port, err, len))
+				return -EINVAL;
+		} else if (id == GOPT_KEY_FILE) {
+			if (val[0] != '/' || strlen(val) >= sizeof(sc->key_file) || strpbrk(val, " \t\"#") ||
+			    check_control_char(val, false) >= 0)
+				return fail(err, len, "key-file '%.60s' is not an absolute path without blanks or quotes",
+					    val);
+			strcpy(sc->key_file, val);
+		} else {
+			char copy[512], *save = NULL;
+
+			if (strlen(val) >= sizeof(copy))
+				return fail(err, len, "peers '%.40s...' is too long", val);
+			strcpy(copy, val);
+			for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+				if (sc->n_peers == LBD_SYNC_MAX_PEERS)
+					return fail(err, len, "more than %d peers", LBD_SYNC_MAX_PEERS);
+				if (parse_host_port("peer", p, &sc->peers[sc->n_peers].addr,
+						    &sc->peers[sc->n_peers].port, err, len))
+					return -EINVAL;
+				sc->n_peers++;
+			}
+		}
+	}
+	if (!sc->port || !sc->n_peers || !sc->key_file[0])
+		return fail(err, len, "sync needs where to listen, its peers and the shared key: sync listen ADDR:PORT "
+			    "peers ADDR:PORT[,ADDR:PORT...] key-file FILE");
+	for (size_t i = 0; i < sc->n_peers; i++)
+		if (sc->peers[i].addr.family != sc->addr.family)
+			return fail(err, len, "sync: peer %zu is of another family than the listen address", i + 1);
+	return 0;
+}
+
 static int parse_metrics(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct lbd_metrics_cfg *m,
 			 char *err, size_t len)
 {
-	char host[INET6_ADDRSTRLEN + 2], *end;
-	const char *val = NULL, *colon;
-	unsigned long port;
+	const char *val = NULL;
 
 	memset(m, 0, sizeof(*m));
 	for (int i = 0; i < argc; i += 2) {
@@ -736,23 +907,14 @@ static int parse_metrics(int argc, char **argv, const struct grammar_cmd *gc, bo
 	}
 	if (!val)
 		return fail(err, len, "metrics needs the address to listen on: %slisten ADDR:PORT", cli ? "--" : "");
-	colon = strrchr(val, ':');
-	if (!colon || colon == val || strlen(val) > sizeof(host) + 6)
-		return fail(err, len, "listen '%.60s' is not ADDR:PORT (e.g. 198.18.0.1:9100 or [2001:db8::1]:9100)",
-			    val);
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || port < 1 || port > 65535)
-		return fail(err, len, "listen '%s': the port must be 1 to 65535", val);
-	if (val[0] == '[' && colon[-1] == ']')
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - val - 2), val + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - val), val);
-	if (lbd_addr_parse(host, &m->addr) || (m->addr.family == XLB_AF_INET6) != (val[0] == '['))
-		return fail(err, len, "listen '%s': '%s' is not an IPv4 address or an IPv6 address in brackets",
-			    val, host);
-	m->port = (uint16_t)port;
-	return 0;
+	return parse_host_port("listen", val, &m->addr, &m->port, err, len);
+}
+
+void lbd_sync_format_listen(const struct lbd_sync_cfg *s, char *buf, size_t len)
+{
+	struct lbd_metrics_cfg m = { s->addr, s->port };
+
+	lbd_metrics_format(&m, buf, len);
 }
 
 void lbd_metrics_format(const struct lbd_metrics_cfg *m, char *buf, size_t len)
@@ -882,9 +1044,21 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		    parse_opts(argc - 3, argv + 3, gc, true, &o, err, len))
 			return -EINVAL;
 		if (cmd->kind == CMD_VIP_SET && !o.seen)
-			return fail(err, len, "vip set needs a change: --announce healthy|always|never");
+			return fail(err, len, "vip set needs a change: --announce, --sched, --persist, --passive, "
+				    "--weights, --agent-port or --agent-interval");
 		vip_apply_opts(&cmd->vip, &o);
+		cmd->set_vip = o.seen;
 		return 0;
+	}
+	if (!strcmp(obj, "persist")) {
+		if (strcmp(verb, "show") && strcmp(verb, "flush"))
+			return fail(err, len, "unknown 'persist %s': use persist show|flush VIP", verb);
+		cmd->kind = !strcmp(verb, "show") ? CMD_PERSIST_SHOW : CMD_PERSIST_FLUSH;
+		if (argc < 3)
+			return fail(err, len, "persist %s needs a VIP: lbctl persist %s " USAGE_VIP, verb, verb);
+		if (argc > 3)
+			return fail(err, len, "persist %s takes only a VIP; see 'lbctl help'", verb);
+		return lbd_vip_parse(argv[2], &cmd->vip, err, len) ? -EINVAL : 0;
 	}
 	if (!strcmp(obj, "backend")) {
 		static const char *const verbs[] = { "add", "set", "del", "list" };
@@ -954,6 +1128,13 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 	if (!strcmp(obj, "metrics")) {
 		ret = set_del_show(argc, obj, verb, CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW, cmd, err, len);
 		return ret > 0 ? parse_metrics(argc - 2, argv + 2, gc, true, &cmd->metrics, err, len) : ret;
+	}
+	if (!strcmp(obj, "sync")) {
+		if (strcmp(verb, "show"))
+			return fail(err, len, "unknown 'sync %s': use sync show (the sync line of lbd.conf sets it up)",
+				    verb);
+		cmd->kind = CMD_SYNC_SHOW;
+		return argc == 2 ? 0 : fail(err, len, "sync show takes no arguments; see 'lbctl help'");
 	}
 	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
 		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
@@ -1047,12 +1228,26 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			return fail(err, len, "already %d VIPs, the most xlb handles", XLB_MAX_VIPS);
 		if (validate_backend(&cmd->vip, &(struct lbd_backend_cfg){ 0 }, err, len))
 			return -EINVAL;
+		if (cmd->vip.weights == LBD_WEIGHTS_AGENT && !cmd->vip.agent_port)
+			return fail(err, len, "VIP %s: agent-port is required with weights agent: add agent-port N", vs);
 		return vip_append(cfg, &cmd->vip);
-	case CMD_VIP_SET:
+	case CMD_VIP_SET: {
+		struct lbd_vip_cfg trial;
+
 		if (!vip)
 			return fail(err, len, "VIP %s does not exist: see 'lbctl vip list'", vs);
-		vip->announce = cmd->vip.announce;
+		/* On a copy first: a change refused leaves the VIP as it was. */
+		trial = *vip;
+		vip_set_fields(&trial, &cmd->vip, cmd->set_vip);
+		if (lbd_sched_xlb(trial.sched) != XLB_SCHED_RING && trial.n_backends > XLB_SCHED_MAX_BACKENDS)
+			return fail(err, len, "VIP %s has %zu backends: sched %s takes at most %d", vs,
+				    trial.n_backends, lbd_sched_name(trial.sched), XLB_SCHED_MAX_BACKENDS);
+		if (trial.weights == LBD_WEIGHTS_AGENT && !trial.agent_port)
+			return fail(err, len, "VIP %s: agent-port is required with weights agent: add --agent-port N",
+				    vs);
+		*vip = trial;
 		return 0;
+	}
 	case CMD_BGP_SET:
 		cfg->bgp = cmd->bgp;
 		return 0;
@@ -1080,6 +1275,9 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			return fail(err, len, "VIP %s does not exist: lbctl vip add %s first", vs, vs);
 		if (be)
 			return fail(err, len, "backend %s is already in VIP %s: use lbctl backend set", bs, vs);
+		if (lbd_sched_xlb(vip->sched) != XLB_SCHED_RING && vip->n_backends >= XLB_SCHED_MAX_BACKENDS)
+			return fail(err, len, "VIP %s: sched %s takes at most %d backends; sched maglev takes more",
+				    vs, lbd_sched_name(vip->sched), XLB_SCHED_MAX_BACKENDS);
 		if (validate_backend(vip, &cmd->backend, err, len))
 			return -EINVAL;
 		return backend_append(vip, &cmd->backend);
@@ -1172,6 +1370,57 @@ static int split(char *line, char **words)
 	}
 }
 
+int lbd_cluster_cfg_check(const struct lbd_cluster_cfg *c, char *err, size_t len)
+{
+	size_t n = strlen(c->name);
+
+	if (!n || n >= LBD_CLUSTER_NAME_LEN || strspn(c->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							     "0123456789._-") != n)
+		return fail(err, len, "cluster name '%.70s' must be 1 to %d letters, digits, '.', '_' or '-'", c->name,
+			    LBD_CLUSTER_NAME_LEN - 1);
+	if (!c->etcd[0])
+		return fail(err, len, "cluster %s needs etcd's URLs: etcd http://HOST:2379[,http://...]", c->name);
+	for (const char *u = c->etcd; u; u = strchr(u, ',') ? strchr(u, ',') + 1 : NULL)
+		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
+			return fail(err, len, "etcd URL '%.*s' is not http://HOST:PORT or https://HOST:PORT",
+				    (int)(strchr(u, ',') ? (size_t)(strchr(u, ',') - u) : strlen(u)), u);
+	if (strpbrk(c->etcd, " \t\"#") || check_control_char(c->etcd, false) >= 0)
+		return fail(err, len, "etcd URLs '%.80s' hold a blank, a quote, a # or a control character", c->etcd);
+	if (c->cache[0] && (c->cache[0] != '/' || strpbrk(c->cache, " \t\"#") ||
+			    check_control_char(c->cache, false) >= 0))
+		return fail(err, len, "cache '%.80s' is not an absolute path without blanks or quotes", c->cache);
+	return 0;
+}
+
+static int parse_cluster(int argc, char **argv, const struct grammar_cmd *gc, struct lbd_cluster_cfg *c,
+			 char *err, size_t len)
+{
+	memset(c, 0, sizeof(*c));
+	if (argc < 1 || grammar_opt_find(argv[0]) >= 0)
+		return fail(err, len, "cluster needs its name: cluster NAME etcd URL[,URL...] [cache FILE]");
+	if (strlen(argv[0]) >= sizeof(c->name))
+		return fail(err, len, "cluster name '%.40s...' is longer than %zu characters", argv[0],
+			    sizeof(c->name) - 1);
+	strcpy(c->name, argv[0]);
+	for (int i = 1; i < argc; i += 2) {
+		int id = opt_lookup(argv[i], gc, false, err, len);
+		char *dst;
+		size_t size;
+
+		if (id < 0)
+			return -EINVAL;
+		if (i + 1 >= argc)
+			return fail(err, len, "'%s' needs a value: %s", argv[i], grammar_opts[id].hint);
+		dst = id == GOPT_ETCD ? c->etcd : c->cache;
+		size = id == GOPT_ETCD ? sizeof(c->etcd) : sizeof(c->cache);
+		if (strlen(argv[i + 1]) >= size)
+			return fail(err, len, "%s '%.40s...' is longer than %zu characters", argv[i], argv[i + 1],
+				    size - 1);
+		strcpy(dst, argv[i + 1]);
+	}
+	return lbd_cluster_cfg_check(c, err, len);
+}
+
 static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t len)
 {
 	/* The line's row of the grammar: which options it takes. */
@@ -1259,14 +1508,26 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		return parse_bgp(n - 1, w + 1, gc, false, &cfg->bgp, err, len);
 	if (!strcmp(w[0], "metrics"))
 		return parse_metrics(n - 1, w + 1, gc, false, &cfg->metrics, err, len);
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, metrics, ipip-source, "
-		    "mtu, conn-table-size or conn-timeout)", w[0]);
+	if (!strcmp(w[0], "sync")) {
+		if (cfg->sync.port)
+			return fail(err, len, "a second sync line: one listen address, all peers on one line");
+		return parse_sync(n - 1, w + 1, gc, &cfg->sync, err, len);
+	}
+	if (!strcmp(w[0], "cluster")) {
+		if (cfg->cluster.name[0])
+			return fail(err, len, "a second cluster line: a node belongs to one cluster");
+		return parse_cluster(n - 1, w + 1, gc, &cfg->cluster, err, len);
+	}
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, metrics, cluster, sync, "
+		    "ipip-source, mtu, conn-table-size or conn-timeout)", w[0]);
 }
 
-int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
+/* only_vips: a cluster's text from etcd, where a node's own lines do not belong. */
+static int parse_file(FILE *f, const char *name, bool only_vips, struct lbd_config *cfg, char *err,
+		      size_t err_len)
 {
 	char line[1024], *words[MAX_WORDS], why[LBD_ERR_LEN];
-	int lineno = 0, n;
+	int lineno = 0, n, vip_line = 0;
 
 	lbd_config_init(cfg);
 	while (fgets(line, sizeof(line), f)) {
@@ -1284,14 +1545,52 @@ int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *er
 			snprintf(why, sizeof(why), "more than %d words on one line", MAX_WORDS);
 			goto bad;
 		}
+		if (n && only_vips && strcmp(words[0], "vip") && strcmp(words[0], "backend")) {
+			snprintf(why, sizeof(why), "'%.40s' is a node's own setting: only vip and backend lines belong "
+				 "in the cluster's configuration (put it in the node's lbd.conf)", words[0]);
+			goto bad;
+		}
+		if (n && !vip_line && !strcmp(words[0], "vip"))
+			vip_line = lineno;
 		if (n && parse_line(cfg, n, words, why, sizeof(why)))
 			goto bad;
+	}
+	if (cfg->cluster.name[0] && vip_line) {
+		lineno = vip_line;
+		snprintf(why, sizeof(why), "in cluster %s the VIPs come from etcd, not from this file: put the vip "
+			 "and backend lines in etcd (lbctl or etcdctl), or drop the cluster line", cfg->cluster.name);
+		goto bad;
 	}
 	return 0;
 bad:
 	snprintf(err, err_len, "%s:%d: %s", name, lineno, why);
 	lbd_config_free(cfg);
 	return -EINVAL;
+}
+
+int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *err, size_t err_len)
+{
+	return parse_file(f, name, false, cfg, err, err_len);
+}
+
+int lbd_config_parse_vips(const char *text, size_t len, const char *name, struct lbd_config *cfg, char *err,
+			  size_t err_len)
+{
+	FILE *f;
+	int ret;
+
+	if (memchr(text, 0, len)) {
+		lbd_config_init(cfg);
+		return snprintf(err, err_len, "%s: holds a NUL byte: not a configuration", name), -EINVAL;
+	}
+	f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "r");
+	if (!f) {
+		lbd_config_init(cfg);
+		return snprintf(err, err_len, "%s: %s", name, strerror(errno)), -errno;
+	}
+	ret = parse_file(f, name, true, cfg, err, err_len);
+	fclose(f);
+	return ret;
 }
 
 int lbd_config_load(const char *path, struct lbd_config *cfg, char *err, size_t err_len)
@@ -1311,6 +1610,21 @@ int lbd_config_load(const char *path, struct lbd_config *cfg, char *err, size_t 
 	ret = lbd_config_parse(f, path, cfg, err, err_len);
 	fclose(f);
 	return ret;
+}
+
+/* The agent's words of a VIP line, those that are set. */
+static void agent_write(FILE *f, const struct lbd_vip_cfg *vip)
+{
+	char d[16];
+
+	if (vip->weights != LBD_WEIGHTS_STATIC)
+		fprintf(f, " weights %s", lbd_weights_name(vip->weights));
+	if (vip->agent_port)
+		fprintf(f, " agent-port %u", vip->agent_port);
+	if (vip->agent_interval_ms) {
+		check_duration_format(vip->agent_interval_ms, d, sizeof(d));
+		fprintf(f, " agent-interval %s", d);
+	}
 }
 
 void lbd_config_write(FILE *f, const struct lbd_config *cfg)
@@ -1344,17 +1658,48 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 		lbd_metrics_format(&cfg->metrics, v, sizeof(v));
 		fprintf(f, "metrics listen %s\n", v);
 	}
+	if (cfg->sync.port) {
+		lbd_sync_format_listen(&cfg->sync, v, sizeof(v));
+		fprintf(f, "sync listen %s peers ", v);
+		for (size_t i = 0; i < cfg->sync.n_peers; i++) {
+			struct lbd_metrics_cfg peer = { cfg->sync.peers[i].addr, cfg->sync.peers[i].port };
+
+			lbd_metrics_format(&peer, v, sizeof(v));
+			fprintf(f, "%s%s", i ? "," : "", v);
+		}
+		fprintf(f, " key-file %s\n", cfg->sync.key_file);
+	}
+	if (cfg->cluster.name[0]) {
+		fprintf(f, "cluster %s etcd %s", cfg->cluster.name, cfg->cluster.etcd);
+		if (cfg->cluster.cache[0])
+			fprintf(f, " cache %s", cfg->cluster.cache);
+		/* The VIPs are the cluster's, in etcd: a node's file holding them would disagree with it. */
+		fputc('\n', f);
+		return;
+	}
+	lbd_config_write_vips(f, cfg);
+}
+
+void lbd_config_write_vips(FILE *f, const struct lbd_config *cfg)
+{
+	char a[INET6_ADDRSTRLEN], v[80];
+
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct lbd_vip_cfg *vip = &cfg->vips[i];
 
 		lbd_vip_format(vip, v, sizeof(v));
 		fprintf(f, "\nvip %s forward %s sched %s ring-size %u", v,
 			vip->fwd == XLB_FWD_DSR ? "dsr" : "ipip",
-			vip->sched == LBD_SCHED_MAGLEV ? "maglev" : "maglev-src", vip->ring_size);
+			lbd_sched_name(vip->sched), vip->ring_size);
+		if (vip->persist_ms)
+			fprintf(f, " persist %ums", vip->persist_ms);
+		if (vip->passive_n)
+			fprintf(f, " passive %u/%ums", vip->passive_n, vip->passive_window_ms);
 		if (vip->all_down_drop)
 			fprintf(f, " all-down drop");
 		if (vip->announce != LBD_ANNOUNCE_HEALTHY)
 			fprintf(f, " announce %s", lbd_announce_name(vip->announce));
+		agent_write(f, vip);
 		check_write(f, &vip->check);
 		fputc('\n', f);
 		for (size_t j = 0; j < vip->n_backends; j++) {

@@ -26,10 +26,20 @@ struct lbd_addr {
 	__be32 a[4];
 };
 
-enum lbd_sched { LBD_SCHED_MAGLEV, LBD_SCHED_MAGLEV_SRC };
+/* maglev and maglev-src place by the ring; the others per flow (bpf/include/per_flow.h). */
+enum lbd_sched {
+	LBD_SCHED_MAGLEV, LBD_SCHED_MAGLEV_SRC,
+	LBD_SCHED_RR, LBD_SCHED_WRR, LBD_SCHED_LC, LBD_SCHED_WLC, LBD_SCHED_RANDOM,
+	LBD_SCHED_COUNT
+};
 /* When the node announces a VIP's prefix to BIRD: while a backend is up, always, never. */
 enum lbd_announce { LBD_ANNOUNCE_HEALTHY, LBD_ANNOUNCE_ALWAYS, LBD_ANNOUNCE_NEVER };
 enum lbd_xdp_mode { LBD_XDP_NATIVE, LBD_XDP_GENERIC };
+/* Where a backend's Maglev weight comes from: the file, or the backend's agent (agent.h) scaling it. */
+enum lbd_weights { LBD_WEIGHTS_STATIC, LBD_WEIGHTS_AGENT, LBD_WEIGHTS_LATENCY, LBD_WEIGHTS_BANDWIDTH,
+		   LBD_WEIGHTS_COUNT };
+const char *lbd_weights_name(uint8_t weights);	/* "static", "agent", "latency", "bandwidth" */
+#define LBD_AGENT_DEFAULT_INTERVAL_MS	2000
 
 /* An operator's word over the health check: lbctl backend set --up|--down|--auto. */
 enum lbd_admin { LBD_ADMIN_AUTO, LBD_ADMIN_UP, LBD_ADMIN_DOWN };
@@ -48,9 +58,15 @@ struct lbd_vip_cfg {
 	uint8_t proto;		/* IPPROTO_TCP / IPPROTO_UDP */
 	uint8_t fwd;		/* XLB_FWD_* */
 	uint8_t sched;		/* enum lbd_sched */
+	uint32_t persist_ms;	/* a client keeps its backend this long after its last packet; 0: off */
+	uint32_t passive_n;	/* passive check: this many retransmitted SYNs... 0: off */
+	uint32_t passive_window_ms;	/* ...within this take a backend out */
 	uint32_t ring_size;
 	bool all_down_drop;	/* every backend down: drop (true) or send to all (fail open) */
 	uint8_t announce;	/* enum lbd_announce */
+	uint8_t weights;	/* enum lbd_weights */
+	uint16_t agent_port;	/* weights agent: the backends' agent port; 0: unset */
+	uint32_t agent_interval_ms;	/* 0: LBD_AGENT_DEFAULT_INTERVAL_MS */
 	struct lbd_check_cfg check;	/* the default for its backends */
 	struct lbd_backend_cfg *backends;
 	size_t n_backends;
@@ -97,6 +113,30 @@ struct lbd_metrics_cfg {
 	uint16_t port;
 };
 
+#define LBD_CLUSTER_NAME_LEN	64
+#define LBD_CLUSTER_CACHE_DIR	"/var/lib/xlb"
+
+/* The cluster whose VIPs and backends this node takes from etcd (cluster.h); name "": none. */
+struct lbd_cluster_cfg {
+	char name[LBD_CLUSTER_NAME_LEN];
+	char etcd[512];		/* client URLs, comma-separated */
+	char cache[256];	/* the last configuration applied; "": LBD_CLUSTER_CACHE_DIR/NAME.cluster */
+};
+
+#define LBD_SYNC_MAX_PEERS	8
+
+/* Flow sharing with the cluster's other nodes (sync.h): UDP, authenticated with a shared key. */
+struct lbd_sync_cfg {
+	struct lbd_addr addr;	/* listen here; port 0: no sharing */
+	uint16_t port;
+	char key_file[256];
+	struct {
+		struct lbd_addr addr;
+		uint16_t port;
+	} peers[LBD_SYNC_MAX_PEERS];
+	size_t n_peers;
+};
+
 struct lbd_config {
 	struct lbd_iface_cfg ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
@@ -111,6 +151,8 @@ struct lbd_config {
 	size_t n_vrrp;
 	struct lbd_bgp_cfg bgp;
 	struct lbd_metrics_cfg metrics;
+	struct lbd_cluster_cfg cluster;
+	struct lbd_sync_cfg sync;
 };
 
 enum lbd_cmd_kind {
@@ -122,6 +164,8 @@ enum lbd_cmd_kind {
 	CMD_BGP_SET, CMD_BGP_DEL, CMD_BGP_SHOW, CMD_VIP_SET,
 	CMD_TRACE,
 	CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW,
+	CMD_PERSIST_SHOW, CMD_PERSIST_FLUSH,
+	CMD_SYNC_SHOW,
 };
 
 /* Where a traced frame comes from when SRC names no port. */
@@ -146,6 +190,7 @@ struct lbd_cmd {
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	uint64_t set_check;		/* OPT_* bits of check settings given to backend set */
+	uint64_t set_vip;		/* OPT_* bits of the settings given to vip set */
 	struct lbd_trace_cmd trace;
 };
 
@@ -164,6 +209,16 @@ int lbd_config_parse(FILE *f, const char *name, struct lbd_config *cfg, char *er
  */
 int lbd_config_save(const char *path, const struct lbd_config *cfg, char *err, size_t err_len);
 void lbd_config_write(FILE *f, const struct lbd_config *cfg);
+/* The vip and backend lines alone: what a cluster keeps in etcd. */
+void lbd_config_write_vips(FILE *f, const struct lbd_config *cfg);
+/*
+ * A cluster's configuration (name: where it came from, for errors): vip
+ * and backend lines only, into cfg's VIPs; on error err and cfg empty.
+ */
+int lbd_config_parse_vips(const char *text, size_t len, const char *name, struct lbd_config *cfg, char *err,
+			  size_t err_len);
+/* The cluster line's words, checked: for the file and for lbd's --cluster and --etcd. */
+int lbd_cluster_cfg_check(const struct lbd_cluster_cfg *c, char *err, size_t len);
 /*
  * Replaces path with what write() puts out, the same atomic way; a first
  * file gets first_mode (a file another daemon reads must be readable).
@@ -186,7 +241,12 @@ int lbd_addr_parse(const char *text, struct lbd_addr *addr);
 void lbd_addr_format(const struct lbd_addr *addr, char *buf, size_t len);
 /* "198.18.0.1:9100", "[2001:db8::1]:9100": the listen address of metrics. */
 void lbd_metrics_format(const struct lbd_metrics_cfg *m, char *buf, size_t len);
+/* The listen address of sync, the same way. */
+void lbd_sync_format_listen(const struct lbd_sync_cfg *s, char *buf, size_t len);
 bool lbd_addr_eq(const struct lbd_addr *a, const struct lbd_addr *b);
 const char *lbd_announce_name(uint8_t announce);	/* enum lbd_announce: "healthy", ... */
+const char *lbd_sched_name(uint8_t sched);		/* enum lbd_sched: "maglev", "rr", ... */
+/* The data plane's enum xlb_sched for it: XLB_SCHED_RING for the ring's. */
+uint8_t lbd_sched_xlb(uint8_t sched);
 
 #endif

@@ -37,6 +37,8 @@ enum ctl_phase {
 	CL_READING,		/* gathering the request */
 	CL_REQUEST,		/* request complete: its command runs after the batch */
 	CL_RENDERING,		/* its command wrote part of the reply and goes on at the next pass */
+	CL_PARKED,		/* its command waits for another party (etcd): run again at ctlsrv_wake() */
+	CL_HELD,		/* reply queued, sent once the maps hold what it says (ctlsrv_applied()) */
 	CL_WRITING,		/* reply queued, being sent as the client reads */
 	CL_DROPPED,		/* closed; freed after the batch, events still queued for it are ignored */
 };
@@ -47,6 +49,7 @@ struct ctl_client {
 	int fd;
 	bool want_out;			/* EPOLLOUT is watched */
 	uint64_t deadline;		/* monotonic ms */
+	uint64_t hold;			/* CL_HELD: the generation of the data plane it waits for */
 	struct ctl_client *next;
 	char *out;
 	size_t out_len, out_sent;
@@ -164,7 +167,37 @@ static void queue(struct ctlsrv *s, struct ctl_client *c, char *buf, size_t len)
 	s->buffered += len;
 	c->phase = CL_WRITING;
 	c->deadline = lbd_mono_ms() + CTL_REPLY_MS;
+	if (s->wanted) {
+		uint64_t done, wanted = s->wanted(s->ctx, &done);
+
+		/* A reply read before its change reached packets would tell a script to go on too soon. */
+		if (wanted > done) {
+			c->phase = CL_HELD;
+			c->hold = wanted;
+			/* lbd's own work, not the client's slowness: the reply's time starts when it is sent. */
+			c->deadline = lbd_mono_ms() + CTL_HELD_MS;
+			return;
+		}
+	}
 	flush(s, c);
+}
+
+void ctlsrv_applied(struct ctlsrv *s, uint64_t done)
+{
+	for (struct ctl_client *c = s->clients; c; c = c->next) {
+		uint64_t ignored;
+
+		if (c->phase != CL_HELD)
+			continue;
+		/* Held until the tables were all written: now that they are, for the index that follows. */
+		if (c->hold == CTL_HOLD_UNTIL_WRITTEN)
+			c->hold = s->wanted(s->ctx, &ignored);
+		if (c->hold <= done) {
+			c->phase = CL_WRITING;
+			c->deadline = lbd_mono_ms() + CTL_REPLY_MS;
+			flush(s, c);
+		}
+	}
 }
 
 static void queue_line(struct ctlsrv *s, struct ctl_client *c, const char *status, const char *text)
@@ -247,6 +280,7 @@ static void render(struct ctlsrv *s, struct ctl_client *c, uint64_t until_us)
 	for (;;) {
 		c->cur.until_us = until_us;
 		c->cur.more = false;
+		c->cur.park = false;
 		ret = s->run(s->ctx, c->argc - 1, c->argv + 1, &c->o, &c->cur, err, sizeof(err));
 		if (ret != CTL_RESTART)
 			break;
@@ -256,6 +290,10 @@ static void render(struct ctlsrv *s, struct ctl_client *c, uint64_t until_us)
 			queue_error(s, c, "out of memory");
 			return;
 		}
+	}
+	if (!ret && c->cur.park) {
+		c->phase = CL_PARKED;
+		return;
 	}
 	if (!ret && c->cur.more) {
 		c->phase = CL_RENDERING;
@@ -293,7 +331,7 @@ static void serve(struct ctlsrv *s, struct ctl_client *c, uint64_t until_us)
 	size_t words = 0;
 	int argc = 0;
 
-	if (c->phase == CL_RENDERING) {
+	if (c->phase == CL_RENDERING || c->phase == CL_PARKED) {
 		render(s, c, until_us);
 		return;
 	}
@@ -463,6 +501,15 @@ static void expire(struct ctlsrv *s, struct ctl_client *c)
 		send(c->fd, "error the request was not complete in time: lbd closed the connection\n",
 		     sizeof("error the request was not complete in time: lbd closed the connection\n") - 1,
 		     MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else if (c->phase == CL_HELD) {
+		lbd_warn("control client dropped: the VIP index its reply waits for was not in within %d ms",
+			 CTL_HELD_MS);
+	} else if (c->phase == CL_PARKED) {
+		lbd_warn("control client dropped: what its command waited for did not come within %d ms",
+			 CTL_REPLY_MS);
+		send(c->fd, "error no answer in time (etcd?): the change may or may not have been made\n",
+		     sizeof("error no answer in time (etcd?): the change may or may not have been made\n") - 1,
+		     MSG_DONTWAIT | MSG_NOSIGNAL);
 	} else {
 		lbd_info("control client dropped: it did not read its reply within %d ms (%zu of %zu bytes sent)",
 			 CTL_REPLY_MS, c->out_sent, c->out_len);
@@ -523,6 +570,15 @@ bool ctlsrv_after_batch(struct ctlsrv *s, uint64_t until_us)
 		}
 	}
 	return s->requests;
+}
+
+void ctlsrv_wake(struct ctlsrv *s)
+{
+	for (struct ctl_client *c = s->clients; c; c = c->next)
+		if (c->phase == CL_PARKED) {
+			c->phase = CL_RENDERING;
+			s->requests = true;
+		}
 }
 
 void ctlsrv_close(struct ctlsrv *s)

@@ -18,6 +18,7 @@
 #define CTL_MAX_CLIENTS		128		/* beyond it: "error lbd is busy" */
 #define CTL_REQUEST_MS		5000		/* from accept to the request's newline */
 #define CTL_REPLY_MS		10000		/* from the request's newline, for the whole reply to drain */
+#define CTL_HELD_MS		120000		/* a reply held for the data plane (ctlsrv_applied()), at most */
 #define CTL_MAX_REPLY		(64u << 20)	/* one reply, in bytes */
 #define CTL_MAX_BUFFERED	(128u << 20)	/* all replies waiting for their readers */
 #define CTL_PAUSE_MS		100		/* accept4 out of fds: retry after this */
@@ -37,6 +38,7 @@ struct ctl_cursor {
 	size_t next;		/* 0 at the start; the command's own place */
 	uint64_t gen;		/* the command's: what it began on */
 	bool more;		/* set by the command: not done, go on at the next pass */
+	bool park;		/* set by the command: not done, go on after ctlsrv_wake() */
 	unsigned restarts;
 };
 
@@ -74,7 +76,14 @@ struct ctlsrv {
 	uint64_t paused_until;		/* 0, or the listen socket is unwatched until then */
 	bool pause_logged, busy_logged;
 	uint64_t resumed;		/* replies paused to let the loop go on: each time */
+	/*
+	 * NULL, or the generation of the data plane that what was done so far
+	 * needs, and (done) the one in now: a reply is held while they differ.
+	 */
+	uint64_t (*wanted)(void *ctx, uint64_t *done);
 };
+/* What wanted() says while tables of the change are still to be written: asked again at each ctlsrv_applied(). */
+#define CTL_HOLD_UNTIL_WRITTEN	UINT64_MAX
 
 /*
  * listen_fd must already be in epfd's set, registered with listen_source and
@@ -95,6 +104,13 @@ void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events);
  * must come back at once, not sleep.
  */
 bool ctlsrv_after_batch(struct ctlsrv *s, uint64_t until_us);
+/*
+ * The data plane reached generation done (or wrote what a change left
+ * for later): held replies that wait for it or less are sent.
+ */
+void ctlsrv_applied(struct ctlsrv *s, uint64_t done);
+/* What parked commands wait for may have come: they run again after the batch. */
+void ctlsrv_wake(struct ctlsrv *s);
 void ctlsrv_close(struct ctlsrv *s);
 
 #endif

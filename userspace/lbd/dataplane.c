@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "hash.h"
 #include "log.h"
 #include "maglev.h"
+#include "plan.h"
 #include "xlb.skel.h"
 
 static int fail(char *err, size_t len, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -41,16 +43,19 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 
 	if (fd < 0)
 		return;
-	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries == bpf_map__max_entries(map)) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len)) {
 		close(fd);
 		return;
 	}
-	if (!strcmp(bpf_map__name(map), "stats_map") && info.max_entries < XLB_STAT_MAX) {
-		/* An older lbd's counters: the newer ones would have no slot to count in. */
-		lbd_warn("the pinned counters have %u slots, this program counts %u: they start afresh",
-			 info.max_entries, XLB_STAT_MAX);
-		unlink(path);
-	} else {
+	if (!strcmp(bpf_map__name(map), "stats_map")) {
+		/* Another lbd's counters (a slot a counter, or a record of another size): no reuse. */
+		if (info.max_entries != 1 || info.value_size != sizeof(struct xlb_stats)) {
+			lbd_warn("the pinned counters are laid out for another program (%u x %u bytes, "
+				 "this one counts in 1 x %zu): they start afresh",
+				 info.max_entries, info.value_size, sizeof(struct xlb_stats));
+			unlink(path);
+		}
+	} else if (info.max_entries != bpf_map__max_entries(map)) {
 		if (!strcmp(bpf_map__name(map), "conn_map"))
 			lbd_warn("conn-table-size %u differs from the pinned connection table's %u: keeping "
 				 "the pinned one (and its flows); remove %s to resize",
@@ -95,6 +100,9 @@ static void adopt_maps(struct lbd_dp *dp)
 		v->key.proto = key.proto;
 		/* The hash the ring was built for: else the first sync takes it for a rehash and marks every slot. */
 		v->key.sched = meta.flags & XLB_VIP_F_HASH_SRC ? LBD_SCHED_MAGLEV_SRC : LBD_SCHED_MAGLEV;
+		for (uint8_t k = 0; meta.sched != XLB_SCHED_RING && k < LBD_SCHED_COUNT; k++)
+			if (lbd_sched_xlb(k) == meta.sched)
+				v->key.sched = k;
 		v->key.fwd = meta.fwd_mode;
 		v->ring_id = meta.ring_id;
 		v->ring_size = meta.ring_size;
@@ -145,6 +153,14 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 		lbd_dp_close(dp);
 		return fail(err, len, ret, "cannot set up maps or netlink: %s", strerror(-ret));
 	}
+	dp->active = mmap(NULL, XLB_MAX_BACKENDS * sizeof(*dp->active), PROT_READ | PROT_WRITE, MAP_SHARED,
+			  dp->fds.active, 0);
+	if (dp->active == MAP_FAILED) {
+		ret = -errno;
+		dp->active = NULL;
+		lbd_dp_close(dp);
+		return fail(err, len, ret, "cannot map active_map: %s", strerror(-ret));
+	}
 	adopt_maps(dp);
 	/* The first sync builds the index even if vip_map is as pinned: the index may be missing. */
 	dp->vip_index_stale = true;
@@ -153,6 +169,7 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 
 void lbd_dp_close(struct lbd_dp *dp)
 {
+	map_worker_stop(&dp->worker);
 	for (int i = 0; i < XLB_MAX_VIPS; i++) {
 		free(dp->vips[i].slots);
 		free(dp->vips[i].moved_at);
@@ -161,6 +178,8 @@ void lbd_dp_close(struct lbd_dp *dp)
 		xlb_ring_unmap(&dp->vips[i].ring);
 	}
 	lbd_dp_sweep_free(dp);
+	if (dp->active)
+		munmap(dp->active, XLB_MAX_BACKENDS * sizeof(*dp->active));
 	if (dp->nl)
 		nl_close(dp->nl);
 	/* Maps stay pinned and the program attached: forwarding outlives lbd. */
@@ -408,6 +427,73 @@ uint32_t lbd_dp_backend_id(const struct lbd_dp *dp, const struct lbd_addr *addr)
 	}
 }
 
+uint64_t lbd_dp_active_flows(const struct lbd_dp *dp, uint32_t id)
+{
+	int64_t n = dp->active && id < XLB_MAX_BACKENDS ? (int64_t)__atomic_load_n(&dp->active[id], __ATOMIC_RELAXED)
+							 : 0;
+
+	return n > 0 ? (uint64_t)n : 0;
+}
+
+void lbd_dp_flow_forgotten(struct lbd_dp *dp, const struct xlb_conn *c)
+{
+	uint32_t id = XLB_CONN_ID(c->backend_id);
+
+	if ((c->backend_id & XLB_CONN_COUNTED) && dp->active && id < XLB_MAX_BACKENDS)
+		__atomic_fetch_sub(&dp->active[id], 1, __ATOMIC_RELAXED);
+}
+
+int lbd_dp_persist_walk(struct lbd_dp *dp, uint32_t vip_id, bool flush, lbd_persist_fn fn, void *ctx)
+{
+	enum { BATCH = 1024 };
+	struct xlb_persist_key *keys = calloc(BATCH, sizeof(*keys));
+	struct xlb_persist *vals = calloc(BATCH, sizeof(*vals));
+	int fd = dp->fds.persist, ret = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	uint32_t in = 0, out = 0;
+	bool first = true;
+
+	while (keys && vals && !ret) {
+		uint32_t count = BATCH;
+
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count, &opts))
+			ret = errno == ENOENT ? 1 : -errno;
+		first = false;
+		in = out;
+		for (uint32_t i = 0; ret >= 0 && i < count; i++) {
+			if (keys[i].vip_id != vip_id)
+				continue;
+			fn(ctx, &keys[i], &vals[i]);
+			if (flush)
+				bpf_map_delete_elem(fd, &keys[i]);
+		}
+	}
+	if (!keys || !vals)
+		ret = -ENOMEM;
+	free(keys);
+	free(vals);
+	return ret < 0 ? ret : 0;
+}
+
+const struct lbd_backend_cfg *lbd_dp_first_lookup(const struct lbd_dp *dp, const struct lbd_vip_cfg *v,
+						  uint64_t now_ms)
+{
+	for (size_t j = 0; j < v->n_backends; j++) {
+		const struct lbd_backend_cfg *be = &v->backends[j];
+		uint32_t id = lbd_dp_backend_id(dp, &be->addr);
+		const struct lbd_backend_rt *b = &dp->backends[id];
+
+		if (be->drain || !be->weight || be->admin == LBD_ADMIN_DOWN)
+			continue;
+		/* No id yet: a command left it to the look-up round, which gives it one soon. */
+		if (!id || b->state == BE_UNKNOWN)
+			return be;
+		if (b->state == BE_PENDING && !b->have_mac && now_ms - b->added_ms < LBD_FIRST_LOOKUP_MS)
+			return be;
+	}
+	return NULL;
+}
+
 /* New ids go round the table, so an id freed now is not given to another address soon. */
 static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
 {
@@ -420,6 +506,7 @@ static uint32_t alloc_backend_id(struct lbd_dp *dp, const struct lbd_addr *addr)
 			memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
 			dp->backends[id].addr = *addr;
 			dp->backends[id].born = ++dp->births;
+			dp->backends[id].added_ms = lbd_mono_ms();
 			xlb_traffic_clear(dp->fds.backend_stats, id);
 			be_index_add(dp, id);
 			cursor = id;
@@ -436,6 +523,9 @@ static void backend_id_free(struct lbd_dp *dp, uint32_t id)
 
 	memset(&dp->backends[id], 0, sizeof(dp->backends[id]));
 	xlb_backend_set(&dp->fds, id, &none);
+	/* Its flows' releases may still come: lbd_dp_active_flows() reads below zero as zero. */
+	if (dp->active)
+		__atomic_store_n(&dp->active[id], 0, __ATOMIC_RELAXED);
 	be_index_rebuild(dp);
 }
 
@@ -497,14 +587,15 @@ bool lbd_dp_neighbours_matter(const struct lbd_dp *dp)
 
 /*
  * Looks b up and writes what changed into backend_map. True when its state
- * changed, which the tables follow; a new MAC alone is only the map's.
+ * changed, or whether a router is on the way (a DSR VIP's table leaves it
+ * out then), which the tables follow; a new MAC alone is only the map's.
  */
 static int refresh_backend(struct lbd_dp *dp, uint32_t id, bool *state_changed, char *err, size_t len)
 {
 	struct lbd_backend_rt *b = &dp->backends[id];
 	struct xlb_backend be = { 0 };
 	enum lbd_be_state before = b->state;
-	bool was_resolved = b->resolved;
+	bool was_resolved = b->resolved, was_via_gateway = b->via_gateway;
 	char a[INET6_ADDRSTRLEN];
 	int ret;
 
@@ -513,7 +604,7 @@ static int refresh_backend(struct lbd_dp *dp, uint32_t id, bool *state_changed, 
 	be.family = b->addr.family;
 	memcpy(be.mac, b->mac, 6);
 	be.flags = b->state == BE_RESOLVED ? XLB_BACKEND_F_UP : 0;
-	*state_changed = b->state != before || !was_resolved;
+	*state_changed = b->state != before || !was_resolved || b->via_gateway != was_via_gateway;
 	if (b->state != before) {
 		lbd_addr_format(&b->addr, a, sizeof(a));
 		if (b->state == BE_RESOLVED)
@@ -537,8 +628,12 @@ static int refresh_backend(struct lbd_dp *dp, uint32_t id, bool *state_changed, 
  * the interfaces changed) is looked up now, so that no table is built from
  * a state not known; the others keep theirs until a resolve round.
  */
+/* Look-ups of new backends a command's sync does on lbd's loop before it leaves the rest to a round. */
+#define LBD_SYNC_LOOKUP_US	3000
+
 static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, bool all, char *err, size_t len)
 {
+	uint64_t until = dp->worker.running ? lbd_mono_us() + LBD_SYNC_LOOKUP_US : UINT64_MAX;
 	bool changed;
 
 	for (uint32_t id = 1; id < XLB_MAX_BACKENDS; id++)
@@ -572,6 +667,16 @@ static int sync_backends(struct lbd_dp *dp, const struct lbd_config *cfg, bool a
 
 		if (!b->addr.family || (!all && b->resolved))
 			continue;
+		/*
+		 * Thousands of new backends are a route and a neighbour request
+		 * each (100 ms for 4000): past the budget they are looked up in a
+		 * round, and their VIPs written once they are (rings.unwritten).
+		 */
+		if (!all && until != UINT64_MAX && lbd_mono_us() >= until) {
+			dp->resolve.only_new = !dp->resolve.due || dp->resolve.only_new;
+			lbd_dp_resolve_due(dp);
+			return 0;
+		}
 		ret = refresh_backend(dp, id, &changed, err, len);
 		if (ret)
 			return ret;
@@ -602,7 +707,7 @@ int lbd_dp_resolve_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t
 		bool changed;
 		int one;
 
-		if (!dp->backends[r->cursor].referenced)
+		if (!dp->backends[r->cursor].referenced || (r->only_new && dp->backends[r->cursor].resolved))
 			continue;
 		/* One at least a step: a pass with no time left still moves the round on. */
 		if (done++ && lbd_mono_us() >= until)
@@ -618,6 +723,7 @@ int lbd_dp_resolve_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t
 	if (r->cursor == XLB_MAX_BACKENDS) {
 		r->due = r->again;
 		r->again = false;
+		r->only_new = false;
 		r->cursor = 1;
 		if (!ret)
 			ret = LBD_RESOLVE_DONE;
@@ -641,6 +747,34 @@ const struct lbd_vip_rt *lbd_dp_vip(const struct lbd_dp *dp, const struct lbd_vi
 			return &dp->vips[i];
 		}
 	return NULL;
+}
+
+bool lbd_dp_mark_for_peer(struct lbd_dp *dp, const struct lbd_vip_cfg *v, const struct xlb_flow_key *flow,
+			  uint32_t backend_id)
+{
+	uint32_t vip_id, i, s, id;
+	struct lbd_vip_rt *rt;
+	uint32_t hash;
+
+	if (!lbd_dp_vip(dp, v, &vip_id))
+		return false;
+	rt = &dp->vips[vip_id];
+	/* Written in place only: a ring that is not mapped here keeps its slots (the flow goes by the ring). */
+	if (!rt->slots || !rt->moved_at || !rt->ring.slots || rt->ring.size != rt->ring_size)
+		return false;
+	hash = v->sched == LBD_SCHED_MAGLEV_SRC ? xlb_hash_src(flow) : (uint32_t)(xlb_hash_flow64(flow) >> 32);
+	i = xlb_ring_slot(hash, rt->ring_size);
+	s = rt->slots[i];
+	id = XLB_SLOT_ID(s);
+	if ((s & XLB_SLOT_MOVED) || id == backend_id)
+		return false;
+	/* Its own previous backend: the slot's other flows, known or not, stay where the ring puts them. */
+	rt->slots[i] = XLB_SLOT_MOVED | id << 16 | id;
+	rt->moved_at[i] = lbd_dp_seen_now();
+	rt->n_moved++;
+	rt->gen = ++dp->gen;
+	__atomic_store_n(&rt->ring.slots[2 * i], rt->slots[i], __ATOMIC_RELAXED);
+	return true;
 }
 
 uint32_t lbd_dp_ring_share(const struct lbd_vip_rt *vip, uint32_t id)
@@ -699,8 +833,13 @@ static void keep_ring(struct lbd_dp *dp, uint32_t ring_id)
 	dp->drop_rings[ring_id / 2] &= ~(1u << (ring_id & 1));
 }
 
+/* Called once the VIP index no longer points at them: the map worker's thread waits for their RCU grace periods. */
 static void drop_rings(struct lbd_dp *dp)
 {
+	if (dp->worker.running) {
+		map_worker_give(&dp->worker, dp->drop_rings);
+		return;
+	}
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
 		for (uint32_t k = 0; k < 2; k++)
 			if (dp->drop_rings[id] & (1u << k) && !xlb_ring_del(&dp->fds, id * 2 + k))
@@ -708,53 +847,36 @@ static void drop_rings(struct lbd_dp *dp)
 }
 
 /*
- * What a VIP's ring is built from: the backends that may take new flows
- * (resolved, not drained, passing their check) with their weights now.
- * When every one fails its check the VIP fails open (all of them, the
- * default) or keeps an empty ring (all-down drop). -EAGAIN while some
- * backend's state is not known yet (no sync has resolved it since lbd
- * started): a ring built then would leave it out for nothing.
+ * What a VIP's ring is built from (plan_inputs()), from the backends'
+ * look-ups and health verdicts now; a change of failing open is logged.
  */
 static int collect_inputs(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct lbd_vip_rt *rt,
 			  struct maglev_backend *mb, size_t *n_out)
 {
-	bool fail_open = false;
-	size_t n = 0;
+	struct plan_backend *world = calloc(v->n_backends + 1, sizeof(*world));
+	bool fail_open;
+	int n;
 
+	if (!world)
+		return -ENOMEM;
 	for (size_t j = 0; j < v->n_backends; j++) {
 		uint32_t id = lbd_dp_backend_id(dp, &v->backends[j].addr);
+		const struct lbd_backend_rt *b = &dp->backends[id];
+		bool healthy;
 
-		if (!id || dp->backends[id].state == BE_UNKNOWN)
-			return -EAGAIN;
+		world[j] = (struct plan_backend){
+			.id = id,
+			.known = id && b->state != BE_UNKNOWN,
+			.resolved = id && b->state == BE_RESOLVED,
+			.via_gateway = id && b->via_gateway,
+			.health_weight = hc_weight(dp->hc, v, &v->backends[j], &healthy),
+			.held = hc_agent_holds(dp->hc, v, &v->backends[j]),
+		};
 	}
-	for (int pass = 0; pass < 2 && !n; pass++) {
-		fail_open = pass == 1;
-		for (size_t j = 0; j < v->n_backends; j++) {
-			const struct lbd_backend_cfg *b = &v->backends[j];
-			uint32_t id = lbd_dp_backend_id(dp, &b->addr), w;
-			bool healthy;
-
-			if (b->drain || !b->weight || dp->backends[id].state != BE_RESOLVED)
-				continue;
-			/* DSR rewrites only the MAC: a router would send the packet, still to the VIP, back to us. */
-			if (v->fwd == XLB_FWD_DSR && dp->backends[id].via_gateway)
-				continue;
-			w = hc_weight(dp->hc, v, b, &healthy);
-			if (fail_open)
-				w = b->admin == LBD_ADMIN_DOWN ? 0 : b->weight * HC_WEIGHT_SCALE;
-			if (!w)
-				continue;
-			memset(&mb[n], 0, sizeof(mb[n]));
-			mb[n].id = id;
-			mb[n].weight = w;
-			mb[n].key[0] = b->addr.family;
-			memcpy(&mb[n].key[4], b->addr.a, 16);
-			n++;
-		}
-		if (v->all_down_drop)
-			break;
-	}
-	fail_open = fail_open && n;
+	n = plan_inputs(v, world, mb, &fail_open);
+	free(world);
+	if (n < 0)
+		return n;
 	if (fail_open != rt->fail_open) {
 		char vs[80];
 
@@ -765,7 +887,7 @@ static int collect_inputs(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct
 			lbd_info("VIP %s: a backend passes its check again; no longer failing open", vs);
 		rt->fail_open = fail_open;
 	}
-	*n_out = n;
+	*n_out = (size_t)n;
 	return 0;
 }
 
@@ -774,7 +896,7 @@ static bool inputs_unchanged(const struct lbd_vip_rt *rt, const struct lbd_vip_c
 			     const struct maglev_backend *mb, size_t n)
 {
 	return rt->used && rt->slots && rt->inputs && rt->n_inputs == n && rt->ring_size == v->ring_size &&
-	       rt->key.sched == v->sched && rt->key.fwd == v->fwd &&
+	       rt->key.sched == v->sched && rt->key.fwd == v->fwd && rt->key.persist_ms == v->persist_ms &&
 	       !memcmp(rt->inputs, mb, n * sizeof(*mb));
 }
 
@@ -802,29 +924,6 @@ static bool vip_carried_traffic(const struct lbd_dp *dp, uint32_t vip_id)
 	return xlb_traffic_read(dp->fds.vip_stats, vip_id, &t) || t.packets;
 }
 
-static uint32_t seen_now(void) { return lbd_dp_seen_now(); }
-
-/*
- * When each moved slot of a new ring first moved: the clock of "flows from
- * before the move" starts there. A new array, for the caller to keep once
- * the ring is published.
- */
-static uint32_t *moves_since(const struct lbd_vip_rt *rt, const uint32_t *slots, uint32_t size,
-			     uint32_t *n_moved)
-{
-	uint32_t *at = calloc(size, sizeof(*at)), now = seen_now();
-	bool same_ring = rt->moved_at && rt->ring_size == size;
-
-	*n_moved = 0;
-	for (uint32_t i = 0; at && i < size; i++) {
-		if (!(slots[i] & XLB_SLOT_MOVED))
-			continue;
-		at[i] = same_ring && rt->moved_at[i] ? rt->moved_at[i] : now;
-		(*n_moved)++;
-	}
-	return at;
-}
-
 /*
  * A ring of the same size as the one in force is written in place, slot by
  * slot (each slot changes whole: a packet sees its old value or its new
@@ -841,9 +940,20 @@ int lbd_dp_ring_publish(struct lbd_dp *dp, struct lbd_vip_rt *rt, uint32_t ring_
 		xlb_ring_write(&rt->ring, slots);
 		return 0;
 	}
-	ret = xlb_ring_publish_mapped(&dp->fds, ring_id, slots, size, &fresh);
-	if (ret)
-		return ret;
+	if (dp->worker.running)
+		map_worker_claim(&dp->worker, ring_id);
+	if (dp->worker.running && xlb_ring_kind_known(size)) {
+		/* Into ring_map by the worker, before the index that may name it: its RCU wait off the loop. */
+		int fd = xlb_ring_create_mapped(slots, size, &fresh);
+
+		if (fd < 0)
+			return fd;
+		map_worker_install(&dp->worker, ring_id, fd);
+	} else {
+		ret = xlb_ring_publish_mapped(&dp->fds, ring_id, slots, size, &fresh);
+		if (ret)
+			return ret;
+	}
 	xlb_ring_unmap(&rt->ring);
 	rt->ring = fresh;
 	return 0;
@@ -864,6 +974,26 @@ static void adopt_slots(struct lbd_dp *dp, struct lbd_vip_rt *rt)
 }
 
 /*
+ * The VIP index rebuilt from vip_map and swapped in. With the map worker
+ * running (lbd's loop) the swap is its thread's, and only a caller that
+ * needs the index in before it goes on waits for it; dp->index_gen is
+ * what lbctl replies wait for. The one writer of vip_index either way.
+ */
+static int swap_index(struct lbd_dp *dp, bool wait)
+{
+	int ret;
+
+	if (!dp->worker.running)
+		return xlb_vip_index_sync(&dp->fds);
+	dp->index_gen = map_worker_index(&dp->worker);
+	if (!wait)
+		return 0;
+	ret = map_worker_index_wait(&dp->worker, dp->index_gen);
+	lbd_dp_index_event(dp);
+	return ret;
+}
+
+/*
  * The UDP window must be open before a packet can see the slots that
  * moved, or a datagram in between would be taken for a new flow and sent
  * the new way: so the VIP's entry, still with its current ring, gets the
@@ -881,7 +1011,7 @@ static int open_udp_window(struct lbd_dp *dp, const struct lbd_vip_rt *rt,
 	ret = xlb_vip_set(&dp->fds, key, &now);
 	if (ret <= 0)
 		return ret;
-	ret = xlb_vip_index_sync(&dp->fds);
+	ret = swap_index(dp, true);
 	dp->vip_index_stale = ret != 0;
 	dp->index_swaps++;
 	return ret;
@@ -940,6 +1070,71 @@ static void forget_moves_if_idle(struct lbd_dp *dp, bool tables_in)
 }
 
 /*
+ * With the index swapped by the map worker, a VIP marked by this sync is
+ * looked at once the index asked for now is in (lbd_dp_index_event(),
+ * before the replies that wait for that index are sent).
+ */
+static void forget_moves_after_index(struct lbd_dp *dp)
+{
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
+		if (dp->vips[id].forget_if_idle && dp->vips[id].forget_gen < dp->index_gen)
+			dp->vips[id].forget_gen = dp->index_gen;
+}
+
+/* A ring the worker could not put in: its VIP's table is built and published again (a new ring). */
+static void rebuild_failed_rings(struct lbd_dp *dp, const uint8_t failed[XLB_MAX_VIPS])
+{
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+
+		if (!rt->used || !(failed[id] & (1u << (rt->ring_id & 1))))
+			continue;
+		free(rt->inputs);
+		rt->inputs = NULL;
+		rt->n_inputs = 0;
+		xlb_ring_unmap(&rt->ring);
+		lbd_dp_rings_due(dp);
+	}
+}
+
+uint64_t lbd_dp_index_event(struct lbd_dp *dp)
+{
+	uint8_t failed[XLB_MAX_VIPS];
+	bool waited = false;
+	uint64_t done;
+	int error;
+
+	if (!dp->worker.running)
+		return dp->index_done;
+	if (map_worker_failed_installs(&dp->worker, failed))
+		rebuild_failed_rings(dp, failed);
+	done = map_worker_index_done(&dp->worker, &error);
+	if (done == dp->index_done)
+		return done;
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		struct lbd_vip_rt *rt = &dp->vips[id];
+
+		if (!rt->forget_if_idle || rt->forget_gen <= dp->index_done || rt->forget_gen > done)
+			continue;
+		/* The index that points packets at its marked table is in: the wait of forget_moves_of(). */
+		if (!waited)
+			usleep(1000);
+		waited = true;
+		forget_moves_of(dp, id);
+	}
+	dp->index_done = done;
+	/* The worker said why; the next sync builds it again. */
+	if (error)
+		dp->vip_index_stale = true;
+	return done;
+}
+
+int lbd_dp_start_worker(struct lbd_dp *dp)
+{
+	return map_worker_start(&dp->worker, &dp->fds);
+}
+
+/*
  * The same for a round of rebuilds, without the wait: a VIP's marks are
  * looked at from the next step on, 20 ms after its table went in, within
  * the step's budget.
@@ -949,62 +1144,40 @@ static void forget_moves_due(struct lbd_dp *dp, uint64_t until)
 	uint64_t now = lbd_mono_us();
 
 	for (uint32_t id = 0; id < XLB_MAX_VIPS && now < until; id++) {
-		if (!dp->vips[id].forget_if_idle || now < dp->vips[id].forget_after_us)
+		if (!dp->vips[id].forget_if_idle || now < dp->vips[id].forget_after_us ||
+		    dp->vips[id].forget_gen > dp->index_done)
 			continue;
 		forget_moves_of(dp, id);
 		now = lbd_mono_us();
 	}
 }
 
-/* For maglev_slots(): a previous ring of size 0, so every slot is marked moved, with no previous backend. */
-static const uint32_t unknown_ring[1] = { XLB_SLOT_NONE };
-
 /* LBD_UDP_KEEP_NS in seen units, rounded up. */
 #define LBD_UDP_KEEP_SEEN ((uint32_t)((LBD_UDP_KEEP_NS >> XLB_CONN_SEEN_SHIFT) + 1))
 
-/*
- * The previous slots as the next change starts from: a FRESH bit whose
- * window is over is dropped, so a later change (a slow-start step, say)
- * does not send new UDP flows to a backend the slot left long ago.
- */
-static uint32_t *previous_slots(const struct lbd_vip_rt *rt)
-{
-	uint32_t *old = malloc(rt->ring_size * sizeof(*old));
+/* Plans the VIP's ring (plan.c) and applies the plan: window, ring, VIP entry, in that order. */
+/* publish_vip() did nothing: the table needs a build and the caller's budget is spent. */
+#define LBD_DEFERRED	1
 
-	if (!old)
-		return NULL;
-	memcpy(old, rt->slots, rt->ring_size * sizeof(*old));
-	maglev_fresh_expire(old, rt->moved_at, rt->ring_size, seen_now(), LBD_UDP_KEEP_SEEN);
-	return old;
-}
-
-/* Slots that this change marked FRESH: those whose flows the UDP window is for. */
-static uint32_t newly_fresh(const uint32_t *slots, const uint32_t *old, uint32_t old_size, uint32_t size)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < size; i++)
-		n += (slots[i] & XLB_SLOT_FRESH) && !(old_size == size && (old[i] & XLB_SLOT_FRESH));
-	return n;
-}
-
-static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, char *err, size_t len)
+static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_cfg *v, bool may_build,
+		       char *err, size_t len)
 {
 	struct lbd_vip_rt *rt = &dp->vips[vip_id];
 	struct maglev_backend *mb = calloc(v->n_backends + 1, sizeof(*mb));
-	uint32_t *table = NULL, *slots = NULL, *old_copy = NULL;
-	uint32_t *moved_at = NULL, old_size = rt->ring_size, n_moved = 0, fresh, old_ring = UINT32_MAX;
+	uint32_t old_ring = UINT32_MAX;
 	struct xlb_vip_key key = map_key(v);
 	struct xlb_vip_meta meta = {
 		.vip_id = vip_id,
 		.fwd_mode = v->fwd,
 		.flags = v->sched == LBD_SCHED_MAGLEV_SRC ? XLB_VIP_F_HASH_SRC : 0,
+		.sched = lbd_sched_xlb(v->sched),
 	};
+	if (v->persist_ms)
+		meta.flags |= XLB_VIP_F_PERSIST;
+	if (dp->share)
+		meta.flags |= XLB_VIP_F_SHARE;
 	bool resize = rt->ring_size != v->ring_size;
-	/* A new size or another hash puts every flow on another slot. */
-	bool rehash = resize || (rt->used && rt->key.sched != v->sched);
-	bool carried;
-	const uint32_t *old = NULL;
+	struct plan_ring plan = { 0 };
 	size_t n_mb = 0;
 	char vs[80];
 	int ret = -ENOMEM;
@@ -1027,46 +1200,41 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		ret = 0;
 		goto out;
 	}
+	if (!may_build) {
+		ret = LBD_DEFERRED;
+		goto out;
+	}
 	/* Until this publish has gone through whole: a failure half-way must be retried, not skipped. */
 	free(rt->inputs);
 	rt->inputs = NULL;
 	rt->n_inputs = 0;
-	ret = -ENOMEM;
-	table = calloc(v->ring_size, sizeof(*table));
-	slots = calloc(v->ring_size, sizeof(*slots));
-	if (!table || !slots)
-		goto out;
-	ret = maglev_build(mb, n_mb, table, v->ring_size);
+	ret = plan_ring(&(struct plan_ring_in){
+				.mb = mb, .n = n_mb, .size = v->ring_size,
+				/* A new size or another hash puts every flow on another slot. */
+				.rehash = resize || (rt->used && rt->key.sched != v->sched),
+				.carried = vip_carried_traffic(dp, vip_id),
+				.udp = v->proto == IPPROTO_UDP,
+				.now = lbd_dp_seen_now(), .udp_window = LBD_UDP_KEEP_SEEN,
+			}, &(struct plan_prev){ rt->slots, rt->moved_at, rt->slots ? rt->ring_size : 0 }, &plan);
 	if (ret) {
 		fail(err, len, ret, "VIP %s: cannot build the Maglev table: %s", vs, strerror(-ret));
 		goto out;
 	}
 	rt->builds++;
-	carried = vip_carried_traffic(dp, vip_id);
-	/*
-	 * Marks as if the VIP carried traffic, always: whether it did can only
-	 * be known after the new table is in (see forget_moves_if_idle()).
-	 */
-	if (rt->slots && !rehash) {
-		old = old_copy = previous_slots(rt);
-		ret = -ENOMEM;
-		if (!old)
+	/* Before the VIP entry names the scheduler: until then the program has the ring. */
+	if (meta.sched != XLB_SCHED_RING || v->persist_ms) {
+		struct xlb_sched_set set;
+
+		xlb_sched_set_build(meta.sched, mb, n_mb, &set);
+		set.persist_ns = (uint64_t)v->persist_ms * 1000000;
+		ret = xlb_sched_set_write(&dp->fds, vip_id, &set);
+		if (ret) {
+			fail(err, len, ret, "VIP %s: cannot write its scheduler's backends: %s", vs, strerror(-ret));
 			goto out;
+		}
 	}
-	if (rt->ring_size && !old) {
-		/* Flows may be anywhere, and which slots they had is lost: only the table knows them. */
-		old = unknown_ring;
-		old_size = 0;
-	}
-	maglev_slots(table, v->ring_size, old, old_size, slots);
-	fresh = old ? newly_fresh(slots, old, old_size, v->ring_size) : 0;
-	/*
-	 * The UDP window keeps flows that exist: none before the first packet,
-	 * none on slots moved before, and none of TCP (a TCP flow from before
-	 * the move shows it by not being a SYN). Opening it rewrites the VIP
-	 * index, which waits for an RCU grace period in the kernel.
-	 */
-	if (fresh && carried && v->proto == IPPROTO_UDP) {
+	/* Opening the window rewrites the VIP index, which waits for an RCU grace period in the kernel. */
+	if (plan.open_udp_window) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
 		ret = open_udp_window(dp, rt, &key, &meta);
 		if (ret) {
@@ -1074,16 +1242,12 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 			goto out;
 		}
 	}
-	moved_at = moves_since(rt, slots, v->ring_size, &n_moved);
-	ret = -ENOMEM;
-	if (!moved_at)
-		goto out;
-	if (resize || !rt->slots || memcmp(slots, rt->slots, v->ring_size * sizeof(*slots))) {
+	if (plan.changed) {
 		/* A new size goes to the VIP's other ring slot; the vip_map update below switches both. */
 		uint32_t ring_id = resize ? vip_id * 2 + ((rt->ring_id & 1) ^ (rt->ring_size != 0))
 					  : rt->ring_id;
 
-		ret = lbd_dp_ring_publish(dp, rt, ring_id, slots, v->ring_size);
+		ret = lbd_dp_ring_publish(dp, rt, ring_id, plan.slots, v->ring_size);
 		if (ret) {
 			fail(err, len, ret, "VIP %s: cannot publish the Maglev table: %s", vs, strerror(-ret));
 			goto out;
@@ -1092,20 +1256,21 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		/* The ring of the old size: dropped once the VIP index points at the new one (below). */
 		if (ring_id != rt->ring_id && rt->ring_size)
 			old_ring = rt->ring_id;
-		lbd_debug("VIP %u: new table, %u slots newly moved, %u marked moved%s", vip_id, fresh,
-			  n_moved, carried ? "" : " (no traffic yet)");
+		lbd_debug("VIP %u: new table, %u slots newly moved, %u marked moved%s", vip_id, plan.fresh,
+			  plan.n_moved, plan.forget_if_idle ? " (no traffic yet)" : "");
 		free(rt->slots);
-		rt->slots = slots;
-		slots = NULL;
+		rt->slots = plan.slots;
+		plan.slots = NULL;
 		rt->ring_id = ring_id;
 		rt->gen = ++dp->gen;
 		count_shares(rt);
 	}
 	free(rt->moved_at);
-	rt->moved_at = moved_at;
-	rt->n_moved = n_moved;
-	moved_at = NULL;
-	rt->forget_if_idle = rt->n_moved && !carried;
+	rt->moved_at = plan.moved_at;
+	plan.moved_at = NULL;
+	rt->n_moved = plan.n_moved;
+	/* A peer's flows may come here after a move even if none came yet: ECMP or VRRP moves them. */
+	rt->forget_if_idle = plan.forget_if_idle && !dp->clustered;
 	rt->forget_after_us = lbd_mono_us() + 1000;
 	rt->ring_size = v->ring_size;
 	rt->key = *v;
@@ -1131,10 +1296,7 @@ out:
 	if (ret == -ENOMEM)
 		fail(err, len, ret, "VIP %s: out of memory", vs);
 	free(mb);
-	free(table);
-	free(slots);
-	free(old_copy);
-	free(moved_at);
+	plan_ring_free(&plan);
 	return ret;
 }
 
@@ -1158,6 +1320,7 @@ static void forget_vip(struct lbd_dp *dp, const struct lbd_config *cfg, uint32_t
 		dp->vip_index_stale |= xlb_vip_address_mark(&dp->fds, key.family, key.addr, false) > 0;
 	drop_ring_later(dp, id * 2);
 	drop_ring_later(dp, id * 2 + 1);
+	xlb_sched_set_write(&dp->fds, id, &(struct xlb_sched_set){ 0 });
 	free(rt->slots);
 	free(rt->moved_at);
 	free(rt->inputs);
@@ -1181,13 +1344,33 @@ static int alloc_vip_id(struct lbd_dp *dp, uint32_t *id)
 	return -ENOSPC;
 }
 
+/* A fresh id for a new VIP, whose counters start at 0; false when none is free. */
+static bool take_vip_id(struct lbd_dp *dp, uint32_t *id)
+{
+	if (alloc_vip_id(dp, id))
+		return false;
+	memset(&dp->vips[*id], 0, sizeof(dp->vips[*id]));
+	dp->vips[*id].born = ++dp->births;
+	xlb_traffic_clear(dp->fds.vip_stats, *id);
+	return true;
+}
+
 /*
  * VIPs the new config no longer has go first, so that a config at the
- * limit can still replace one VIP with another (a new port, say).
+ * limit can still replace one VIP with another (a new port, say). With a
+ * budget, tables are built until it is spent (one at least): the VIPs
+ * whose table would be built next, new ones included, are left to a round
+ * of rebuilds (rings.unwritten), a bounded step a tick, so that a reload
+ * that adds 400 VIPs (2 ms a 65537-slot table) does not hold the loop for
+ * most of a second. A new VIP is counted against the free ids at once:
+ * one the limit leaves out is an error now, not later.
  */
-static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t budget_us, char *err,
+		      size_t len)
 {
-	uint32_t *ids = calloc(cfg->n_vips + 1, sizeof(*ids));
+	uint32_t *ids = calloc(cfg->n_vips + 1, sizeof(*ids)), free_ids = 0;
+	uint64_t until = budget_us ? lbd_mono_us() + budget_us : UINT64_MAX;
+	bool built = false;
 	int ret = 0;
 
 	if (!ids)
@@ -1202,24 +1385,41 @@ static int write_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
 		if (dp->vips[id].used && !dp->vips[id].referenced)
 			forget_vip(dp, cfg, id);
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++)
+		free_ids += !dp->vips[id].used;
+	dp->rings.unwritten = false;
 	/* One VIP that cannot be written does not keep the others from their tables: the first error is told. */
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		char one_err[LBD_ERR_LEN];
 		uint32_t id = ids[i];
+		bool may_build = !built || lbd_mono_us() < until;
+		uint64_t builds;
 		int one;
 
 		if (id == XLB_MAX_VIPS) {
-			if (alloc_vip_id(dp, &id)) {
+			if (!free_ids) {
 				if (!ret)
 					ret = fail(err, len, -ENOSPC, "no free VIP id: xlb handles %d VIPs",
 						   XLB_MAX_VIPS);
 				continue;
 			}
-			memset(&dp->vips[id], 0, sizeof(dp->vips[id]));
-			dp->vips[id].born = ++dp->births;
-			xlb_traffic_clear(dp->fds.vip_stats, id);
+			free_ids--;
+			if (!may_build) {
+				dp->rings.unwritten = true;	/* its id is kept for it: the round takes one */
+				continue;
+			}
+			take_vip_id(dp, &id);
 		}
-		one = publish_vip(dp, id, &cfg->vips[i], one_err, sizeof(one_err));
+		builds = dp->vips[id].builds;
+		one = publish_vip(dp, id, &cfg->vips[i], may_build, one_err, sizeof(one_err));
+		/* A backend the round of look-ups has not reached yet: written once it has. */
+		if (one == -EAGAIN && dp->resolve.due && budget_us)
+			one = LBD_DEFERRED;
+		if (one == LBD_DEFERRED) {
+			dp->rings.unwritten = true;
+			continue;
+		}
+		built |= dp->vips[id].builds != builds;
 		if (one && !ret)
 			ret = fail(err, len, one, "%s", one_err);
 	}
@@ -1232,26 +1432,36 @@ static int finish_vips(struct lbd_dp *dp, int ret, bool wait_for_idle, char *err
 {
 	int sync = 0;
 
+	bool index_later = false;
+
 	if (dp->vip_index_stale) {
-		sync = xlb_vip_index_sync(&dp->fds);
+		sync = swap_index(dp, !dp->worker.running);
 		dp->vip_index_stale = sync != 0;
+		index_later = dp->worker.running && !sync;
 		if (sync && !ret)
 			ret = fail(err, len, sync, "cannot write the VIP index: %s", strerror(-sync));
 	}
 	/* After the index: a table of a new size is what packets read only from then on. */
-	if (wait_for_idle || sync)
+	if (index_later)
+		forget_moves_after_index(dp);
+	else if (wait_for_idle || sync)
 		forget_moves_if_idle(dp, !sync);
 	if (!dp->vip_index_stale)
 		drop_rings(dp);
 	return ret;
 }
 
+/* Table builds a sync does on lbd's loop before it leaves the rest to a round. */
+#define LBD_SYNC_BUILD_US	4000
+
 static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
-	int ret = write_vips(dp, cfg, err, len);
+	/* Before the loop runs (lbd's start) every VIP is written at once: nothing else waits yet. */
+	int ret = write_vips(dp, cfg, dp->worker.running ? LBD_SYNC_BUILD_US : 0, err, len);
 
-	/* Every table is as cfg says now: a round of ring rebuilds under way has nothing left to do. */
-	dp->rings.due = dp->rings.again = dp->rings.needs_full = false;
+	/* Every table is as cfg says now, but those left unwritten: what a round under way did is redone. */
+	dp->rings.due = dp->rings.unwritten;
+	dp->rings.again = dp->rings.needs_full = false;
 	dp->rings.cursor = 0;
 	dp->rings.error = 0;
 	return finish_vips(dp, ret, true, err, len);
@@ -1392,22 +1602,28 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 		if (start >= until || (built && start + r->build_us > until))
 			return 1;
 		if (!lbd_dp_vip(dp, &cfg->vips[r->cursor], &id)) {
-			r->cursor++;
-			continue;	/* not written yet: the next full sync does it */
-		}
-		/*
-		 * A new size or hash switches rings through the VIP index, which a
-		 * round rebuilds only at its end: that is a full sync's work.
-		 */
-		if (dp->vips[id].ring_size != cfg->vips[r->cursor].ring_size ||
-		    dp->vips[id].key.sched != cfg->vips[r->cursor].sched) {
+			/* Not written yet: a sync's leftovers are written here, the others by the next sync. */
+			if (!r->unwritten || !take_vip_id(dp, &id)) {
+				r->cursor++;
+				continue;
+			}
+		} else if (dp->vips[id].ring_size != cfg->vips[r->cursor].ring_size ||
+			   dp->vips[id].key.sched != cfg->vips[r->cursor].sched) {
+			/*
+			 * A new size or hash switches rings through the VIP index, which a
+			 * round rebuilds only at its end: that is a full sync's work.
+			 */
 			r->needs_full = true;
 			r->cursor++;
 			continue;
 		}
 		builds = dp->vips[id].builds;
 		swaps = dp->index_swaps;
-		one = publish_vip(dp, id, &cfg->vips[r->cursor++], one_err, sizeof(one_err));
+		one = publish_vip(dp, id, &cfg->vips[r->cursor++], true, one_err, sizeof(one_err));
+		if (one == -EAGAIN && r->unwritten && dp->resolve.due) {
+			r->left_unwritten = true;	/* the next round, once the look-ups have changed something */
+			one = 0;
+		}
 		if (dp->vips[id].builds != builds) {
 			r->build_us = lbd_mono_us() - start;
 			built = true;
@@ -1434,6 +1650,9 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 
 	if (ret)
 		snprintf(err, len, "%s", r->err);
+	/* What was left is written (or told as failed): replies held for it wait for this index only. */
+	r->unwritten = r->left_unwritten;
+	r->left_unwritten = false;
 	r->error = 0;
 	r->cursor = 0;
 	r->due = r->again;

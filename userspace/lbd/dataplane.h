@@ -11,6 +11,7 @@
 #include "config.h"
 #include "netlink.h"
 #include "maglev.h"
+#include "map_worker.h"
 #include "xlb_maps.h"
 
 enum lbd_be_state { BE_UNKNOWN, BE_RESOLVED, BE_PENDING, BE_UNREACHABLE };
@@ -25,6 +26,16 @@ enum lbd_shown_state {
 };
 extern const char *const lbd_shown_names[SHOWN_STATES];
 
+struct lbd_vip_rt;
+struct hc_target;
+/*
+ * The state lbctl show prints for backend be of vip (rt: the VIP's, t: the
+ * pair's health target or NULL), one of lbd_shown_names: lbd_shown_state()
+ * (commands.c), which show, trace and the metrics all call through this.
+ */
+typedef const char *(*lbd_shown_state_fn)(void *ctx, const struct lbd_vip_cfg *vip, const struct lbd_vip_rt *rt,
+					  const struct lbd_backend_cfg *be, const struct hc_target *t);
+
 struct lbd_backend_rt {
 	struct lbd_addr addr;	/* family 0: id free */
 	bool referenced;	/* by some VIP in the current config */
@@ -36,6 +47,7 @@ struct lbd_backend_rt {
 	char why[160];
 	uint32_t born;		/* lbd_dp.births when the id was given to addr: a reused id is a new backend */
 	bool resolved;		/* looked up since the id was given: else its state is not known */
+	uint64_t added_ms;	/* monotonic, when the id was given: its first look-up's grace runs from it */
 	bool written_ok;	/* written is what backend_map holds for the id */
 	struct xlb_backend written;
 };
@@ -49,6 +61,7 @@ struct lbd_resolve_round {
 	bool due;		/* a round runs */
 	bool again;		/* asked for while it ran: one more follows */
 	uint32_t cursor;	/* the next backend id */
+	bool only_new;		/* only backends never looked up (a command's leftovers) */
 };
 
 struct lbd_share {
@@ -65,6 +78,7 @@ struct lbd_vip_rt {
 	uint32_t n_moved;	/* slots marked moved */
 	bool forget_if_idle;	/* marked by this sync, and no packet had reached the VIP */
 	uint64_t forget_after_us;	/* monotonic: when the counters say whether a packet saw the marks */
+	uint64_t forget_gen;	/* the VIP index that must be in first (lbd_dp.index_gen) */
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 	uint32_t gen;		/* changes whenever slots does (lbd_dp.gen) */
@@ -106,6 +120,8 @@ struct lbd_rings_round {
 	bool due;		/* a round runs */
 	bool again;		/* asked for while it ran: one more follows */
 	bool needs_full;	/* a VIP's size or hash differs from what runs: a full sync at the end */
+	bool unwritten;		/* a sync left tables of cfg to build (its budget spent): this round builds them */
+	bool left_unwritten;	/* this round left some, their backends not looked up yet */
 	size_t cursor;		/* the next VIP of the config */
 	uint64_t build_us;	/* what the last table built took: the next is not begun without it */
 	int error;		/* the round's first failure */
@@ -151,6 +167,10 @@ struct lbd_dp {
 	struct lbd_vip_rt vips[XLB_MAX_VIPS];			/* index = vip id */
 	uint32_t vip_cursor;					/* the last VIP id given out */
 	uint8_t drop_rings[XLB_MAX_VIPS];			/* bit k: ring id*2+k to drop after the index */
+	struct map_worker worker;				/* swaps the index, drops rings: off the loop */
+	uint64_t *active;	/* active_map mapped: the per-flow schedulers' active flows per backend */
+	uint64_t index_gen;	/* the index asked of the worker last: what lbctl replies wait for */
+	uint64_t index_done;	/* the last one the loop knows is in */
 	struct lbd_iface_rt ifaces[LBD_MAX_IFACES];
 	size_t n_ifaces;
 	uint32_t conn_table_size;
@@ -164,6 +184,11 @@ struct lbd_dp {
 	uint64_t syncs;		/* full syncs since start: netlink batches that mattered, commands, timers */
 	uint8_t ipip_missing;	/* LBD_IPIP_NO_SRC*: IPIP VIPs need an outer source there is not */
 	struct lbd_sweep sweep;
+	bool share;		/* the node has sync peers: VIPs carry XLB_VIP_F_SHARE (fixed at start) */
+	bool clustered;		/* a cluster or sync line: moved slots are kept even where no packet came yet */
+	/* The sweep's live flows the ring cannot place, for flow sharing (sync_flow_live()); NULL: none. */
+	void (*flow_live)(void *ctx, const struct xlb_flow_key *flow, const struct xlb_conn *conn);
+	void *flow_live_ctx;
 };
 
 /* CLOCK_MONOTONIC in xlb_conn.seen's units. */
@@ -224,16 +249,56 @@ int lbd_dp_ring_publish(struct lbd_dp *dp, struct lbd_vip_rt *rt, uint32_t ring_
 			uint32_t size);
 /* Did the last netlink drain change a neighbour that a backend uses (itself, or its next hop)? */
 bool lbd_dp_neighbours_matter(const struct lbd_dp *dp);
+/*
+ * The map worker (map_worker.h), started once lbd runs its loop (after
+ * daemon(): a fork keeps no thread). Before it, and without it, syncs swap
+ * the index and drop rings themselves.
+ */
+int lbd_dp_start_worker(struct lbd_dp *dp);
+/* After the worker's event fd was readable: the generation of the index in now (see index_gen). */
+uint64_t lbd_dp_index_event(struct lbd_dp *dp);
 /* Detaches from an interface that is no longer configured. */
 int lbd_dp_detach(struct lbd_dp *dp, const char *dev, char *err, size_t len);
 
 uint32_t lbd_dp_backend_id(const struct lbd_dp *dp, const struct lbd_addr *addr);
+/* Flows a per-flow scheduler counts on backend id: placed, and not ended or forgotten since. */
+uint64_t lbd_dp_active_flows(const struct lbd_dp *dp, uint32_t id);
+/*
+ * Each client persist_map holds for the VIP (a few syscalls per thousand
+ * entries: the map holds at most XLB_PERSIST_MAX), then deleted if flush.
+ */
+typedef void (*lbd_persist_fn)(void *ctx, const struct xlb_persist_key *key, const struct xlb_persist *val);
+int lbd_dp_persist_walk(struct lbd_dp *dp, uint32_t vip_id, bool flush, lbd_persist_fn fn, void *ctx);
+/* The sweep forgets a flow: one that was counted is counted no more. */
+void lbd_dp_flow_forgotten(struct lbd_dp *dp, const struct xlb_conn *c);
+/*
+ * How long a new backend's first look-up may hold its VIP's route back:
+ * the kernel gives a neighbour up after three probes a second apart.
+ */
+#define LBD_FIRST_LOOKUP_MS 3500
+/*
+ * A backend of v that could take flows and is still being looked up for
+ * the first time, within LBD_FIRST_LOOKUP_MS; NULL if none. The table
+ * leaves it out until it is found, so a route announced now would bring
+ * flows to a table about to change under them.
+ */
+const struct lbd_backend_cfg *lbd_dp_first_lookup(const struct lbd_dp *dp, const struct lbd_vip_cfg *v,
+						  uint64_t now_ms);
 /*
  * Which backend address each slot sends to, hashed: nodes with the same
  * configuration have the same digest whatever their backend ids and moved
  * marks. 0: no table yet.
  */
 uint64_t lbd_dp_ring_digest(const struct lbd_dp *dp, struct lbd_vip_rt *rt);
+/*
+ * A peer's flow of ring VIP v, given backend_id, on a slot this node's
+ * ring gives another backend and has not marked: the slot is marked moved
+ * (its previous backend itself), so its packets read the table as on the
+ * peer whose change moved it. A node started after the change has no such
+ * mark. True when it marked one.
+ */
+bool lbd_dp_mark_for_peer(struct lbd_dp *dp, const struct lbd_vip_cfg *v, const struct xlb_flow_key *flow,
+			  uint32_t backend_id);
 const struct lbd_vip_rt *lbd_dp_vip(const struct lbd_dp *dp, const struct lbd_vip_cfg *key,
 				    uint32_t *vip_id);
 /* Slots of the VIP's ring that hold backend id. */

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,20 @@ static void probe_end(struct hc *hc, struct hc_target *t)
 	t->got = 0;
 }
 
+static void agent_end(struct hc *hc, struct hc_agent *a)
+{
+	if (a->fd >= 0) {
+		epoll_ctl(hc->epfd, EPOLL_CTL_DEL, a->fd, NULL);
+		close(a->fd);
+		a->fd = -1;
+	}
+	a->got = 0;
+}
+
 void hc_free(struct hc *hc)
 {
 	for (size_t i = 0; i < hc->n; i++) {
+		agent_end(hc, &hc->t[i]->agent);
 		probe_end(hc, hc->t[i]);
 		free(hc->t[i]);
 	}
@@ -154,6 +166,44 @@ static void target_name(const struct hc_target *t, char *buf, size_t len)
 	snprintf(buf, len, "backend %s of VIP %s", a, v);
 }
 
+static void agent_event(void *ctx, struct lbd_source *src, uint32_t events);
+
+bool hc_agent_on(const struct hc_target *t)
+{
+	return t->vip.weights == LBD_WEIGHTS_AGENT && t->vip.agent_port;
+}
+
+static uint32_t agent_interval(const struct hc_target *t)
+{
+	return t->vip.agent_interval_ms ? t->vip.agent_interval_ms : LBD_AGENT_DEFAULT_INTERVAL_MS;
+}
+
+/* A first agent, or other agent settings: full weight until it answers. */
+static void agent_reset(struct hc *hc, struct hc_target *t, const struct lbd_vip_cfg *v, uint64_t now)
+{
+	struct hc_agent *a = &t->agent;
+	bool was_holding = a->view.state != AGENT_NONE || a->view.percent != 100;
+
+	if (a->source.handle)
+		agent_end(hc, a);
+	*a = (struct hc_agent){ .source = { agent_event, hc, "agent answers" }, .fd = -1 };
+	agent_view_init(&a->view);
+	t->vip.weights = v->weights;
+	t->vip.agent_port = v->agent_port;
+	t->vip.agent_interval_ms = v->agent_interval_ms;
+	if (hc_agent_on(t)) {
+		a->next_due = now + (uint64_t)random() % (agent_interval(t) / 4 + 1);
+		strcpy(a->last, "not asked yet");
+	}
+	hc->dirty |= was_holding;
+}
+
+static bool agent_settings_changed(const struct hc_target *t, const struct lbd_vip_cfg *v)
+{
+	return t->vip.weights != v->weights || t->vip.agent_port != v->agent_port ||
+	       t->vip.agent_interval_ms != v->agent_interval_ms;
+}
+
 int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 {
 	uint64_t now = lbd_mono_ms();
@@ -203,6 +253,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 				t->since_ms = lbd_wall_ms();
 				strcpy(t->last, c.type == CHECK_NONE ? "no check" : "not checked yet");
 				t->next_due = now + (uint64_t)random() % (c.interval_ms / 4 + 1);
+				agent_reset(hc, t, v, now);
 			} else if (memcmp(&t->check, &c, sizeof(c))) {
 				/* New settings: start over with them, keeping the verdict. */
 				probe_end(hc, t);
@@ -211,6 +262,8 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 				if (c.type == CHECK_NONE)
 					strcpy(t->last, "no check");
 			}
+			if (agent_settings_changed(t, v))
+				agent_reset(hc, t, v, now);
 			t->check = c;
 			t->seen = true;
 			if (c.type == CHECK_NONE && !t->up) {
@@ -226,6 +279,7 @@ int hc_sync(struct hc *hc, const struct lbd_config *cfg)
 			i++;
 			continue;
 		}
+		agent_end(hc, &hc->t[i]->agent);
 		probe_end(hc, hc->t[i]);
 		free(hc->t[i]);
 		hc->t[i] = hc->t[--hc->n];
@@ -270,10 +324,11 @@ static void verdict(struct hc *hc, struct hc_target *t, bool ok, const char *why
 		t->fail_run = 0;
 		if (t->ok_run < 255)
 			t->ok_run++;
-		if (t->up || t->ok_run < t->check.rise)
+		if (t->up || t->ok_run < t->check.rise || now < t->passive_until_ms)
 			return;
 		t->up = true;
 		t->ramp_start = t->check.slow_start_ms ? now : 0;
+		t->passive[0] = 0;
 	} else {
 		t->ok_run = 0;
 		if (t->fail_run < 255)
@@ -314,21 +369,21 @@ static int watch(struct hc *hc, struct hc_target *t, uint32_t events)
 	return epoll_ctl(hc->epfd, t->phase == HC_IDLE ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, t->fd, &ev) ? -errno : 0;
 }
 
-static socklen_t sockaddr_of(const struct hc_target *t, struct sockaddr_storage *ss)
+static socklen_t sockaddr_of(const struct hc_target *t, uint16_t port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (t->addr.family == XLB_AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons(t->vip.port);
+		sin->sin_port = htons(port);
 		memcpy(&sin->sin_addr, t->addr.a, 4);
 		return sizeof(*sin);
 	}
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
 	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(t->vip.port);
+	sin6->sin6_port = htons(port);
 	memcpy(&sin6->sin6_addr, t->addr.a, 16);
 	return sizeof(*sin6);
 }
@@ -336,7 +391,7 @@ static socklen_t sockaddr_of(const struct hc_target *t, struct sockaddr_storage 
 static void start_socket(struct hc *hc, struct hc_target *t, int type)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_of(t, &ss);
+	socklen_t sl = sockaddr_of(t, t->vip.port, &ss);
 	int ret;
 
 	t->fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -442,6 +497,109 @@ static void probe_start(struct hc *hc, struct hc_target *t, uint64_t now)
 	}
 }
 
+/* ---- agents ---- */
+
+static void agent_apply(struct hc *hc, struct hc_target *t, uint64_t now)
+{
+	struct agent_view *v = &t->agent.view;
+	uint8_t state = v->state, percent = v->percent;
+	char name[200];
+
+	if (!agent_take(v, now, agent_interval(t)))
+		return;
+	target_name(t, name, sizeof(name));
+	lbd_info("%s: its agent says %s %u%% (was %s %u%%)", name, agent_state_name(v->state), v->percent,
+		 agent_state_name(state), percent);
+	hc->dirty = true;
+}
+
+/* line: what the agent sent (NULL: nothing came), why: what went wrong when it is no answer. */
+static void agent_result(struct hc *hc, struct hc_target *t, const char *line, const char *why)
+{
+	struct hc_agent *a = &t->agent;
+	struct agent_reply r;
+	uint64_t now = lbd_mono_ms();
+	char shown[48];
+
+	agent_end(hc, a);
+	a->next_due = a->started + jittered(agent_interval(t));
+	if (a->next_due <= now)
+		a->next_due = now + 1;
+	if (line && !agent_parse(line, &r)) {
+		snprintf(shown, sizeof(shown), "%.*s", (int)strcspn(line, "\r\n"), line);
+		check_printable(shown, a->last, sizeof(a->last));
+		a->stale = false;
+		agent_want(&a->view, &r);
+	} else {
+		if (line) {
+			check_printable(line, shown, sizeof(shown));
+			snprintf(a->last, sizeof(a->last), "not an answer: '%.30s'", shown);
+		} else {
+			snprintf(a->last, sizeof(a->last), "%s", why);
+		}
+		a->stale = true;
+	}
+	agent_apply(hc, t, now);
+}
+
+static void agent_failed(struct hc *hc, struct hc_target *t, int err)
+{
+	agent_result(hc, t, NULL, err == ECONNREFUSED ? "refused" : err == ECONNRESET ? "reset" : strerror(err));
+}
+
+/* Connects and waits for the line: EPOLLIN comes with it, or with the connection's error. */
+static void agent_start(struct hc *hc, struct hc_target *t, uint64_t now)
+{
+	struct hc_agent *a = &t->agent;
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_of(t, t->vip.agent_port, &ss);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = a };
+
+	a->started = now;
+	a->deadline = now + agent_interval(t) / 2;
+	a->got = 0;
+	a->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->fd < 0) {
+		agent_failed(hc, t, errno);
+		return;
+	}
+	if ((connect(a->fd, (struct sockaddr *)&ss, sl) && errno != EINPROGRESS) ||
+	    epoll_ctl(hc->epfd, EPOLL_CTL_ADD, a->fd, &ev)) {
+		int err = errno;
+
+		close(a->fd);
+		a->fd = -1;
+		agent_failed(hc, t, err);
+	}
+}
+
+/* The line ends at its newline, at the connection's close, or when the buffer is full. */
+static void agent_event(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct hc_target *t = (struct hc_target *)((char *)src - offsetof(struct hc_target, agent));
+	struct hc_agent *a = &t->agent;
+	ssize_t n = recv(a->fd, a->buf + a->got, sizeof(a->buf) - 1 - a->got, 0);
+
+	(void)events;
+	if (n < 0) {
+		if (errno != EAGAIN)
+			agent_failed(ctx, t, errno);
+		return;
+	}
+	a->got += (size_t)n;
+	a->buf[a->got] = 0;
+	if (n && !strchr(a->buf, '\n') && a->got < sizeof(a->buf) - 1)
+		return;
+	agent_result(ctx, t, a->got ? a->buf : NULL, "closed without an answer");
+}
+
+bool hc_agent_holds(const struct hc *hc, const struct lbd_vip_cfg *vip, const struct lbd_backend_cfg *be)
+{
+	const struct hc_target *t = hc ? hc_find(hc, vip, &be->addr) : NULL;
+
+	return t && hc_agent_on(t) && (t->agent.view.state == AGENT_DRAIN || t->agent.view.state == AGENT_DOWN);
+}
+
 /*
  * Probe starts a tick may spend: with thousands of targets due at once (a
  * start, or every backend back together) the rest start at the next
@@ -458,18 +616,25 @@ void hc_tick(struct hc *hc)
 
 		if (t->check.type != CHECK_NONE && t->phase != HC_IDLE && now >= t->deadline)
 			verdict(hc, t, false, "timeout");
+		if (t->agent.fd >= 0 && now >= t->agent.deadline)
+			agent_result(hc, t, NULL, "no answer in time");
 	}
 	for (size_t k = 0; k < hc->n; k++) {
 		size_t i = (hc->cursor + k) % hc->n;
 		struct hc_target *t = hc->t[i];
+		bool probe_due = t->check.type != CHECK_NONE && t->phase == HC_IDLE && now >= t->next_due;
+		bool agent_due = hc_agent_on(t) && t->agent.fd < 0 && now >= t->agent.next_due;
 
-		if (t->check.type == CHECK_NONE || t->phase != HC_IDLE || now < t->next_due)
+		if (!probe_due && !agent_due)
 			continue;
 		if (lbd_mono_us() >= until) {
 			hc->cursor = i;
 			return;
 		}
-		probe_start(hc, t, now);
+		if (probe_due)
+			probe_start(hc, t, now);
+		if (agent_due)
+			agent_start(hc, t, now);
 	}
 }
 
@@ -593,8 +758,19 @@ uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const str
 	uint64_t full = (uint64_t)be->weight * HC_WEIGHT_SCALE, now, elapsed;
 
 	*healthy = be->admin == LBD_ADMIN_UP || (be->admin == LBD_ADMIN_AUTO && (!t || t->up));
+	if (t && hc_agent_on(t)) {
+		/* The agent's down is the operator's: the backend is out, even failing open. */
+		*healthy &= t->agent.view.state != AGENT_DOWN;
+		if (t->agent.view.state == AGENT_DRAIN || t->agent.view.state == AGENT_DOWN)
+			return 0;
+		full = full * t->agent.view.percent / 100;
+		if (!full)
+			return 0;
+	}
 	if (!*healthy)
 		return 0;
+	if (t && (vip->weights == LBD_WEIGHTS_LATENCY || vip->weights == LBD_WEIGHTS_BANDWIDTH))
+		full = full * fb_pct(&t->feedback) / 100;
 	if (be->admin == LBD_ADMIN_UP || !t || !t->ramp_start)
 		return (uint32_t)full;
 	now = lbd_mono_ms();
@@ -606,4 +782,81 @@ uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const str
 	uint64_t w = full * pct / 100;
 
 	return w ? (uint32_t)w : 1;
+}
+
+void hc_passive(struct hc *hc, struct hc_target *t, uint32_t n, uint32_t window_ms, uint64_t retries,
+		uint64_t now_ms)
+{
+	uint64_t seen = retries - t->passive_base;
+	char name[200];
+
+	/* Without an active check nothing would bring it back. */
+	if (t->check.type == CHECK_NONE)
+		return;
+	/* A first look, a counter that went back (a reused backend id), a window over: a new window. */
+	if (!t->passive_since_ms || retries < t->passive_base || now_ms - t->passive_since_ms >= window_ms) {
+		t->passive_base = retries;
+		t->passive_since_ms = now_ms;
+		return;
+	}
+	if (seen < n)
+		return;
+	t->passive_base = retries;
+	t->passive_since_ms = now_ms;
+	if (!t->up)
+		return;
+	t->up = false;
+	t->ok_run = t->fail_run = 0;
+	t->ramp_start = 0;
+	t->passive_until_ms = now_ms + window_ms;
+	t->changes++;
+	t->since_ms = lbd_wall_ms();
+	snprintf(t->passive, sizeof(t->passive), "passive: %llu retransmitted SYNs within %u ms",
+		 (unsigned long long)seen, window_ms);
+	hc->dirty = true;
+	target_name(t, name, sizeof(name));
+	lbd_warn("%s is down: %s; back once the window is over and %u checks in a row pass", name, t->passive,
+		 t->check.rise);
+}
+
+void hc_feedback(struct hc *hc, const struct lbd_vip_cfg *vip, const double *metric, uint64_t now_ms)
+{
+	/*
+	 * Below these differences are noise: 5 ms of a check's latency (a busy
+	 * node's probes take a few ms now and then), 1 MB a second of traffic.
+	 */
+	double floor = vip->weights == LBD_WEIGHTS_LATENCY ? 5000 : 1e6, best = 0;
+	uint64_t last_change = 0;
+	bool changed = false;
+	char name[200];
+
+	for (size_t j = 0; j < vip->n_backends; j++) {
+		struct hc_target *t = hc_find(hc, vip, &vip->backends[j].addr);
+
+		if (!t)
+			continue;
+		fb_sample(&t->feedback, metric[j]);
+		if (t->up && t->feedback.have && (!best || t->feedback.smoothed < best))
+			best = t->feedback.smoothed;
+		if (t->feedback.changed_ms > last_change)
+			last_change = t->feedback.changed_ms;
+	}
+	/* The VIP's shares change together, at most once an interval: one table build for them all. */
+	if (!fb_may_change(last_change, now_ms))
+		return;
+	for (size_t j = 0; j < vip->n_backends; j++) {
+		struct hc_target *t = hc_find(hc, vip, &vip->backends[j].addr);
+		uint32_t before;
+
+		if (!t || !t->up)
+			continue;
+		before = fb_pct(&t->feedback);
+		if (!fb_step(&t->feedback, fb_wanted_pct(&t->feedback, best, floor), now_ms))
+			continue;
+		changed = true;
+		target_name(t, name, sizeof(name));
+		lbd_info("%s: weight %u%% -> %u%% of its own (%s %.0f against the best %.0f)", name, before,
+			 fb_pct(&t->feedback), lbd_weights_name(vip->weights), t->feedback.smoothed, best);
+	}
+	hc->dirty |= changed;
 }

@@ -173,6 +173,15 @@ int lbd_commit(struct lbd *d, struct lbd_config *next, bool save, char *err, siz
 
 /* ---- the control socket (served by ctlsrv.c) ---- */
 
+static uint64_t ctl_wanted(void *ctx, uint64_t *done)
+{
+	struct lbd *d = ctx;
+
+	*done = d->dp.index_done;
+	/* A change whose tables a round still builds is not in yet, whatever index is. */
+	return d->dp.rings.unwritten ? CTL_HOLD_UNTIL_WRITTEN : d->dp.index_gen;
+}
+
 static int ctl_run(void *ctx, int argc, char **argv, struct out *o, struct ctl_cursor *cur, char *err,
 		   size_t len)
 {
@@ -277,6 +286,7 @@ static void rebuild_rings(struct lbd *d, const char *why)
 
 static void rings_step(struct lbd *d, uint64_t budget_us)
 {
+	bool unwritten = d->dp.rings.unwritten;
 	char err[LBD_ERR_LEN];
 
 	/* A pass full of probe replies must not stop a ramp or a verdict from reaching the tables. */
@@ -285,6 +295,14 @@ static void rings_step(struct lbd *d, uint64_t budget_us)
 	d->rings_starved = 0;
 	if (lbd_dp_rings_step(&d->dp, &d->cfg, budget_us ? budget_us : RINGS_STEP_US, err, sizeof(err)) < 0)
 		lbd_warn("table rebuild after %s: %s", d->rings_why, err);
+	/*
+	 * A round that wrote what a change left: the metrics list its VIPs
+	 * before its replies (which then wait for the index only) are sent.
+	 */
+	if (unwritten && !d->dp.rings.unwritten)
+		metrics_publish_now(d);
+	if (d->ctl.wanted)
+		ctlsrv_applied(&d->ctl, d->dp.index_done);
 }
 
 /* What is left of the pass's budget, at most most_us. */
@@ -302,6 +320,14 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 
 	hc_tick(&d->hc);
 	t = took(d, "health probes", t);
+	bool was_ready = sync_ready(&d->sync);
+
+	sync_tick(&d->sync);
+	vrrp_hold_preempt(&d->vrrp, !sync_ready(&d->sync));
+	/* Joined: the VIPs held back go out now, not at the next BGP tick. */
+	if (!was_ready && sync_ready(&d->sync))
+		bgp_refresh(d);
+	t = took(d, "flow sharing", t);
 	sweep_step(d, pass_left(end_us, SWEEP_STEP_US));
 	t = took(d, "the sweep", t);
 	/* Verdicts that arrived since the last tick share one rebuild, begun now: a dead backend is out within a tick. */
@@ -309,7 +335,8 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 		d->hc.dirty = false;
 		rebuild_rings(d, "a health change");
 	}
-	rings_step(d, pass_left(end_us, RINGS_STEP_US));
+	/* Tables a change left unwritten (its reply waits) may take the rest of the pass. */
+	rings_step(d, pass_left(end_us, d->dp.rings.unwritten ? PASS_WORK_US : RINGS_STEP_US));
 	t = took(d, "table rebuilds", t);
 	/* After the rebuilds: what a piece of the round changes is taken up by the next tick's. */
 	resolve_step(d, pass_left(end_us, RESOLVE_STEP_US));
@@ -333,10 +360,33 @@ static void hc_tick_work(struct lbd *d, uint64_t end_us)
 
 static void metrics_publish_now(struct lbd *d)
 {
-	metrics_publish(&d->metrics, &(struct metrics_sources){ .cfg = &d->cfg, .dp = &d->dp, .hc = &d->hc,
-								.vrrp = &d->vrrp, .bgp = &d->bgp,
-								.state = lbd_shown_state, .state_ctx = d,
-								.gen = d->cfg_gen });
+	struct metrics_sources src = { .cfg = &d->cfg, .dp = &d->dp, .hc = &d->hc, .vrrp = &d->vrrp, .bgp = &d->bgp,
+				       .state = lbd_shown_state, .state_ctx = d, .gen = d->cfg_gen };
+	struct metrics_cluster *c = &src.cluster;
+	const struct sync *s = &d->sync;
+
+	if (cluster_on(&d->cfg) && d->cluster.etcd) {
+		c->on = true;
+		c->etcd_up = etcd_state(d->cluster.etcd, NULL, NULL, 0) == ETCD_CONNECTED;
+		c->stale = !c->etcd_up;
+		c->revision = d->cluster.revision;
+		c->refused = d->cluster.refused;
+	}
+	if (s->fd >= 0) {
+		c->sync_on = true;
+		c->joined = s->joined;
+		for (size_t i = 0; i < s->n_peers; i++) {
+			c->sent_flows += s->peers[i].sent_flows;
+			c->installed += s->peers[i].installed;
+		}
+		uint64_t rejected[] = { s->rx_bad_auth, s->rx_malformed, s->rx_oversized, s->rx_replayed, s->rx_stale,
+					s->rx_unknown_peer, s->rx_unplaced };
+		uint64_t dropped[] = { s->queue_drops, s->rate_drops, s->send_errors };
+
+		memcpy(c->rejected, rejected, sizeof(rejected));
+		memcpy(c->dropped, dropped, sizeof(dropped));
+	}
+	metrics_publish(&d->metrics, &src);
 }
 
 static int epoll_add(int epfd, int fd, struct lbd_source *src)
@@ -347,6 +397,15 @@ static int epoll_add(int epfd, int fd, struct lbd_source *src)
 }
 
 /* ---- lbd's own event sources ---- */
+
+/* The map worker swapped a VIP index in: replies held for it can go. */
+static void on_map_worker(void *ctx, struct lbd_source *src, uint32_t events)
+{
+	struct lbd *d = ctx;
+
+	(void)src, (void)events;
+	ctlsrv_applied(&d->ctl, lbd_dp_index_event(&d->dp));
+}
 
 static void on_listen(void *ctx, struct lbd_source *src, uint32_t events)
 {
@@ -383,6 +442,73 @@ static void on_vrrp_timer(void *ctx, struct lbd_source *src, uint32_t events)
 	vrrp_timer(&d->vrrp);
 }
 
+/* The passive checks: what the data plane counted of each passive VIP's backends this second. */
+static void passive_checks(struct lbd *d)
+{
+	uint64_t now = lbd_mono_ms();
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+
+		for (size_t j = 0; v->passive_n && j < v->n_backends; j++) {
+			struct hc_target *t = hc_find(&d->hc, v, &v->backends[j].addr);
+			uint32_t id = lbd_dp_backend_id(&d->dp, &v->backends[j].addr);
+
+			if (t && id)
+				hc_passive(&d->hc, t, v->passive_n, v->passive_window_ms,
+					   xlb_syn_retries(&d->dp.fds, id), now);
+		}
+	}
+}
+
+/* weights latency|bandwidth: each backend's new sample, then the shares (hc_feedback()). */
+static double feedback_sample(struct lbd *d, const struct lbd_vip_cfg *v, const struct lbd_backend_cfg *b)
+{
+	struct hc_target *t = hc_find(&d->hc, v, &b->addr);
+	uint32_t id = lbd_dp_backend_id(&d->dp, &b->addr);
+	uint64_t now = 0, before;
+
+	if (!t)
+		return -1;
+	if (v->weights == LBD_WEIGHTS_BANDWIDTH) {
+		now = id ? d->be_traffic[id].bytes : 0;
+	} else {
+		for (size_t k = 0; k <= HC_LATENCY_BUCKETS; k++)
+			now += t->latency_count[k];
+	}
+	before = t->feedback_seen;
+	t->feedback_seen = now;
+	if (!t->feedback_primed) {
+		t->feedback_primed = true;
+		return -1;
+	}
+	/* An idle backend's 0 bytes a second is a sample too: the best there is. */
+	if (v->weights == LBD_WEIGHTS_BANDWIDTH)
+		return now >= before ? (double)(now - before) : -1;
+	/* Only a probe that finished since and passed (ok_run): a timeout's time says nothing of the service. */
+	return now > before && t->up && t->ok_run ? (double)t->latency_us : -1.0;
+}
+
+static void feedback_weights(struct lbd *d)
+{
+	uint64_t now = lbd_mono_ms();
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		double *metric;
+
+		if (v->weights != LBD_WEIGHTS_LATENCY && v->weights != LBD_WEIGHTS_BANDWIDTH)
+			continue;
+		metric = calloc(v->n_backends + 1, sizeof(*metric));
+		if (!metric)
+			return;
+		for (size_t j = 0; j < v->n_backends; j++)
+			metric[j] = feedback_sample(d, v, &v->backends[j]);
+		hc_feedback(&d->hc, v, metric, now);
+		free(metric);
+	}
+}
+
 static void on_timer(void *ctx, struct lbd_source *src, uint32_t events)
 {
 	struct lbd *d = ctx;
@@ -393,6 +519,8 @@ static void on_timer(void *ctx, struct lbd_source *src, uint32_t events)
 	if (read(d->timer_fd, &expirations, sizeof(expirations)) < 0)
 		return;
 	sample_rates(d);
+	passive_checks(d);
+	feedback_weights(d);
 	d->attached = program_attached(d);
 	if (d->vrrp.n)
 		vrrp_set_healthy(&d->vrrp, node_healthy(d));
@@ -507,7 +635,8 @@ static bool node_healthy(struct lbd *d)
 
 /*
  * What the data path says of each VIP, for BGP: announced only once the
- * program is attached and the VIP's table is in, and with "healthy" only
+ * program is attached and the VIP's table is in and whole (no backend's
+ * first look-up still under way), and with "healthy" only
  * while its table has a backend that passes its check (failing open counts
  * as none). The node-wide half of VRRP's test is the attachment; the
  * per-VIP half is this VIP's own backends, so one dead VIP does not take
@@ -516,6 +645,8 @@ static bool node_healthy(struct lbd *d)
 static void bgp_refresh(struct lbd *d)
 {
 	struct bgp_verdict *v;
+	const struct lbd_backend_cfg *first;
+	uint64_t now = lbd_mono_ms();
 
 	if (!d->bgp.cfg.bird_socket[0])
 		return;
@@ -542,6 +673,21 @@ static void bgp_refresh(struct lbd *d)
 		} else {
 			v[i].can = true;
 			snprintf(v[i].why, sizeof(v[i].why), "%zu of %zu backends up", up, c->n_backends);
+			first = lbd_dp_first_lookup(&d->dp, c, now);
+			if (!sync_ready(&d->sync)) {
+				/* Announced before the peers' flows are in, flows moved here would break. */
+				v[i].settling = true;
+				snprintf(v[i].settling_why, sizeof(v[i].settling_why),
+					 "the peers' flows are still coming in (at most %d s)", (SYNC_JOIN_MS + 999) / 1000);
+			} else if (first) {
+				char a[INET6_ADDRSTRLEN];
+
+				lbd_addr_format(&first->addr, a, sizeof(a));
+				v[i].settling = true;
+				snprintf(v[i].settling_why, sizeof(v[i].settling_why),
+					 "backend %s is still being looked up (at most %d s)", a,
+					 (LBD_FIRST_LOOKUP_MS + 999) / 1000);
+			}
 		}
 	}
 	bgp_update(&d->bgp, &d->cfg, v);
@@ -690,6 +836,8 @@ static void loop(struct lbd *d)
 	bool more_commands = false;
 
 	ctlsrv_init(&d->ctl, d->epfd, d->listen_fd, &d->src_listen, ctl_run, d);
+	/* The map worker (lbd_dp_start_worker()) swaps the index: a reply waits until it is in. */
+	d->ctl.wanted = d->dp.worker.running ? ctl_wanted : NULL;
 	while (!ready_to_exit(d)) {
 		/* Commands still waiting for their turn: look at the events, then serve them. */
 		int n = epoll_wait(d->epfd, evs, 64, more_commands ? 0 : -1);
@@ -728,10 +876,41 @@ static void loop(struct lbd *d)
 	}
 }
 
+int lbd_cli_cluster(struct lbd *d, struct lbd_config *cfg, char *err, size_t len)
+{
+	struct lbd_cluster_cfg *c = &cfg->cluster;
+
+	if (!d->cli_cluster && !d->cli_etcd)
+		return 0;
+	if (!d->cli_cluster || !d->cli_etcd) {
+		lbd_config_free(cfg);
+		return snprintf(err, len, "--cluster NAME and --etcd URL[,URL...] go together"), -EINVAL;
+	}
+	if (cfg->n_vips) {
+		lbd_config_free(cfg);
+		return snprintf(err, len, "%s has vip lines, but with --cluster the VIPs come from etcd: put them "
+				"there (lbctl or etcdctl) and out of the file", d->config_path), -EINVAL;
+	}
+	if (strlen(d->cli_cluster) >= sizeof(c->name) || strlen(d->cli_etcd) >= sizeof(c->etcd)) {
+		lbd_config_free(cfg);
+		return snprintf(err, len, "--cluster or --etcd is too long"), -EINVAL;
+	}
+	/* The file's cache stays, if it is the same cluster's. */
+	if (strcmp(c->name, d->cli_cluster))
+		c->cache[0] = 0;
+	strcpy(c->name, d->cli_cluster);
+	strcpy(c->etcd, d->cli_etcd);
+	if (lbd_cluster_cfg_check(c, err, len)) {
+		lbd_config_free(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lbd [--config FILE] [--socket PATH] [--pin-dir DIR] [--foreground] "
-		   "[--log-level error|warn|info|debug]\n"
+		   "[--log-level error|warn|info|debug] [--cluster NAME --etcd URL[,URL...]]\n"
 		   "defaults: --config %s --socket %s --pin-dir %s\n",
 		DEFAULT_CONFIG, CTL_DEFAULT_SOCKET, DEFAULT_PIN_DIR);
 }
@@ -810,6 +989,8 @@ int main(int argc, char **argv)
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "cluster", required_argument, NULL, 'C' },
+		{ "etcd", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -819,12 +1000,14 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "c:s:p:fl:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:s:p:fl:hC:E:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': d.config_path = optarg; break;
 		case 's': d.socket_path = optarg; break;
 		case 'p': d.pin_dir = optarg; break;
 		case 'f': foreground = true; break;
+		case 'C': d.cli_cluster = optarg; break;
+		case 'E': d.cli_etcd = optarg; break;
 		case 'l':
 			if (!strcmp(optarg, "error")) lbd_log_level = LBD_LOG_ERROR;
 			else if (!strcmp(optarg, "warn")) lbd_log_level = LBD_LOG_WARN;
@@ -853,16 +1036,22 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	raise_nofile();
 
-	if (lbd_config_load(d.config_path, &d.cfg, err, sizeof(err))) {
+	if (lbd_config_load(d.config_path, &d.cfg, err, sizeof(err)) ||
+	    lbd_cli_cluster(&d, &d.cfg, err, sizeof(err)) ||
+	    (cluster_on(&d.cfg) && cluster_load_cache(&d, err, sizeof(err)))) {
 		lbd_err("%s", err);
 		return 1;
 	}
 	if (lock_pin_dir(&d))
 		return 1;
+	d.sync.fd = -1;
 	if (lbd_dp_open(&d.dp, d.pin_dir, d.cfg.conn_table_size, err, sizeof(err))) {
 		lbd_err("%s", err);
 		return 1;
 	}
+	/* Before the first sync: every VIP is written with it. */
+	d.dp.share = sync_on(&d.cfg);
+	d.dp.clustered = sync_on(&d.cfg) || cluster_on(&d.cfg);
 	d.listen_fd = open_socket(d.socket_path);
 	if (d.listen_fd < 0)
 		return 1;
@@ -888,12 +1077,34 @@ int main(int argc, char **argv)
 	}
 	metrics_apply(&d.metrics, &d.cfg.metrics);
 	metrics_publish_now(&d);
+	if (cluster_on(&d.cfg) && cluster_start(&d, err, sizeof(err))) {
+		lbd_err("cluster %s: %s", d.cfg.cluster.name, err);
+		return 1;
+	}
+	if (sync_start(&d, err, sizeof(err))) {
+		lbd_err("%s", err);
+		return 1;
+	}
+	/* From the first advert heard: the health tick keeps it up to date from then on. */
+	vrrp_hold_preempt(&d.vrrp, !sync_ready(&d.sync));
+	d.src_map_worker = (struct lbd_source){ on_map_worker, &d, "the map worker's index swaps" };
+	int worker = lbd_dp_start_worker(&d.dp);
+
+	if (!worker)
+		worker = epoll_add(d.epfd, d.dp.worker.event_fd, &d.src_map_worker);
+	if (worker) {
+		lbd_warn("cannot start the map worker thread: %s; lbd swaps the VIP index and drops rings "
+			 "on its loop", strerror(-worker));
+		map_worker_stop(&d.dp.worker);
+	}
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	/* Type=notify: lbctl works from the moment systemctl start returns. */
 	sd_notifyf(0, "READY=1\nSTATUS=balancing %zu VIPs\nMAINPID=%d", d.cfg.n_vips, (int)getpid());
 	loop(&d);
 	/* Priority 0 first: a backup takes the VIPs after Skew_Time instead of Master_Down_Interval. */
 	vrrp_shutdown(&d.vrrp);
+	sync_stop(&d.sync);
+	cluster_stop(&d);
 	unlink(d.socket_path);
 	bgp_free(&d.bgp);
 	metrics_free(&d.metrics);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "bgp.h"
+#include "cluster.h"
 #include "config.h"
 #include "ctlsrv.h"
 #include "dataplane.h"
@@ -17,6 +18,7 @@
 #include "metrics.h"
 #include "out.h"
 #include "source.h"
+#include "sync.h"
 #include "vrrp.h"
 
 struct rate {
@@ -54,6 +56,10 @@ struct lbd {
 	struct ctlsrv ctl;
 	struct bgp bgp;
 	struct metrics metrics;
+	struct cluster cluster;
+	struct sync sync;
+	/* --cluster and --etcd: over the file's cluster line, at start and at each reload */
+	const char *cli_cluster, *cli_etcd;
 	bool attached;			/* the program is where attach says: checked each second */
 	bool keep_routes;		/* SIGQUIT: stop without withdrawing (a restart, an upgrade) */
 	uint64_t stop_began_ms, withdrawn_ms;
@@ -62,6 +68,7 @@ struct lbd {
 	unsigned bgp_ticks;
 	/* lbd's own fds in the epoll set, and what their events ask of this pass */
 	struct lbd_source src_listen, src_signal, src_timer, src_hc_timer, src_vrrp_timer, src_netlink;
+	struct lbd_source src_map_worker;
 	bool pass_signal, pass_tick;
 	int timer_ticks, sweep_ticks;
 	bool metrics_due;		/* the second's metrics snapshot, taken on a health tick with time left */
@@ -86,6 +93,8 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 const char *lbd_shown_state(void *ctx, const struct lbd_vip_cfg *v, const struct lbd_vip_rt *rt,
 			    const struct lbd_backend_cfg *b, const struct hc_target *t);
 
+/* lbd.c: --cluster and --etcd into a configuration read from the file; -EINVAL and err if they do not fit. */
+int lbd_cli_cluster(struct lbd *d, struct lbd_config *cfg, char *err, size_t len);
 /* lbd.c: makes next the running configuration, or leaves the running one in force. */
 int lbd_commit(struct lbd *d, struct lbd_config *next, bool save, char *err, size_t len);
 /* lbd.c: every VIP's and backend's counters into vip_traffic and be_traffic. */

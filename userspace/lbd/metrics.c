@@ -81,6 +81,7 @@ struct metrics_snapshot {
 	bool flows_counted;		/* a sweep pass has counted the connection table */
 	uint64_t conn_entries;
 	uint32_t conn_capacity;
+	struct metrics_cluster cluster;
 };
 
 static void snapshot_free(struct metrics_snapshot *s)
@@ -223,6 +224,7 @@ static struct metrics_snapshot *snapshot_take(const struct metrics_snapshot *pre
 	}
 	s->flows_counted = flows != NULL;
 	s->conn_capacity = src->dp->conn_table_size;
+	s->cluster = src->cluster;
 	for (size_t i = 0; i < src->vrrp->n; i++) {
 		const struct vrrp_router *r = src->vrrp->r[i];
 		struct metrics_router *mr = &s->routers[s->n_routers++];
@@ -406,6 +408,46 @@ static void render_backends(FILE *f, const struct metrics_snapshot *s)
 	render_health(f, s);
 }
 
+/* Every family is named, as the others are; samples only where the node has a cluster or sync line. */
+static void render_cluster(FILE *f, const struct metrics_cluster *c)
+{
+	static const char *const rejected[] = { "bad_auth", "malformed", "oversized", "replayed", "stale",
+						"unknown_peer", "unplaced" };
+	static const char *const dropped[] = { "queue", "rate", "send_error" };
+
+	family(f, "xlb_cluster_etcd_up", "gauge", "1 while etcd answers this node (only with a cluster line).");
+	if (c->on)
+		fprintf(f, "xlb_cluster_etcd_up %d\n", c->etcd_up);
+	family(f, "xlb_cluster_config_stale", "gauge",
+	       "1 while the cluster's configuration in force may be behind etcd's (etcd does not answer).");
+	if (c->on)
+		fprintf(f, "xlb_cluster_config_stale %d\n", c->stale);
+	family(f, "xlb_cluster_config_revision", "gauge", "etcd's revision of the cluster's configuration in force.");
+	if (c->on)
+		fprintf(f, "xlb_cluster_config_revision %lld\n", (long long)c->revision);
+	family(f, "xlb_cluster_refused_revisions_total", "counter",
+	       "Revisions of the cluster's configuration refused (they did not parse or apply).");
+	if (c->on)
+		fprintf(f, "xlb_cluster_refused_revisions_total %llu\n", (unsigned long long)c->refused);
+	family(f, "xlb_sync_joined", "gauge", "1 once the peers' flows are in or the wait ended (only with a sync line).");
+	if (c->sync_on)
+		fprintf(f, "xlb_sync_joined %d\n", c->joined);
+	family(f, "xlb_sync_flows_sent_total", "counter", "Flows sent to peers, each peer counted.");
+	if (c->sync_on)
+		fprintf(f, "xlb_sync_flows_sent_total %llu\n", (unsigned long long)c->sent_flows);
+	family(f, "xlb_sync_flows_installed_total", "counter", "Peers' flows installed in this node's tables.");
+	if (c->sync_on)
+		fprintf(f, "xlb_sync_flows_installed_total %llu\n", (unsigned long long)c->installed);
+	family(f, "xlb_sync_rejected_total", "counter", "Sync messages or flows refused, by reason.");
+	for (size_t i = 0; c->sync_on && i < sizeof(rejected) / sizeof(rejected[0]); i++)
+		fprintf(f, "xlb_sync_rejected_total{reason=\"%s\"} %llu\n", rejected[i],
+			(unsigned long long)c->rejected[i]);
+	family(f, "xlb_sync_dropped_total", "counter", "Flows or messages not sent to peers, by reason.");
+	for (size_t i = 0; c->sync_on && i < sizeof(dropped) / sizeof(dropped[0]); i++)
+		fprintf(f, "xlb_sync_dropped_total{reason=\"%s\"} %llu\n", dropped[i],
+			(unsigned long long)c->dropped[i]);
+}
+
 static void render_routers(FILE *f, const struct metrics_snapshot *s)
 {
 	static const enum vrrp_state states[] = { VRRP_INIT, VRRP_BACKUP, VRRP_MASTER };
@@ -470,6 +512,7 @@ void metrics_render(struct metrics *m, FILE *f)
 		if (s->flows_counted)
 			fprintf(f, "xlb_conn_table_entries %llu\n", (unsigned long long)s->conn_entries);
 		render_routers(f, s);
+		render_cluster(f, &s->cluster);
 		family(f, "xlb_metrics_snapshot_age_seconds", "gauge",
 		       "How old lbd's snapshot of labels and states is: lbd publishes one a second.");
 		fprintf(f, "xlb_metrics_snapshot_age_seconds %.3f\n",
@@ -568,23 +611,97 @@ static int listen_at(const struct lbd_metrics_cfg *cfg, char *err, size_t len)
 	return fd;
 }
 
+/* A server the loop let go of: its listening socket is shut, the reaper stops it. */
+struct metrics_retired {
+	struct MHD_Daemon *mhd;
+	int listen_fd;		/* MHD's no more; closed once mhd has stopped (-1: none) */
+	struct metrics_retired *next;
+};
+
+static void retired_stop(struct metrics_retired *r)
+{
+	/* Waits for the scrape the server's thread renders and for that thread. */
+	MHD_stop_daemon(r->mhd);
+	if (r->listen_fd >= 0)
+		close(r->listen_fd);
+	free(r);
+}
+
+/*
+ * The reaper: stops the servers the loop retired, one after the other,
+ * until metrics_free says closing and none is left. A scrape a retired
+ * server renders still reads m (its lock, snapshot and maps), which
+ * outlives the reaper.
+ */
+static void *reap(void *arg)
+{
+	struct metrics *m = arg;
+	struct metrics_retired *r;
+
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		r = m->retired;
+		if (!r && m->closing)
+			break;
+		if (!r) {
+			pthread_cond_wait(&m->retire, &m->lock);
+			continue;
+		}
+		m->retired = r->next;
+		pthread_mutex_unlock(&m->lock);
+		retired_stop(r);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
 int metrics_init(struct metrics *m, const struct xlb_map_fds *fds)
 {
+	int ret;
+
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->retire, NULL);
 	m->fds.stats = fcntl(fds->stats, F_DUPFD_CLOEXEC, 3);
 	m->fds.vip_stats = fcntl(fds->vip_stats, F_DUPFD_CLOEXEC, 3);
 	m->fds.backend_stats = fcntl(fds->backend_stats, F_DUPFD_CLOEXEC, 3);
 	if (m->fds.stats < 0 || m->fds.vip_stats < 0 || m->fds.backend_stats < 0)
 		return -errno;
+	ret = pthread_create(&m->reaper, NULL, reap, m);
+	if (ret) {
+		errno = ret;
+		return -ret;
+	}
 	return 0;
 }
 
+/*
+ * Never waits: the server stops accepting at once (its socket is shut, so
+ * the address is free for the next server and a new client is refused),
+ * and the reaper stops it, however long the scrape it renders takes.
+ */
 static void stop(struct metrics *m)
 {
+	struct metrics_retired *r, **tail;
+
 	if (m->mhd) {
-		/* Waits for a scrape being rendered: a few ms at most. */
-		MHD_stop_daemon(m->mhd);
+		r = malloc(sizeof(*r));
+		if (r) {
+			*r = (struct metrics_retired){ .mhd = m->mhd, .listen_fd = MHD_quiesce_daemon(m->mhd) };
+			/* Closed only after MHD_stop_daemon: MHD's thread may still hold the number. */
+			if (r->listen_fd >= 0)
+				shutdown(r->listen_fd, SHUT_RDWR);
+			pthread_mutex_lock(&m->lock);
+			for (tail = &m->retired; *tail; tail = &(*tail)->next)
+				;
+			*tail = r;
+			pthread_cond_signal(&m->retire);
+			pthread_mutex_unlock(&m->lock);
+		} else {
+			lbd_warn("metrics: out of memory: the server is stopped on the loop");
+			MHD_stop_daemon(m->mhd);
+		}
 		m->mhd = NULL;
 	}
 	memset(&m->serving, 0, sizeof(m->serving));
@@ -595,9 +712,15 @@ static void stop(struct metrics *m)
 void metrics_free(struct metrics *m)
 {
 	stop(m);
+	pthread_mutex_lock(&m->lock);
+	m->closing = true;
+	pthread_cond_signal(&m->retire);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->reaper, NULL);
 	close(m->fds.stats);
 	close(m->fds.vip_stats);
 	close(m->fds.backend_stats);
+	pthread_cond_destroy(&m->retire);
 	pthread_mutex_destroy(&m->lock);
 }
 
@@ -639,7 +762,8 @@ void metrics_apply(struct metrics *m, const struct lbd_metrics_cfg *cfg)
 			lbd_err("%s; lbd runs on without serving metrics", m->error);
 		return;
 	}
-	m->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, answer, m,
+	/* MHD_USE_ITC: stop() quiesces it. */
+	m->mhd = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL, answer, m,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_CONN_TIMEOUT_S,

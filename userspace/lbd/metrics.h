@@ -16,25 +16,27 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "dataplane.h"
 #include "out.h"
 #include "xlb_maps.h"
 
-struct lbd_dp;
-struct lbd_vip_rt;
 struct hc;
-struct hc_target;
 struct vrrp;
 struct bgp;
 struct metrics_snapshot;
 struct MHD_Daemon;
 
-/*
- * The state lbctl show prints for a backend of a VIP (rt: the VIP's, t: the
- * pair's health target or NULL); one of lbd_shown_names.
- */
-typedef const char *(*metrics_state_fn)(void *ctx, const struct lbd_vip_cfg *vip, const struct lbd_vip_rt *rt,
-					const struct lbd_backend_cfg *be, const struct hc_target *t);
-
+/* The cluster's configuration (cluster.h) and flow sharing (sync.h), as lbd's loop last saw them. */
+struct metrics_cluster {
+	bool on;			/* a cluster line */
+	bool etcd_up, stale;
+	int64_t revision;
+	uint64_t refused;
+	bool sync_on, joined;
+	uint64_t sent_flows, installed;
+	uint64_t rejected[7];		/* bad_auth, malformed, oversized, replayed, stale, unknown_peer, unplaced */
+	uint64_t dropped[3];		/* queue, rate, send_error */
+};
 
 /* What a snapshot is taken from: lbd's running state, read on its loop. */
 struct metrics_sources {
@@ -43,16 +45,27 @@ struct metrics_sources {
 	const struct hc *hc;
 	const struct vrrp *vrrp;
 	const struct bgp *bgp;
-	metrics_state_fn state;
+	lbd_shown_state_fn state;
 	void *state_ctx;
 	uint64_t gen;		/* counts changes of cfg: the same, and the labels of the last snapshot hold */
+	struct metrics_cluster cluster;
 };
 
+struct metrics_retired;
+
 struct metrics {
-	pthread_mutex_t lock;			/* over snap and scrapes */
+	pthread_mutex_t lock;			/* over snap, scrapes, retired and closing */
 	struct metrics_snapshot *snap;		/* the latest; a scrape holds a reference of its own */
 	uint64_t scrapes;
 	struct MHD_Daemon *mhd;			/* NULL: not serving */
+	/*
+	 * Stopping a server waits for the scrape it renders: the loop only
+	 * quiesces it and queues it here, and the reaper thread stops it.
+	 */
+	struct metrics_retired *retired;
+	pthread_cond_t retire;			/* a server queued, or closing */
+	pthread_t reaper;
+	bool closing;				/* metrics_free: the reaper ends once the queue is empty */
 	struct lbd_metrics_cfg serving;		/* where mhd listens */
 	struct xlb_map_fds fds;			/* lbd's counter maps, dup'ed: the HTTP thread's own */
 	char error[LBD_ERR_LEN];		/* why the configured address is not served */

@@ -74,7 +74,7 @@ static void sweep_note(struct lbd_dp *dp, struct lbd_sweep_vip *sv, const struct
 		return;		/* new slots since the pass began: this pass will not unmark them */
 	hash = rt->key.sched == LBD_SCHED_MAGLEV_SRC ? xlb_hash_src(k) : xlb_hash_flow(k);
 	slot = xlb_ring_slot(hash, rt->ring_size);
-	if ((rt->slots[slot] & XLB_SLOT_MOVED) && XLB_SLOT_ID(rt->slots[slot]) != c->backend_id)
+	if ((rt->slots[slot] & XLB_SLOT_MOVED) && XLB_SLOT_ID(rt->slots[slot]) != XLB_CONN_ID(c->backend_id))
 		sv->pinned[slot] = true;
 }
 
@@ -168,12 +168,16 @@ static int scan_batch(struct lbd_dp *dp, struct xlb_flow_key *keys, struct xlb_c
 
 			/* Read again: a packet since the batch makes it live. */
 			if (!bpf_map_lookup_elem(fd, &keys[i], &again) && now - again.seen > sw->timeout) {
-				bpf_map_delete_elem(fd, &keys[i]);
+				if (!bpf_map_delete_elem(fd, &keys[i]))
+					lbd_dp_flow_forgotten(dp, &again);
 				continue;
 			}
 		}
-		if (vals[i].backend_id < XLB_MAX_BACKENDS)
-			sw->counting[vals[i].backend_id]++;
+		if (XLB_CONN_ID(vals[i].backend_id) < XLB_MAX_BACKENDS)
+			sw->counting[XLB_CONN_ID(vals[i].backend_id)]++;
+		/* Flows the ring cannot place: moved_map's, and the per-flow schedulers' (counted) ones. */
+		if (dp->flow_live && (sw->table == 1 || (vals[i].backend_id & XLB_CONN_COUNTED)))
+			dp->flow_live(dp->flow_live_ctx, &keys[i], &vals[i]);
 		sv = sweep_vip_of(dp, &keys[i]);
 		if (sv)
 			sweep_note(dp, sv, &keys[i], &vals[i]);
@@ -289,8 +293,10 @@ int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t l
 		if (one && !sw->error)
 			sw->error = one;
 	}
-	if (sw->next_unmark < sw->n_vips)
-		return 1;
+	if (sw->next_unmark < sw->n_vips) {
+		ret = 1;	/* the batch buffers of a scan that ended in this step go too */
+		goto out;
+	}
 	ret = sw->error;
 	pass_end(dp);
 	sw->error = 0;

@@ -137,7 +137,8 @@ struct traced {
 static int trace_run(struct lbd_dp *dp, const struct lbd_trace_cmd *t, const struct lbd_vip_cfg *dst,
 		     struct traced *out, char *err, size_t len)
 {
-	uint8_t frame[128], result[256], dmac[ETH_ALEN];
+	/* Two bytes in, as a NIC's buffer: the IP and TCP headers after the 14-byte Ethernet header are aligned. */
+	uint8_t buf[2 + 128] __attribute__((aligned(8))), *frame = buf + 2, result[256], dmac[ETH_ALEN];
 	struct xdp_md md = { 0 };
 	uint32_t ifindex;
 	size_t n;
@@ -228,7 +229,7 @@ static void print_backend(const struct lbd_trace_ctx *ctx, struct out *o, const 
 	if (r->backend_id == XLB_NO_BACKEND)
 		return;
 	field_u64(o, "backend_id", r->backend_id);
-	field(o, "backend_state", b ? ctx->state(brt->state, b, hc_find(ctx->hc, v, &b->addr), rt->fail_open)
+	field(o, "backend_state", b ? ctx->state(ctx->state_ctx, v, rt, b, hc_find(ctx->hc, v, &b->addr))
 				     : "not configured");
 }
 
@@ -267,7 +268,9 @@ static void print_traced(const struct lbd_trace_ctx *ctx, struct out *o, const s
 	field(o, "vip", buf);
 	field_u64(o, "vip_id", r->vip_id);
 	field(o, "forward", r->fwd_mode == XLB_FWD_DSR ? "dsr" : "ipip");
-	field(o, "sched", r->vip_flags & XLB_VIP_F_HASH_SRC ? "maglev-src" : "maglev");
+	field(o, "sched", r->vip_id < XLB_MAX_VIPS && ctx->dp->vips[r->vip_id].used
+				  ? lbd_sched_name(ctx->dp->vips[r->vip_id].key.sched)
+				  : r->vip_flags & XLB_VIP_F_HASH_SRC ? "maglev-src" : "maglev");
 	field_u64(o, "ring_size", r->ring_size);
 	if (r->slot_index != XLB_NO_BACKEND) {
 		field_u64(o, "flow_hash", r->flow_hash);

@@ -15,15 +15,12 @@
 #include "health.h"
 #include "out.h"
 
-/* The state lbctl show gives a backend (lbd.c owns the rules). */
-typedef const char *(*lbd_backend_state_fn)(enum lbd_be_state s, const struct lbd_backend_cfg *b,
-					    const struct hc_target *t, bool fail_open);
-
 struct lbd_trace_ctx {
 	struct lbd_dp *dp;
 	const struct lbd_config *cfg;
 	const struct hc *hc;
-	lbd_backend_state_fn state;
+	lbd_shown_state_fn state;	/* lbd_shown_state: backend_state is what show says */
+	void *state_ctx;
 };
 
 /* Runs a CMD_TRACE; a --file a piece a pass (cur). */

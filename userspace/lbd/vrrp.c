@@ -423,7 +423,7 @@ static void on_advert(struct vrrp *v, struct vrrp_router *r, const uint8_t *src,
 	uint64_t now = lbd_mono_us();
 
 	if (r->state == VRRP_BACKUP) {
-		bool delaying = now < r->started_us + r->cfg.preempt_delay_ms * 1000ull;
+		bool delaying = now < r->started_us + r->cfg.preempt_delay_ms * 1000ull || r->hold_preempt;
 
 		if (!prio) {
 			/* The master is leaving: take over after Skew_Time, so the best backup goes first. */
@@ -785,6 +785,12 @@ void vrrp_timer(struct vrrp *v)
 		}
 	}
 	arm(v);
+}
+
+void vrrp_hold_preempt(struct vrrp *v, bool hold)
+{
+	for (size_t i = 0; i < v->n; i++)
+		v->r[i]->hold_preempt = hold;
 }
 
 void vrrp_set_healthy(struct vrrp *v, bool healthy)

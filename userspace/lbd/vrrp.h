@@ -46,6 +46,7 @@ struct vrrp_router {
 	uint8_t vmac[6];
 	uint8_t primary[16];		/* the interface's address adverts come from */
 	enum vrrp_state state;
+	bool hold_preempt;		/* vrrp_hold_preempt() */
 	uint8_t priority;		/* what we advertise now: cfg.priority, or less while unhealthy */
 	uint16_t master_adver_cs;	/* the master's interval, learned from its adverts */
 	uint64_t adver_due, master_down_due;	/* monotonic us; 0: not running */
@@ -76,6 +77,8 @@ void vrrp_timer(struct vrrp *v);
 void vrrp_receive(struct vrrp *v, struct vrrp_router *r);
 /* healthy: this node can balance (attached, and every VIP has a backend that passes its check). */
 void vrrp_set_healthy(struct vrrp *v, bool healthy);
+/* hold: a backup does not preempt a lower-priority master (the node's flows are not in yet). */
+void vrrp_hold_preempt(struct vrrp *v, bool hold);
 /* Graceful stop: a master sends priority 0 so a backup takes over after Skew_Time. */
 void vrrp_shutdown(struct vrrp *v);
 const char *vrrp_state_name(enum vrrp_state s);

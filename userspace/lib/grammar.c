@@ -4,7 +4,8 @@
 #include <string.h>
 
 #define B(id)	GRAMMAR_BIT(GOPT_##id)
-#define VIP_ADD_OPTS	(B(FORWARD) | B(SCHED) | B(RING_SIZE) | B(ALL_DOWN) | B(ANNOUNCE) | GRAMMAR_CHECKS)
+#define VIP_ADD_OPTS	(B(FORWARD) | B(SCHED) | B(PERSIST) | B(RING_SIZE) | B(ALL_DOWN) | B(ANNOUNCE) | B(PASSIVE) | \
+			 GRAMMAR_CHECKS | B(WEIGHTS) | B(AGENT_PORT) | B(AGENT_INTERVAL))
 #define VRRP_OPTS	(B(VRID) | B(PRIORITY) | B(ADVERT) | B(NO_PREEMPT) | B(PREEMPT_DELAY) | B(FAULT_DROP) | \
 			 B(VMAC) | B(VRRP_VIP))
 #define BGP_OPTS	(B(BIRD_SOCKET) | B(INCLUDE) | B(HOLD_DOWN) | B(WITHDRAW_DELAY))
@@ -15,11 +16,18 @@
 const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 	[GOPT_XDP_MODE] = { "xdp-mode", GV_KEYWORD, "native|generic", "native|generic", "native generic" },
 	[GOPT_FORWARD] = { "forward", GV_KEYWORD, "dsr|ipip", "dsr|ipip", "dsr ipip" },
-	[GOPT_SCHED] = { "sched", GV_KEYWORD, "maglev|maglev-src", "maglev|maglev-src", "maglev maglev-src" },
+	[GOPT_SCHED] = { "sched", GV_KEYWORD, "maglev|maglev-src|rr|wrr|lc|wlc|random",
+			 "maglev|maglev-src|rr|wrr|lc|wlc|random", "maglev maglev-src rr wrr lc wlc random" },
+	[GOPT_PERSIST] = { "persist", GV_DURATION, "5m", "a duration up to 1d, e.g. 5m (0s: none)" },
+	[GOPT_PASSIVE] = { "passive", GV_TEXT, "3/10s", "N/WINDOW: N retransmitted SYNs within WINDOW take a backend out" },
 	[GOPT_RING_SIZE] = { "ring-size", GV_NUMBER, "M", "a prime from 251 to 131071" },
 	[GOPT_ALL_DOWN] = { "all-down", GV_KEYWORD, "open|drop", "open|drop", "open drop" },
 	[GOPT_ANNOUNCE] = { "announce", GV_KEYWORD, "healthy|always|never", "healthy|always|never",
 			    "healthy always never" },
+	[GOPT_WEIGHTS] = { "weights", GV_KEYWORD, "static|agent|latency|bandwidth", "static|agent|latency|bandwidth",
+			   "static agent latency bandwidth" },
+	[GOPT_AGENT_PORT] = { "agent-port", GV_NUMBER, "N", "the agent's TCP port, 1 to 65535" },
+	[GOPT_AGENT_INTERVAL] = { "agent-interval", GV_DURATION, "2s", "a duration from 100ms to 1h, e.g. 2s" },
 	[GOPT_WEIGHT] = { "weight", GV_NUMBER, "W", "0 to 10000" },
 	[GOPT_DRAIN] = { "drain", GV_FLAG, .group = 1 },
 	[GOPT_ENABLE] = { "enable", GV_FLAG, .group = 1 },
@@ -49,11 +57,19 @@ const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 	[GOPT_HOLD_DOWN] = { "hold-down", GV_DURATION, "5s", "a duration up to 1h, e.g. 5s" },
 	[GOPT_WITHDRAW_DELAY] = { "withdraw-delay", GV_DURATION, "2s", "a duration up to 5m, e.g. 2s" },
 	[GOPT_LISTEN] = { "listen", GV_TEXT, "ADDR:PORT", "an address and a TCP port, e.g. 198.18.0.1:9100 or [2001:db8::1]:9100" },
+	[GOPT_ETCD] = { "etcd", GV_TEXT, "URL[,URL...]", "etcd's client URLs, e.g. http://198.18.0.1:2379" },
+	[GOPT_CACHE] = { "cache", GV_PATH, "FILE", "an absolute path, e.g. /var/lib/xlb/NAME.cluster" },
+	[GOPT_PEERS] = { "peers", GV_TEXT, "ADDR:PORT[,ADDR:PORT...]", "the other nodes' sync addresses, e.g. 198.18.0.3:7946" },
+	[GOPT_KEY_FILE] = { "key-file", GV_PATH, "FILE", "the absolute path of the shared key (16 bytes or more)" },
 	[GOPT_WATCH] = { "watch", GV_NUMBER, "SECS", "seconds, at least 1", .lbctl_only = true },
 	[GOPT_SYN] = { "syn", GV_FLAG },
 	[GOPT_FLOWS] = { "file", GV_PATH, "FLOWS", "the absolute path of a file of flows, one a line",
 			 .instead_of_args = true },
 };
+
+/* What vip set changes in place: none of them is part of the VIP's identity or its ring's size. */
+#define VIP_SET_OPTS	(B(ANNOUNCE) | B(SCHED) | B(PERSIST) | B(PASSIVE) | B(WEIGHTS) | B(AGENT_PORT) | \
+			 B(AGENT_INTERVAL))
 
 #define VIP		"ADDR:PORT/PROTO"
 #define VIP_BACKEND	VIP " BACKEND_ADDR"
@@ -62,7 +78,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "attach", NULL, GW_LBD, "DEV", { GA_DEV }, B(XDP_MODE) },
 	{ "detach", NULL, GW_LBD, "DEV", { GA_DEV } },
 	{ "vip", "add", GW_LBD, "ADDR:PORT/tcp|udp", { GA_NEW_VIP }, VIP_ADD_OPTS },
-	{ "vip", "set", GW_LBD, VIP, { GA_VIP }, B(ANNOUNCE), B(ANNOUNCE) },
+	{ "vip", "set", GW_LBD, VIP, { GA_VIP }, VIP_SET_OPTS },
 	{ "vip", "del", GW_LBD, VIP, { GA_VIP } },
 	{ "vip", "list", GW_LBD },
 	{ "backend", "add", GW_LBD, VIP_BACKEND, { GA_VIP, GA_NEW_BACKEND }, B(WEIGHT) | GRAMMAR_CHECKS },
@@ -70,6 +86,8 @@ const struct grammar_cmd grammar_cmds[] = {
 	  B(WEIGHT) | B(DRAIN) | B(ENABLE) | B(UP) | B(DOWN) | B(AUTO) | GRAMMAR_CHECKS },
 	{ "backend", "del", GW_LBD, VIP_BACKEND, { GA_VIP, GA_BACKEND } },
 	{ "backend", "list", GW_LBD, VIP, { GA_VIP } },
+	{ "persist", "show", GW_LBD, VIP, { GA_VIP } },
+	{ "persist", "flush", GW_LBD, VIP, { GA_VIP } },
 	{ "show", NULL, GW_LBD },
 	{ "stats", NULL, GW_LBD, .opts = B(WATCH) },
 	{ "trace", NULL, GW_LBD, "SRC[:PORT] DST:PORT/PROTO", { GA_ADDR, GA_VIP }, B(SYN) | B(FLOWS) },
@@ -85,6 +103,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "metrics", "set", GW_LBD, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
 	{ "metrics", "del", GW_LBD },
 	{ "metrics", "show", GW_LBD },
+	{ "sync", "show", GW_LBD },
 	{ "help", NULL, GW_LBCTL },
 	{ "completion", "bash", GW_LBCTL },
 
@@ -96,6 +115,9 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "vrrp", NULL, GW_FILE, "DEV", { GA_DEV }, VRRP_OPTS, B(VRID) | B(VRRP_VIP) },
 	{ "bgp", NULL, GW_FILE, NULL, { GA_NONE }, BGP_OPTS, B(BIRD_SOCKET) | B(INCLUDE) },
 	{ "metrics", NULL, GW_FILE, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
+	{ "cluster", NULL, GW_FILE, "NAME", { GA_NAME }, B(ETCD) | B(CACHE), B(ETCD) },
+	{ "sync", NULL, GW_FILE, NULL, { GA_NONE }, B(LISTEN) | B(PEERS) | B(KEY_FILE),
+	  B(LISTEN) | B(PEERS) | B(KEY_FILE) },
 	{ "vip", NULL, GW_FILE, "ADDR:PORT/tcp|udp", { GA_NEW_VIP }, VIP_ADD_OPTS },
 	{ "backend", NULL, GW_FILE, "ADDR", { GA_NEW_BACKEND }, B(WEIGHT) | B(DRAIN) | B(ADMIN) | GRAMMAR_CHECKS },
 };
@@ -305,7 +327,7 @@ static const char *const value_kinds[] = {
 static const char *const arg_kinds[] = {
 	[GA_NONE] = "", [GA_DEV] = "dev", [GA_NEW_VIP] = "new-vip", [GA_VIP] = "vip",
 	[GA_NEW_BACKEND] = "new-backend", [GA_BACKEND] = "backend", [GA_ADDR] = "addr",
-	[GA_NUMBER] = "number",
+	[GA_NUMBER] = "number", [GA_NAME] = "name",
 };
 
 /* The part of the script that is the table; the function below it only reads these. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "xlb_maps.h"
 #include "hash.h"
+#include "maglev.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -43,11 +44,15 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		int *fd;
 	} maps[] = {
 		{ "vip_map", &fds->vip },	  { "ring_map", &fds->ring },
+		{ "ring_default_map", &fds->ring_default },
 		{ "backend_map", &fds->backend }, { "conn_map", &fds->conn },
 		{ "config_map", &fds->config },	  { "stats_map", &fds->stats },
 		{ "vip_stats", &fds->vip_stats }, { "backend_stats", &fds->backend_stats },
 		{ "vip_index_map", &fds->vip_index }, { "moved_map", &fds->moved },
-		{ "own_mac_map", &fds->own_mac },
+		{ "own_mac_map", &fds->own_mac }, { "sched_map", &fds->sched },
+		{ "sched_turn_map", &fds->sched_turn }, { "active_map", &fds->active },
+		{ "persist_map", &fds->persist }, { "syn_retry_map", &fds->syn_retry },
+		{ "share_ring", &fds->share },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -61,7 +66,7 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 /* What only describes (counters) or only saves work (the refresh filter): a trace instance has its own. */
 static bool map_is_per_instance(const struct bpf_map *map)
 {
-	static const char *const own[] = { "stats_map", "vip_stats", "backend_stats", "refresh_map" };
+	static const char *const own[] = { "stats_map", "vip_stats", "backend_stats", "refresh_map", "syn_retry_map" };
 
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
 		if (!strcmp(bpf_map__name(map), own[i]))
@@ -121,16 +126,16 @@ void xlb_trace_clear(struct xlb_trace *t)
 int xlb_stats_clear(const struct xlb_map_fds *fds)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *zeros;
-	int ret = 0;
+	struct xlb_stats *zeros;
+	uint32_t key = 0;
+	int ret;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
 	zeros = calloc(ncpu, sizeof(*zeros));
 	if (!zeros)
 		return -ENOMEM;
-	for (uint32_t s = 0; s < XLB_STAT_MAX && !ret; s++)
-		ret = bpf_map_update_elem(fds->stats, &s, zeros, BPF_ANY) ? -errno : 0;
+	ret = bpf_map_update_elem(fds->stats, &key, zeros, BPF_ANY) ? -errno : 0;
 	free(zeros);
 	return ret;
 }
@@ -186,15 +191,12 @@ static int array_read(int fd, void *values, size_t value_size, uint32_t n)
 }
 
 /* Places every vip_map entry in a new index array and swaps it in. */
-int xlb_vip_index_sync(const struct xlb_map_fds *fds)
+int xlb_vip_index_build(const struct xlb_map_fds *fds, struct xlb_vip_entry *index)
 {
-	struct xlb_vip_entry *index = calloc(XLB_VIP_INDEX_SIZE, sizeof(*index));
 	struct xlb_vip_key key, next, *prev = NULL;
-	uint32_t zero = 0;
-	int fd, ret = 0;
+	int ret = 0;
 
-	if (!index)
-		return -ENOMEM;
+	memset(index, 0, XLB_VIP_INDEX_SIZE * sizeof(*index));
 	while (!ret) {
 		struct xlb_vip_meta meta;
 		uint32_t start, p;
@@ -208,10 +210,15 @@ int xlb_vip_index_sync(const struct xlb_map_fds *fds)
 		prev = &key;
 		if (bpf_map_lookup_elem(fds->vip, &key, &meta))
 			continue;	/* deleted meanwhile */
+		/*
+		 * Deleting the key the walk stands on (lbd's loop does, while the
+		 * map worker builds) sends it back to the first key: one met
+		 * again takes its place on its chain, with what it holds now.
+		 */
 		for (p = 0; p < XLB_VIP_INDEX_PROBES; p++) {
 			struct xlb_vip_entry *e = &index[(start + p) & (XLB_VIP_INDEX_SIZE - 1)];
 
-			if (!e->key.family) {
+			if (!e->key.family || !memcmp(&e->key, &key, sizeof(key))) {
 				e->key = key;
 				e->meta = meta;
 				break;
@@ -220,15 +227,34 @@ int xlb_vip_index_sync(const struct xlb_map_fds *fds)
 		if (p == XLB_VIP_INDEX_PROBES)
 			ret = -ENOSPC;
 	}
-	if (!ret) {
-		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_vip_index", sizeof(__u32), sizeof(*index),
-				    XLB_VIP_INDEX_SIZE, NULL);
-		ret = fd < 0 ? -errno : array_fill(fd, index, sizeof(*index), XLB_VIP_INDEX_SIZE);
-		if (!ret)
-			ret = errno_of(bpf_map_update_elem(fds->vip_index, &zero, &fd, BPF_ANY));
-		if (fd >= 0)
-			close(fd);
-	}
+	return ret;
+}
+
+int xlb_vip_index_swap(const struct xlb_map_fds *fds, const struct xlb_vip_entry *index)
+{
+	uint32_t zero = 0;
+	int fd, ret;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_vip_index", sizeof(__u32), sizeof(*index),
+			    XLB_VIP_INDEX_SIZE, NULL);
+	ret = fd < 0 ? -errno : array_fill(fd, index, sizeof(*index), XLB_VIP_INDEX_SIZE);
+	if (!ret)
+		ret = errno_of(bpf_map_update_elem(fds->vip_index, &zero, &fd, BPF_ANY));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int xlb_vip_index_sync(const struct xlb_map_fds *fds)
+{
+	struct xlb_vip_entry *index = calloc(XLB_VIP_INDEX_SIZE, sizeof(*index));
+	int ret;
+
+	if (!index)
+		return -ENOMEM;
+	ret = xlb_vip_index_build(fds, index);
+	if (!ret)
+		ret = xlb_vip_index_swap(fds, index);
 	free(index);
 	return ret;
 }
@@ -319,35 +345,168 @@ static size_t ring_map_len(uint32_t size)
 	return ((size_t)size * 8 + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1);
 }
 
+/* ring_map pinned by an lbd from before mappable rings takes the old kind only: learnt at the first install. */
+static uint32_t ring_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
+static bool ring_flags_known;
+
+bool xlb_ring_kind_known(uint32_t size)
+{
+	return size == XLB_RING_DEFAULT || ring_flags_known;
+}
+
+/* ring_default_map is newer than mappable rings: its rings are always of that kind. */
+static uint32_t ring_flags_for(uint32_t size)
+{
+	return size == XLB_RING_DEFAULT ? BPF_F_MMAPABLE : ring_flags;
+}
+
+/* The outer map a ring of this size goes into, and the other one. */
+static int ring_outer(const struct xlb_map_fds *fds, uint32_t size)
+{
+	return size == XLB_RING_DEFAULT ? fds->ring_default : fds->ring;
+}
+
+static int ring_other(const struct xlb_map_fds *fds, uint32_t size)
+{
+	return size == XLB_RING_DEFAULT ? fds->ring : fds->ring_default;
+}
+
+/* The size of the ring behind fd (its max_entries), or 0. */
+static uint32_t ring_fd_size(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t info_len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &info_len) ? 0 : info.max_entries;
+}
+
+/* After an install: the id no longer names a ring in the other map (a lookup first: a delete waits for RCU). */
+static void ring_forget_other(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t size)
+{
+	uint32_t inner_id;
+	int other = ring_other(fds, size);
+
+	if (!bpf_map_lookup_elem(other, &ring_id, &inner_id))
+		bpf_map_delete_elem(other, &ring_id);
+}
+
+int xlb_ring_create_mapped(const uint32_t *table, uint32_t size, struct xlb_ring_map *mapped)
+{
+	uint32_t flags = ring_flags_for(size);
+	int fd;
+
+	memset(mapped, 0, sizeof(*mapped));
+	if (size < XLB_RING_MIN || size > XLB_RING_MAX)
+		return -EINVAL;
+	fd = ring_create(table, size, flags);
+	if (fd >= 0 && (flags & BPF_F_MMAPABLE)) {
+		void *slots = mmap(NULL, ring_map_len(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (slots != MAP_FAILED) {
+			mapped->slots = slots;
+			mapped->size = size;
+		}
+	}
+	return fd;
+}
+
+int xlb_ring_install(const struct xlb_map_fds *fds, uint32_t ring_id, int fd)
+{
+	uint32_t size = ring_fd_size(fd);
+	int ret;
+
+	if (ring_id >= XLB_MAX_RINGS || !size)
+		return -EINVAL;
+	ret = errno_of(bpf_map_update_elem(ring_outer(fds, size), &ring_id, &fd, BPF_ANY));
+	if (!ret)
+		ring_forget_other(fds, ring_id, size);
+	return ret;
+}
+
+/* The rings of one map's kind (default size or not) among ids/fds, in one batch update. */
+static int ring_install_kind(const struct xlb_map_fds *fds, const uint32_t *ring_ids, const int *ring_fds,
+			     const uint32_t *sizes, uint32_t n, bool dflt, uint32_t *ids, int *kind_fds)
+{
+	uint32_t k = 0, done;
+	int ret;
+
+	for (uint32_t i = 0; i < n; i++)
+		if ((sizes[i] == XLB_RING_DEFAULT) == dflt) {
+			ids[k] = ring_ids[i];
+			kind_fds[k++] = ring_fds[i];
+		}
+	if (!k)
+		return 0;
+	done = k;
+	ret = errno_of(bpf_map_update_batch(dflt ? fds->ring_default : fds->ring, ids, kind_fds, &done, NULL));
+	for (uint32_t i = 0; !ret && i < k; i++)
+		ring_forget_other(fds, ids[i], dflt ? XLB_RING_DEFAULT : 0);
+	return ret;
+}
+
+/*
+ * One batch per map. A failure reports none in (*n = 0), so the caller
+ * installs each ring again one by one: an install done twice is harmless.
+ */
+int xlb_ring_install_batch(const struct xlb_map_fds *fds, const uint32_t *ring_ids, const int *ring_fds,
+			   uint32_t *n)
+{
+	uint32_t want = *n, *sizes = calloc(want ? want : 1, sizeof(*sizes));
+	uint32_t *ids = calloc(want ? want : 1, sizeof(*ids));
+	int *kind_fds = calloc(want ? want : 1, sizeof(*kind_fds));
+	int ret = 0;
+
+	if (!sizes || !ids || !kind_fds) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < want && !ret; i++) {
+		sizes[i] = ring_fd_size(ring_fds[i]);
+		if (ring_ids[i] >= XLB_MAX_RINGS || !sizes[i])
+			ret = -EINVAL;
+	}
+	if (!ret)
+		ret = ring_install_kind(fds, ring_ids, ring_fds, sizes, want, true, ids, kind_fds);
+	if (!ret)
+		ret = ring_install_kind(fds, ring_ids, ring_fds, sizes, want, false, ids, kind_fds);
+out:
+	if (ret)
+		*n = 0;
+	free(sizes);
+	free(ids);
+	free(kind_fds);
+	return ret;
+}
+
 int xlb_ring_publish_mapped(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 			    uint32_t size, struct xlb_ring_map *mapped)
 {
-	/* ring_map pinned by an lbd from before mappable rings takes the old kind only. */
-	static uint32_t flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE;
+	struct xlb_ring_map here;
 	int fd, ret;
 
 	if (mapped)
 		memset(mapped, 0, sizeof(*mapped));
-	if (ring_id >= XLB_MAX_RINGS || size < XLB_RING_MIN || size > XLB_RING_MAX)
+	if (ring_id >= XLB_MAX_RINGS)
 		return -EINVAL;
 	for (;;) {
-		fd = ring_create(table, size, flags);
+		fd = xlb_ring_create_mapped(table, size, &here);
 		if (fd < 0)
 			return fd;
-		ret = errno_of(bpf_map_update_elem(fds->ring, &ring_id, &fd, BPF_ANY));
-		if (!ret && mapped && (flags & BPF_F_MMAPABLE)) {
-			void *slots = mmap(NULL, ring_map_len(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-			if (slots != MAP_FAILED) {
-				mapped->slots = slots;
-				mapped->size = size;
-			}
-		}
+		ret = xlb_ring_install(fds, ring_id, fd);
 		/* The outer map holds its own reference, and a mapping its own. */
 		close(fd);
-		if (ret != -EINVAL || !(flags & BPF_F_MMAPABLE))
+		if (!ret) {
+			ring_flags_known |= size != XLB_RING_DEFAULT;
+			if (mapped)
+				*mapped = here;
+			else
+				xlb_ring_unmap(&here);
+			return 0;
+		}
+		xlb_ring_unmap(&here);
+		if (ret != -EINVAL || !(ring_flags_for(size) & BPF_F_MMAPABLE) || size == XLB_RING_DEFAULT)
 			return ret;
-		flags = BPF_F_INNER_MAP;
+		ring_flags = BPF_F_INNER_MAP;
 	}
 }
 
@@ -377,6 +536,8 @@ int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id)
 {
 	if (ring_id >= XLB_MAX_RINGS)
 		return -EINVAL;
+	if (bpf_map_delete_elem(fds->ring_default, &ring_id) && errno != ENOENT)
+		return -errno;
 	if (bpf_map_delete_elem(fds->ring, &ring_id))
 		return errno == ENOENT ? 0 : -errno;
 	return 0;
@@ -388,7 +549,9 @@ int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slo
 	uint32_t inner_id, info_len = sizeof(info);
 	int fd, ret = 0;
 
-	if (bpf_map_lookup_elem(fds->ring, &ring_id, &inner_id))
+	/* The other map too: a default-size ring an older lbd left in ring_map, or a ring of another size. */
+	if (bpf_map_lookup_elem(ring_outer(fds, size), &ring_id, &inner_id) &&
+	    bpf_map_lookup_elem(ring_other(fds, size), &ring_id, &inner_id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
@@ -442,24 +605,31 @@ int xlb_own_macs_set(const struct xlb_map_fds *fds, enum xlb_mac_origin origin,
 	return errno_of(bpf_map_update_elem(fds->own_mac, &key, &next, BPF_ANY));
 }
 
+/* The program does not count rx: each frame counts exactly one verdict, so rx is their sum. */
 int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *percpu;
+	struct xlb_stats *percpu;
+	uint32_t key = 0;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
 	percpu = calloc(ncpu, sizeof(*percpu));
 	if (!percpu)
 		return -ENOMEM;
+	if (bpf_map_lookup_elem(fds->stats, &key, percpu)) {
+		free(percpu);
+		return -errno;
+	}
+	memset(out, 0, XLB_STAT_MAX * sizeof(*out));
+	for (int c = 0; c < ncpu; c++)
+		for (uint32_t s = 0; s < XLB_STAT_MAX; s++)
+			out[s] += percpu[c].count[s];
 	for (uint32_t s = 0; s < XLB_STAT_MAX; s++) {
-		out[s] = 0;
-		if (bpf_map_lookup_elem(fds->stats, &s, percpu)) {
-			free(percpu);
-			return -errno;
-		}
-		for (int c = 0; c < ncpu; c++)
-			out[s] += percpu[c];
+		enum xlb_stat_kind kind = xlb_stat_kind(s);
+
+		if (kind == XLB_KIND_PASS || kind == XLB_KIND_DROP || kind == XLB_KIND_TX)
+			out[XLB_STAT_RX] += out[s];
 	}
 	free(percpu);
 	return 0;
@@ -570,4 +740,87 @@ out:
 	free(keys);
 	free(values);
 	return ret;
+}
+
+static uint32_t gcd32(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+void xlb_sched_set_build(uint8_t sched, const struct maglev_backend *mb, size_t n, struct xlb_sched_set *set)
+{
+	int64_t current[XLB_SCHED_MAX_BACKENDS] = { 0 };
+	uint32_t w[XLB_SCHED_MAX_BACKENDS], g = 0;
+	uint64_t total = 0;
+
+	memset(set, 0, sizeof(*set));
+	if (n > XLB_SCHED_MAX_BACKENDS)
+		n = XLB_SCHED_MAX_BACKENDS;
+	for (size_t i = 0; i < n; i++) {
+		set->id[i] = (uint16_t)mb[i].id;
+		set->weight[i] = mb[i].weight;
+		g = gcd32(g, mb[i].weight);
+	}
+	set->n = (uint32_t)n;
+	if (sched == XLB_SCHED_RR) {
+		for (size_t i = 0; i < n; i++)
+			set->seq[i] = set->id[i];
+		set->seq_len = (uint32_t)n;
+		return;
+	}
+	if ((sched != XLB_SCHED_WRR && sched != XLB_SCHED_RANDOM) || !n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		total += w[i] = mb[i].weight / g;
+	/* Weights past the order's room keep their ratio as nearly as it allows, each at least 1. */
+	if (total > XLB_SCHED_SEQ_MAX) {
+		uint64_t room = XLB_SCHED_SEQ_MAX - n, sum = 0;
+
+		for (size_t i = 0; i < n; i++)
+			sum += w[i] = (uint32_t)(w[i] * room / total) + 1;
+		total = sum;
+	}
+	/*
+	 * Smooth weighted round robin, as nginx does it: each turn every
+	 * backend gains its weight, the one ahead (the first on a tie) is
+	 * taken and pays the total. Weights 5, 1, 1 give a a b a c a a, not
+	 * five a in a row.
+	 */
+	for (uint32_t t = 0; t < total; t++) {
+		size_t best = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			current[i] += w[i];
+			if (current[i] > current[best])
+				best = i;
+		}
+		current[best] -= (int64_t)total;
+		set->seq[t] = set->id[best];
+	}
+	set->seq_len = (uint32_t)total;
+}
+
+int xlb_sched_set_write(const struct xlb_map_fds *fds, uint32_t vip_id, const struct xlb_sched_set *set)
+{
+	return errno_of(bpf_map_update_elem(fds->sched, &vip_id, set, BPF_ANY));
+}
+
+uint64_t xlb_syn_retries(const struct xlb_map_fds *fds, uint32_t backend_id)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v, sum = 0;
+
+	if (ncpu <= 0 || !(v = calloc((size_t)ncpu, sizeof(*v))))
+		return 0;
+	if (!bpf_map_lookup_elem(fds->syn_retry, &backend_id, v))
+		for (int i = 0; i < ncpu; i++)
+			sum += v[i];
+	free(v);
+	return sum;
 }

@@ -15,6 +15,7 @@
 struct xlb_map_fds {
 	int vip;
 	int ring;
+	int ring_default;	/* the rings of XLB_RING_DEFAULT slots, by the same ring_id (see maps.h) */
 	int backend;
 	int conn;
 	int moved;	/* flows remembered on moved slots (see maps.h) */
@@ -24,6 +25,12 @@ struct xlb_map_fds {
 	int backend_stats;
 	int vip_index;
 	int own_mac;	/* own_mac_map: the MACs a frame to a VIP must be addressed to */
+	int sched;	/* sched_map: the per-flow schedulers' backends, per VIP */
+	int sched_turn;	/* rr's and wrr's next turn, per VIP */
+	int active;	/* active flows of the per-flow schedulers, per backend */
+	int persist;	/* persist_map: persistent VIPs' clients */
+	int syn_retry;	/* syn_retry_map: retransmitted SYNs per backend */
+	int share;	/* share_ring: flows for the cluster's peers (bpf/include/share.h) */
 };
 
 struct bpf_object;
@@ -51,7 +58,16 @@ int xlb_stats_clear(const struct xlb_map_fds *fds);
 int xlb_vip_set(const struct xlb_map_fds *fds, const struct xlb_vip_key *key,
 		const struct xlb_vip_meta *meta);
 int xlb_vip_index_sync(const struct xlb_map_fds *fds);
+/* The two halves of it: index (XLB_VIP_INDEX_SIZE entries) from vip_map, then that index swapped in. */
+int xlb_vip_index_build(const struct xlb_map_fds *fds, struct xlb_vip_entry *index);
+int xlb_vip_index_swap(const struct xlb_map_fds *fds, const struct xlb_vip_entry *index);
 int xlb_vip_del(const struct xlb_map_fds *fds, const struct xlb_vip_key *key);
+/* A per-flow VIP's backends and order (bpf/include/per_flow.h), built from its table's inputs. */
+struct maglev_backend;
+void xlb_sched_set_build(uint8_t sched, const struct maglev_backend *mb, size_t n, struct xlb_sched_set *set);
+/* The SYNs clients sent again on flows given to backend_id, over every CPU (syn_retry_map). */
+uint64_t xlb_syn_retries(const struct xlb_map_fds *fds, uint32_t backend_id);
+int xlb_sched_set_write(const struct xlb_map_fds *fds, uint32_t vip_id, const struct xlb_sched_set *set);
 /* The "this address has VIPs" marker that keeps fragments and IP options away from the kernel. */
 int xlb_vip_address_mark(const struct xlb_map_fds *fds, uint8_t family, const __be32 addr[4],
 			 bool present);
@@ -61,7 +77,10 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
 /*
  * Builds a new inner array of `size` slots from table and swaps it into
  * ring_map[ring_id] with a single update: packets see the old ring or the
- * new one, never a mix.
+ * new one, never a mix. A ring of XLB_RING_DEFAULT slots goes into
+ * ring_default_map[ring_id] instead (whose lookups the program inlines),
+ * and here and below "ring_map" means whichever of the two the ring's
+ * size takes: an install takes the id out of the other one.
  */
 int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 		     uint32_t size);
@@ -80,11 +99,25 @@ struct xlb_ring_map {
 };
 int xlb_ring_publish_mapped(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
 			    uint32_t size, struct xlb_ring_map *mapped);
+/*
+ * The two halves of it, for a caller that puts the ring in ring_map later
+ * (lbd's map worker): a new ring filled with table and mapped (mapped->slots
+ * NULL when the kind is not mappable), its fd or -errno; and the update of
+ * ring_map[ring_id] with it. Until xlb_ring_kind_known() says an install has
+ * gone through, only xlb_ring_publish_mapped() learns which kind ring_map takes.
+ */
+int xlb_ring_create_mapped(const uint32_t *table, uint32_t size, struct xlb_ring_map *mapped);
+int xlb_ring_install(const struct xlb_map_fds *fds, uint32_t ring_id, int fd);
+/* *n rings at once (one RCU wait for all); on failure *n says how many went in, in order. */
+int xlb_ring_install_batch(const struct xlb_map_fds *fds, const uint32_t *ring_ids, const int *ring_fds,
+			   uint32_t *n);
+/* Always for the default size (ring_default_map takes mappable rings only). */
+bool xlb_ring_kind_known(uint32_t size);
 /* Writes the slots of table that differ from what the ring holds (mapped->size of them). */
 void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table);
 void xlb_ring_unmap(struct xlb_ring_map *mapped);
 
-/* Drops ring_map[ring_id] and so the kernel's last reference to that inner ring. */
+/* Drops ring_map[ring_id] (in both maps) and so the kernel's last reference to that inner ring. */
 int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id);
 
 /* Reads back the slots of a published ring of size slots (after a restart). */
