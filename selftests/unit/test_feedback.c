@@ -37,6 +37,35 @@ static void samples_are_smoothed(void)
 	XT_TRUE(s.smoothed > 5999 && s.smoothed < 6001, "smoothed %f after 1000 and 11000", s.smoothed);
 }
 
+/*
+ * The VIP's best is the lowest metric, whatever the order of its backends:
+ * two idle ones (0 bytes a second) before a busy one left the busy one as
+ * the best once, because a best of 0 read as none yet, and nothing moved.
+ */
+static void best_is_lowest_in_any_order(void)
+{
+	static const double orders[3][3] = { { 4e6, 0, 0 }, { 0, 4e6, 0 }, { 0, 0, 4e6 } };
+
+	for (int o = 0; o < 3; o++) {
+		struct fb_state s[3] = { 0 };
+		double best = -1;
+
+		for (int j = 0; j < 3; j++) {
+			fb_sample(&s[j], orders[o][j]);
+			best = fb_lower(best, &s[j]);
+		}
+		XT_TRUE(best == 0, "order %d: best %f, not the idle backends' 0", o, best);
+		for (int j = 0; j < 3; j++)
+			XT_EQ(fb_wanted_pct(&s[j], best, 1e6), orders[o][j] > 0 ? 25 : 100);
+	}
+	/* One without a metric is not a best: nothing yet, then the first metric. */
+	struct fb_state none = { 0 }, one = { 0 };
+
+	XT_TRUE(fb_lower(-1, &none) < 0, "none yet stays none");
+	fb_sample(&one, 7);
+	XT_TRUE(fb_lower(fb_lower(-1, &none), &one) == 7, "the first metric is the best");
+}
+
 /* The share in force moves at most FB_MAX_MOVE_PCT a change, and a VIP's shares once per FB_INTERVAL_MS. */
 static void share_moves_bounded(void)
 {
@@ -72,6 +101,7 @@ int main(void)
 		XT_CASE(share_follows_the_metric),
 		XT_CASE(samples_are_smoothed),
 		XT_CASE(share_moves_bounded),
+		XT_CASE(best_is_lowest_in_any_order),
 	};
 
 	return xt_run("feedback", cases, sizeof(cases) / sizeof(cases[0]));

@@ -23,6 +23,13 @@ uint32_t fb_wanted_pct(const struct fb_state *s, double best, double floor)
 	return pct < FB_MIN_PCT ? FB_MIN_PCT : pct;
 }
 
+double fb_lower(double best, const struct fb_state *s)
+{
+	if (!s->have)
+		return best;
+	return best < 0 || s->smoothed < best ? s->smoothed : best;
+}
+
 uint32_t fb_pct(const struct fb_state *s)
 {
 	return s->pct ? s->pct : 100;

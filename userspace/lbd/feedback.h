@@ -49,6 +49,12 @@ uint32_t fb_wanted_pct(const struct fb_state *s, double best, double floor);
  * for a VIP (fb_may_change()), so a VIP's table changes no oftener.
  */
 bool fb_step(struct fb_state *s, uint32_t wanted, uint64_t now_ms);
+/*
+ * best folded with s's metric, for the VIP's best over its up backends:
+ * the lower of the two, best < 0 standing for none yet. An idle backend's
+ * 0 bytes a second is a metric, and the best one.
+ */
+double fb_lower(double best, const struct fb_state *s);
 /* Has FB_INTERVAL_MS passed since last_change_ms (0: never changed)? */
 bool fb_may_change(uint64_t last_change_ms, uint64_t now_ms);
 /* The share in force (100 before any). */

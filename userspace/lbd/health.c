@@ -825,7 +825,7 @@ void hc_feedback(struct hc *hc, const struct lbd_vip_cfg *vip, const double *met
 	 * Below these differences are noise: 5 ms of a check's latency (a busy
 	 * node's probes take a few ms now and then), 1 MB a second of traffic.
 	 */
-	double floor = vip->weights == LBD_WEIGHTS_LATENCY ? 5000 : 1e6, best = 0;
+	double floor = vip->weights == LBD_WEIGHTS_LATENCY ? 5000 : 1e6, best = -1;
 	uint64_t last_change = 0;
 	bool changed = false;
 	char name[200];
@@ -836,8 +836,8 @@ void hc_feedback(struct hc *hc, const struct lbd_vip_cfg *vip, const double *met
 		if (!t)
 			continue;
 		fb_sample(&t->feedback, metric[j]);
-		if (t->up && t->feedback.have && (!best || t->feedback.smoothed < best))
-			best = t->feedback.smoothed;
+		if (t->up)
+			best = fb_lower(best, &t->feedback);
 		if (t->feedback.changed_ms > last_change)
 			last_change = t->feedback.changed_ms;
 	}
