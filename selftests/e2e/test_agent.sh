@@ -2,7 +2,7 @@
 # weights agent: each backend runs an agent on port 8888 that answers a
 # line from a file; lbd's asks move the backend's share of the ring (25%:
 # a quarter of its static share), drain it, set it down and back up, and an
-# agent that flips its answer every 100 ms rebuilds the table at most once
+# agent that flips its answer every 200 ms rebuilds the table at most once
 # an agent-interval.
 E2E_PREFIX=xe-agent E2E_SUITE=agent
 source "$(dirname "$0")/lib.sh"
@@ -118,10 +118,16 @@ read -r s1 s2 s3 <<<"$(shares)"
 expect up_brings_back "shares after up 100%: $s1 $s2 $s3" \
 	eval 'near "$s1" 33.3 && near "$s2" 33.3 && near "$s3" 33.3'
 
-# ---- an agent flipping every 150 ms: at most one rebuild an interval ----
-# Not a period the 1 s interval is a multiple of: lbd would ask at the same phase each time, hear the same word, and build nothing.
+# ---- an agent flipping every 200 ms: at most one rebuild an interval ----
+# Its answer follows the clock, not sleeps: a free-running 150 ms flip slowed under load to a third of a second,
+# which the 1 s interval is a multiple of, so lbd heard the same word at every ask and built nothing (CI).
+# Five flips between two asks a second apart: each ask hears the other word.
 before=$(vip_builds)
-( while :; do say 3 "50%"; sleep 0.15; say 3 "100%"; sleep 0.15; done ) &
+( said=; while :; do
+	word=$( (($(date +%s%3N) / 200 % 2)) && echo 50% || echo 100%)
+	[[ $word == "$said" ]] || { say 3 "$word"; said=$word; }
+	sleep 0.02
+done ) &
 flip_pid=$!
 sleep 4
 kill "$flip_pid" 2>/dev/null; wait "$flip_pid" 2>/dev/null
