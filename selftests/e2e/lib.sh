@@ -58,6 +58,23 @@ e2e_start() {
 
 lbctl() { tb_lbctl "$E2E_PREFIX" "$@"; }
 
+# flow_remembered PIN_DIR SRC SPORT DST DPORT: moved_map or conn_map under PIN_DIR holds that IPv4 TCP flow.
+# (lbctl trace cannot say: like the program, it reads no table on an unmoved slot.)
+flow_remembered() {
+	local key m
+	key=$(python3 -c '
+import ipaddress, struct, sys
+src = ipaddress.ip_address(sys.argv[1]).packed + bytes(12)
+dst = ipaddress.ip_address(sys.argv[3]).packed + bytes(12)
+print(" ".join("%02x" % b for b in src + dst + struct.pack(">HHBBxx", int(sys.argv[2]), int(sys.argv[4]), 6, 2)))' \
+		"$2" "$3" "$4" "$5")
+	for m in moved_map conn_map; do
+		# shellcheck disable=SC2086 # the key is bytes, word by word
+		bpftool map lookup pinned "$1/$m" key hex $key >/dev/null 2>&1 && return 0
+	done
+	return 1
+}
+
 # backend_field KEY ADDR FIELD: a field of the backend in `lbctl -j backend list KEY`; a.b for nested
 # ones; true/false as bash writes them, a number rounded.
 backend_field() {

@@ -261,6 +261,7 @@ void sync_flow_live(void *ctx, const struct xlb_flow_key *flow, const struct xlb
 static void dump_begin(struct sync_peer *p)
 {
 	p->dumping = true;
+	p->dump_conns = false;
 	p->cursor_valid = false;
 	p->dump_read = 0;
 	p->dump_n = 0;
@@ -369,12 +370,22 @@ static bool dump_flush(struct sync *s, struct sync_peer *p)
 	return true;
 }
 
-/* A piece of a peer's dump: moved_map's flows, SYNC_DUMP_BUDGET a tick at most, paced by its rate, then the end. */
+/*
+ * A piece of a peer's dump, SYNC_DUMP_BUDGET entries a tick at most,
+ * paced by its rate, then the end: moved_map's flows, then conn_map's.
+ * conn_map's too, though the ring places most of them: the joiner's own
+ * marks may differ from this node's (each node unmarks a slot once none
+ * of the flows it knows needs the mark), and a slot it still has marked
+ * with another previous backend would send this node's flows there
+ * (CI's vrrp_failover_downloads_intact); flows of per-flow VIPs live
+ * there only.
+ */
 static void dump_step(struct sync *s, struct sync_peer *p)
 {
 	int read = 0;
 
 	while (read < SYNC_DUMP_BUDGET) {
+		int fd = p->dump_conns ? s->d->dp.fds.conn : s->d->dp.fds.moved;
 		struct xlb_flow_key next;
 		struct xlb_conn conn;
 
@@ -382,7 +393,13 @@ static void dump_step(struct sync *s, struct sync_peer *p)
 			return;	/* the rest at the next tick: a dump must not lose to the rate limit */
 		/* A key deleted under the cursor sends the walk back to the first: twice the table is enough. */
 		if (p->dump_read++ > 2ull * s->d->dp.conn_table_size ||
-		    bpf_map_get_next_key(s->d->dp.fds.moved, p->cursor_valid ? &p->cursor : NULL, &next)) {
+		    bpf_map_get_next_key(fd, p->cursor_valid ? &p->cursor : NULL, &next)) {
+			if (!p->dump_conns) {
+				p->dump_conns = true;
+				p->cursor_valid = false;
+				p->dump_read = 0;
+				continue;
+			}
 			if (!dump_flush(s, p) || p->next_send_us > lbd_mono_us())
 				return;
 			send_to(s, p, SYNC_DUMP_END, NULL, 0);
@@ -392,7 +409,7 @@ static void dump_step(struct sync *s, struct sync_peer *p)
 		p->cursor = next;
 		p->cursor_valid = true;
 		read++;
-		if (!bpf_map_lookup_elem(s->d->dp.fds.moved, &next, &conn) &&
+		if (!bpf_map_lookup_elem(fd, &next, &conn) &&
 		    entry_of(&s->d->dp, &next, XLB_CONN_ID(conn.backend_id), &p->dump_batch[p->dump_n]))
 			p->dump_n++;
 	}

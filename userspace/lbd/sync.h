@@ -77,6 +77,7 @@ struct sync_peer {
 	/* A dump of our moved_map it asked for, under way. */
 	bool dumping;
 	bool cursor_valid;
+	bool dump_conns;	/* the dump is past moved_map, in conn_map */
 	struct xlb_flow_key cursor;
 	uint64_t dump_read;	/* entries read for it: a walk the sweep keeps restarting still ends */
 	struct sync_entry dump_batch[SYNC_BATCH];	/* read, not sent yet (the rate) */
