@@ -143,9 +143,9 @@ $(BUILD)/lbctl.bash: $(BUILD)/lbctl
 	$(Q)$< completion bash >$@
 
 $(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/lbd/config.o $(BUILD)/userspace/lbd/check.o \
-		$(BUILD)/userspace/lib/maglev.o $(BUILD)/userspace/lib/grammar.o
+		$(BUILD)/userspace/lbd/acl.o $(BUILD)/userspace/lib/maglev.o $(BUILD)/userspace/lib/grammar.o
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+	$(Q)$(CC) $(LDFLAGS) $^ -lbpf -o $@
 
 # Feedback weights: arithmetic only.
 $(BUILD)/test_feedback: $(BUILD)/selftests/unit/test_feedback.o $(BUILD)/userspace/lbd/feedback.o

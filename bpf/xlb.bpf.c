@@ -12,6 +12,8 @@
 #include "parse.h"
 #include "xlb_sched.h"
 #include "encap.h"
+#include "limit.h"
+#include "acl.h"
 
 /* The outer header's entropy is per flow (flow_hash), also where the ring hashes the client only. */
 static __always_inline int xlb_forward(struct xdp_md *ctx, const struct xlb_pkt *pkt,
@@ -34,7 +36,7 @@ int xlb_xdp(struct xdp_md *ctx)
 	struct xlb_vip_meta *vip;
 	struct xlb_backend *be;
 	__u32 backend_id = 0, flow_hash = 0;
-	int act, new_flow = 0;
+	int act, new_flow = 0, over;
 
 	/* One per-CPU record holds every counter; rx is the sum of the verdicts (see stats.h). */
 	pkt.stats = xlb_stats_of_cpu();
@@ -63,6 +65,12 @@ int xlb_xdp(struct xdp_md *ctx)
 	/* Another host's frame flooded to us (a promiscuous port): its owner balances it, the kernel drops it. */
 	if (!xlb_to_own_mac(ctx))
 		return xlb_verdict(&pkt, XDP_PASS, XLB_STAT_PASS_OTHER_MAC);
+	/* Before the pick: a denied client, or one over its limits, must not reach a table either. */
+	over = vip->flags & (XLB_VIP_F_ACL | XLB_VIP_F_ACL_GLOBAL | XLB_VIP_F_ALLOW_ONLY) ? xlb_acl_check(&pkt, vip) : 0;
+	if (!over && (vip->flags & XLB_VIP_F_LIMIT))
+		over = xlb_limit_check(&pkt, vip);
+	if (over)
+		return xlb_verdict(&pkt, XDP_DROP, over);
 	be = xlb_pick_backend(&pkt, vip, &backend_id, &new_flow, &flow_hash);
 	xlb_trace_backend(be, backend_id);
 	if (!be)

@@ -75,12 +75,15 @@ lbd_start() {	# PIN CONN_TABLE_SIZE: lbd with every VIP, its program then detach
 		sleep 0.1
 	done
 	$LBCTL attach l0 >/dev/null
-	# VIP, forward, sched: 198.18.1.3 is the lc case's, every packet through the connection table.
-	local v vip fwd sched
+	# VIP, forward, sched: 198.18.1.3 is the lc case's, every packet through the connection table;
+	# 198.18.1.4 and .5 are dsr4-udp-64k's VIP with a packet limit and with a deny list, neither hit.
+	local v vip fwd sched extra
 	for v in "198.18.1.1:80/udp dsr maglev" "198.18.1.1:80/tcp dsr maglev" "198.18.1.2:80/udp ipip maglev" \
-		"198.18.1.3:80/tcp dsr lc" "[2001:db8:1::1]:80/udp dsr maglev" "[2001:db8:1::2]:80/udp ipip maglev"; do
-		read -r vip fwd sched <<<"$v"
-		$LBCTL vip add "$vip" --forward "$fwd" --sched "$sched" --check none >/dev/null
+		"198.18.1.3:80/tcp dsr lc" "[2001:db8:1::1]:80/udp dsr maglev" "[2001:db8:1::2]:80/udp ipip maglev" \
+		"198.18.1.4:80/udp dsr maglev --limit-pps 10000000" "198.18.1.5:80/udp dsr maglev --deny 198.19.0.0/16"; do
+		read -r vip fwd sched extra <<<"$v"
+		# shellcheck disable=SC2086 # extra is options, word by word
+		$LBCTL vip add "$vip" --forward "$fwd" --sched "$sched" --check none $extra >/dev/null
 		local fam=4
 		[[ $vip == \[* ]] && fam=6
 		for i in 0 1 2; do
@@ -182,6 +185,8 @@ case_frames() {
 	dsr4-udp-1m) echo 198.18.0.10 198.18.1.1 udp 1048576 $((PKTS * 2)) ;;
 	dsr4-syn-64k) echo 198.18.0.10 198.18.1.1 syn 65536 "$PKTS" ;;
 	dsr4-ack-64k) echo 198.18.0.10 198.18.1.1 ack 65536 "$PKTS" ;;
+	limits4-udp-64k) echo 198.18.0.10 198.18.1.4 udp 65536 "$PKTS" ;;
+	acl4-udp-64k) echo 198.18.0.10 198.18.1.5 udp 65536 "$PKTS" ;;
 	lc4-ack-64k) echo 198.18.0.10 198.18.1.3 ack 65536 "$PKTS" ;;
 	ipip4-udp-1) echo 198.18.0.10 198.18.1.2 udp 1 "$PKTS" ;;
 	ipip4-udp-64k) echo 198.18.0.10 198.18.1.2 udp 65536 "$PKTS" ;;
@@ -238,7 +243,7 @@ run_group() {
 	for ((i = 0; i < ${#roles[@]}; i++)); do run_one "$c" "${roles[(i + r) % ${#roles[@]}]}" "$r"; done
 }
 
-CASES=(dsr4-udp-1 dsr4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k lc4-ack-64k ipip4-udp-1 ipip4-udp-64k ipip4-udp-1m dsr6-udp-64k
+CASES=(dsr4-udp-1 dsr4-udp-64k limits4-udp-64k acl4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k lc4-ack-64k ipip4-udp-1 ipip4-udp-64k ipip4-udp-1m dsr6-udp-64k
 	ipip6-udp-64k)
 # BENCH_CASES="dsr4-udp-1 dsr4-ack-64k" runs a subset (the 8M table as 8m, nftables as nft4-udp-1 and nft4-udp-64k).
 read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m nft4-udp-1 nft4-udp-64k}"

@@ -106,6 +106,22 @@ struct {
 } moved_map SEC(".maps");
 
 /*
+ * TCP flows seen only as a SYN so far, on ring VIPs: a flood of SYNs from
+ * spoofed sources never gets past here, so it cannot push a live flow out
+ * of conn_map or fill moved_map. A flow moves to the table at its first
+ * packet past the SYN (the handshake's ACK), which only a client that
+ * received the SYN-ACK sends. LRU: under a flood the oldest SYNs go, and
+ * their clients' retransmissions come back. Userspace sizes it before
+ * load (XLB_SYN_TABLE_SIZE of conn_map's size).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_SYN_TABLE_SIZE(XLB_CONN_DEFAULT));
+	__type(key, struct xlb_flow_key);
+	__type(value, struct xlb_conn);
+} syn_map SEC(".maps");
+
+/*
  * A refresh period: 256 jiffies, about a second (1.02 s at HZ 250, 0.26 s
  * at HZ 1000, 2.56 s at HZ 100), far below any useful conn-timeout.
  */
@@ -214,5 +230,46 @@ struct {
 	__type(key, __u32);
 	__type(value, struct xlb_traffic);
 } backend_stats SEC(".maps");
+
+/* Per-source limits, by vip_id: read only for VIPs with XLB_VIP_F_LIMIT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_limit);
+} limit_map SEC(".maps");
+
+/* The limited VIPs' clients' token buckets, per CPU (see struct xlb_bucket). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, XLB_LIMIT_CLIENTS);
+	__type(key, struct xlb_limit_key);
+	__type(value, struct xlb_bucket);
+} bucket_map SEC(".maps");
+
+/* Who was over a limit lately, and how often (lbctl top). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XLB_LIMITED_MAX);
+	__type(key, struct xlb_limit_key);
+	__type(value, struct xlb_limited);
+} limited_map SEC(".maps");
+
+/* What each VIP's limits dropped (last_ns unused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XLB_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct xlb_limited);
+} vip_limit_stats SEC(".maps");
+
+/* The allow and deny lists of every VIP and the global ones (struct xlb_acl_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XLB_ACL_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xlb_acl_key);
+	__type(value, struct xlb_acl_entry);
+} acl_map SEC(".maps");
 
 #endif /* XLB_MAPS_H */

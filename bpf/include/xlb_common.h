@@ -17,6 +17,12 @@
 #define XLB_RING_MAX		131071
 #define XLB_RING_DEFAULT	65537
 #define XLB_CONN_DEFAULT	(1u << 20)
+/*
+ * syn_map's size for a connection table of conn entries: an eighth of it,
+ * at least 256. Only SYNs not yet answered by their client's ACK live
+ * there, for a round trip or a few SYN retransmissions.
+ */
+#define XLB_SYN_TABLE_SIZE(conn)	((conn) / 8 > 256 ? (conn) / 8 : 256)
 #define XLB_NO_BACKEND		0xffffffffu
 
 /* Address families as stored in keys (the kernel's AF_INET and AF_INET6). */
@@ -47,6 +53,13 @@ enum xlb_fwd_mode {
 #define XLB_VIP_F_PERSIST	(1u << 1)
 /* The node has peers: flows the ring alone cannot place are handed to lbd for them (share.h). */
 #define XLB_VIP_F_SHARE		(1u << 2)
+/* Per-source limits: limit_map[vip_id] holds them. */
+#define XLB_VIP_F_LIMIT		(1u << 3)
+/* Allow and deny lists: acl_map has prefixes for the VIP's own scope, or the global one (each a lookup). */
+#define XLB_VIP_F_ACL		(1u << 4)
+#define XLB_VIP_F_ACL_GLOBAL	(1u << 6)
+/* An allow list applies: a source no prefix of either scope matches is dropped. */
+#define XLB_VIP_F_ALLOW_ONLY	(1u << 5)
 
 /*
  * Per-flow schedulers: the backend of a new flow (a TCP SYN, an unknown
@@ -98,6 +111,80 @@ struct xlb_persist {
 };
 _Static_assert(sizeof(struct xlb_persist) == 16, "xlb_persist layout");
 #define XLB_PERSIST_MAX		65536
+
+/*
+ * Per-source limits of a VIP (limit_map[vip_id], read when the VIP has
+ * XLB_VIP_F_LIMIT): token buckets per client, a client being the first
+ * prefix4 / prefix6 bits of its address. A rate of 0 is no limit. Bursts
+ * are bucket depths, in flows and packets.
+ */
+struct xlb_limit {
+	__u32 new_flows;	/* TCP SYNs a second */
+	__u32 new_flows_burst;
+	__u32 pps;		/* packets a second */
+	__u32 pps_burst;
+	__u8 prefix4;		/* 1 to 32 */
+	__u8 prefix6;		/* 1 to 128 */
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct xlb_limit) == 24, "xlb_limit layout");
+
+/* A client of a limited VIP: its address masked to the VIP's prefix. */
+struct xlb_limit_key {
+	__u32 vip_id;
+	__u8 family;		/* XLB_AF_INET / XLB_AF_INET6 */
+	__u8 pad[3];
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct xlb_limit_key) == 24, "xlb_limit_key layout");
+
+/* A client's buckets on one CPU (bucket_map is per CPU: no lock, no shared line on the fast path). */
+struct xlb_bucket {
+	__u64 last_ns;		/* bpf_ktime_get_ns() of the last refill; 0: a bucket never used, full */
+	__u64 flow_tokens;	/* in units of 1e-9 of a flow, so a refill is elapsed_ns * rate */
+	__u64 pkt_tokens;	/* the same, of a packet */
+};
+_Static_assert(sizeof(struct xlb_bucket) == 24, "xlb_bucket layout");
+#define XLB_LIMIT_CLIENTS	65536
+#define XLB_LIMIT_MAX_RATE	10000000u
+/*
+ * The clients over a limit lately (limited_map, for lbctl top): LRU, so a
+ * flood from spoofed sources keeps only its latest, and a real client
+ * that keeps hitting a limit stays in it.
+ */
+struct xlb_limited {
+	__u64 new_flows_dropped;
+	__u64 pps_dropped;
+	__u64 last_ns;		/* bpf_ktime_get_ns() of its last drop */
+	__u64 denied;		/* dropped by the allow and deny lists */
+};
+_Static_assert(sizeof(struct xlb_limited) == 32, "xlb_limited layout");
+#define XLB_LIMITED_MAX		1024
+
+/*
+ * Allow and deny lists (acl_map, an LPM trie): the key's data is the
+ * scope word, then the address, so one longest-prefix lookup per scope
+ * finds the most specific prefix of that scope. The scope word is
+ * XLB_ACL_SCOPE(vip_id + 1, family) for a VIP's list, XLB_ACL_SCOPE(0,
+ * family) for the global one: the family is in it so that an IPv4
+ * prefix never matches an IPv6 address. prefixlen counts the scope's 32
+ * bits too. An IPv4 address is addr[0], the rest zero.
+ */
+struct xlb_acl_key {
+	__u32 prefixlen;
+	__be32 scope;
+	__be32 addr[4];
+};
+_Static_assert(sizeof(struct xlb_acl_key) == 24, "xlb_acl_key layout");
+#define XLB_ACL_SCOPE(n, family)	(((n) << 1) | ((family) == XLB_AF_INET6))
+#define XLB_ACL_MAX		(1u << 20)	/* prefixes in all lists together */
+
+struct xlb_acl_entry {
+	__u32 deny;		/* 1: a deny prefix; 0: an allow prefix */
+	__u32 pad;
+	__u64 hits;		/* packets it decided, atomically counted */
+};
+_Static_assert(sizeof(struct xlb_acl_entry) == 16, "xlb_acl_entry layout");
 
 struct xlb_vip_meta {
 	__u32 vip_id;		/* index into vip_stats */
@@ -306,7 +393,11 @@ struct xlb_traffic {
 	X(MOVED_FULL, "moved_full", NOTE, "moved_map full: a flow on a moved slot remembered in conn_map") \
 	X(PASS_OTHER_MAC, "pass_other_mac", PASS, "to a VIP, in a frame not to this node's MAC (own_mac_map)") \
 	X(SHARED, "shared", NOTE, "a flow the ring alone cannot place, handed to lbd for the cluster's peers") \
-	X(SHARE_LOST, "share_lost", NOTE, "share_ring full: a flow not handed to the peers")
+	X(SHARE_LOST, "share_lost", NOTE, "share_ring full: a flow not handed to the peers") \
+	X(SYN_CONFIRMED, "syn_confirmed", NOTE, "a TCP flow's first packet past its SYN: from syn_map into the connection table") \
+	X(DROP_LIMIT_NEW_FLOWS, "drop_limit_new_flows", DROP, "a SYN over its client's new-flow limit (limit_map)") \
+	X(DROP_LIMIT_PPS, "drop_limit_pps", DROP, "a packet over its client's packet-rate limit (limit_map)") \
+	X(DROP_DENIED, "drop_denied", DROP, "a source on a deny list, or on no allow list of a VIP that has one (acl_map)")
 
 enum xlb_stat {
 #define XLB_STAT_ENUM(name, text, kind, why) XLB_STAT_##name,
@@ -330,6 +421,7 @@ struct xlb_stats {
 #define XLB_TRACE_CONN_NONE	0
 #define XLB_TRACE_CONN_TABLE	1	/* found in conn_map */
 #define XLB_TRACE_CONN_MOVED	2	/* found in moved_map */
+#define XLB_TRACE_CONN_SYN	3	/* found in syn_map */
 
 struct xlb_trace {
 	__u32 vip_id;

@@ -148,9 +148,47 @@ static __always_inline void xlb_conn_seen(struct xlb_conn *conn)
 		conn->seen = now;
 }
 
+/* Where a flow picked just now is remembered: see moved_map. */
+static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 slot,
+					      const struct xlb_conn *fresh)
+{
+	if (xlb_trace)
+		return;
+	if (slot & XLB_SLOT_MOVED) {
+		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
+			return;
+		xlb_count(pkt, XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
+	}
+	bpf_map_update_elem(&conn_map, &pkt->flow, fresh, BPF_ANY);
+}
+
+/*
+ * The first packet past a SYN that syn_map holds: its client answered the
+ * SYN-ACK, so the flow is real. It goes into the table (moved_map on a
+ * moved slot) and, where the ring alone cannot place it, to the peers.
+ */
+static __always_inline void xlb_syn_confirm(const struct xlb_pkt *pkt, const struct xlb_vip_meta *vip,
+					    __u32 slot, const struct xlb_conn *conn)
+{
+	struct xlb_conn confirmed;
+
+	if (pkt->syn || pkt->icmp_err)
+		return;
+	/* A trace counts what the program would do, and does none of it. */
+	xlb_count(pkt, XLB_STAT_SYN_CONFIRMED);
+	if (xlb_trace)
+		return;
+	confirmed = *conn;
+	confirmed.seen = bpf_ktime_get_coarse_ns() >> XLB_CONN_SEEN_SHIFT;
+	xlb_conn_remember(pkt, slot, &confirmed);
+	bpf_map_delete_elem(&syn_map, &pkt->flow);
+	if (slot & XLB_SLOT_MOVED)
+		xlb_share(pkt, vip, XLB_CONN_ID(confirmed.backend_id));
+}
+
 /*
  * A TCP connection on an unmoved slot is sent without the table, yet its
- * entry (every SYN makes one) must outlive lbd's sweep of entries whose
+ * entry (its first ACK makes one) must outlive lbd's sweep of entries whose
  * `seen` is older than conn-timeout: the slot may move under it some day.
  * So its packets refresh `seen`, but at most once every XLB_REFRESH_EVERY
  * periods of XLB_REFRESH_JIFFIES (about 4 s): a per-CPU filter of the
@@ -185,7 +223,8 @@ static __always_inline int xlb_refresh_budget(__u32 period)
 	return 1;
 }
 
-static __always_inline void xlb_conn_refresh(const struct xlb_pkt *pkt, __u64 flow_hash)
+static __always_inline void xlb_conn_refresh(const struct xlb_pkt *pkt, const struct xlb_vip_meta *vip,
+					     __u64 flow_hash)
 {
 	__u32 index = xlb_refresh_index(flow_hash), tag = xlb_refresh_tag(flow_hash);
 	__u32 period = bpf_jiffies64() / XLB_REFRESH_JIFFIES;
@@ -196,8 +235,14 @@ static __always_inline void xlb_conn_refresh(const struct xlb_pkt *pkt, __u64 fl
 	    !xlb_refresh_budget(period))
 		return;
 	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
-	if (conn)
+	if (conn) {
 		xlb_conn_seen(conn);
+	} else {
+		/* Most often the handshake's ACK: the flow's first packet here. */
+		conn = bpf_map_lookup_elem(&syn_map, &pkt->flow);
+		if (conn)
+			xlb_syn_confirm(pkt, vip, 0, conn);
+	}
 	last->tag = tag;
 	last->period = period;
 }
@@ -229,30 +274,40 @@ static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
  * reused source port, so it is picked afresh: it must not go to the
  * backend an old connection had (drained or removed since).
  */
+/* Where xlb_conn_find() found a flow. */
+enum xlb_conn_where { XLB_IN_CONN, XLB_IN_MOVED, XLB_IN_SYN };
+
 /*
  * A flow's entry: on a moved slot first in moved_map (flows that began on
- * the slot while it was marked), then in conn_map (flows remembered from
- * their SYN before the slot moved).
+ * the slot while it was marked), then in conn_map (flows remembered before
+ * the slot moved), then, for TCP, in syn_map (a SYN not confirmed yet).
  */
-static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt, __u32 slot, int *in_moved)
+static __always_inline struct xlb_conn *xlb_conn_find(const struct xlb_pkt *pkt, __u32 slot, int *where)
 {
-	struct xlb_conn *conn = NULL;
+	struct xlb_conn *conn;
 
-	*in_moved = 0;
+	*where = XLB_IN_CONN;
 	if (slot & XLB_SLOT_MOVED) {
 		conn = bpf_map_lookup_elem(&moved_map, &pkt->flow);
 		xlb_trace_conn(XLB_TRACE_CONN_MOVED, conn);
-		*in_moved = conn != NULL;
+		if (conn) {
+			*where = XLB_IN_MOVED;
+			return conn;
+		}
 	}
-	if (!conn) {
-		conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
-		xlb_trace_conn(XLB_TRACE_CONN_TABLE, conn);
-	}
+	conn = bpf_map_lookup_elem(&conn_map, &pkt->flow);
+	xlb_trace_conn(XLB_TRACE_CONN_TABLE, conn);
+	if (conn || pkt->flow.proto != IPPROTO_TCP)
+		return conn;
+	conn = bpf_map_lookup_elem(&syn_map, &pkt->flow);
+	xlb_trace_conn(XLB_TRACE_CONN_SYN, conn);
+	if (conn)
+		*where = XLB_IN_SYN;
 	return conn;
 }
 
 /*
- * A flow remembered from its SYN before its slot moved, met on the moved
+ * A flow remembered before its slot moved, met on the moved
  * slot for the first time, on a node with peers: into moved_map and to the
  * peers, once. A peer that was up during the change would keep it on the
  * slot's previous backend anyway; one started since has no moved slot to
@@ -268,20 +323,6 @@ static __always_inline void xlb_share_remembered(const struct xlb_pkt *pkt, cons
 	copy = *conn;
 	if (!bpf_map_update_elem(&moved_map, &pkt->flow, &copy, BPF_NOEXIST))
 		xlb_share(pkt, vip, id);
-}
-
-/* Where a flow picked just now is remembered: see moved_map. */
-static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 slot,
-					      const struct xlb_conn *fresh)
-{
-	if (xlb_trace)
-		return;
-	if (slot & XLB_SLOT_MOVED) {
-		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
-			return;
-		xlb_count(pkt, XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
-	}
-	bpf_map_update_elem(&conn_map, &pkt->flow, fresh, BPF_ANY);
 }
 
 /* A SYN again on a flow younger than XLB_SYN_REUSE_NS: see syn_retry_map. */
@@ -304,9 +345,10 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 {
 	struct xlb_backend *be = NULL;
 	struct xlb_conn *conn, fresh;
-	int in_moved;
+	int where, known;
 
-	conn = xlb_conn_find(pkt, slot, &in_moved);
+	conn = xlb_conn_find(pkt, slot, &where);
+	known = conn != NULL;
 	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS) {
 		xlb_trace_conn_stale();
 		conn = NULL;
@@ -320,7 +362,10 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 			xlb_conn_seen(conn);
 			xlb_count(pkt, XLB_STAT_CONN_HIT);
 			*backend_id = XLB_CONN_ID(conn->backend_id);
-			xlb_share_remembered(pkt, vip, slot, in_moved, conn, *backend_id);
+			if (where == XLB_IN_SYN)
+				xlb_syn_confirm(pkt, vip, slot, conn);
+			else
+				xlb_share_remembered(pkt, vip, slot, where == XLB_IN_MOVED, conn, *backend_id);
 			return be;
 		}
 		xlb_count(pkt, XLB_STAT_CONN_REPICK);
@@ -340,10 +385,20 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	fresh.backend_id = *backend_id;
 	fresh.created_ns = bpf_ktime_get_ns();
 	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
-	xlb_conn_remember(pkt, slot, &fresh);
-	/* A SYN on an unmoved slot is remembered for its retransmissions, but any node's ring places it. */
-	if (slot & XLB_SLOT_MOVED)
-		xlb_share(pkt, vip, *backend_id);
+	/*
+	 * A new SYN waits in syn_map for its client's ACK (its retransmissions
+	 * find it there). An entry the table had (a reused tuple, a backend
+	 * gone down) is overwritten where it is, or it would shadow the pick.
+	 */
+	if (pkt->syn && (!known || where == XLB_IN_SYN)) {
+		if (!xlb_trace)
+			bpf_map_update_elem(&syn_map, &pkt->flow, &fresh, BPF_ANY);
+	} else {
+		xlb_conn_remember(pkt, slot, &fresh);
+		/* Any node's ring places a flow on an unmoved slot. */
+		if (slot & XLB_SLOT_MOVED)
+			xlb_share(pkt, vip, *backend_id);
+	}
 	*new_flow = 1;
 	return be;
 }
@@ -357,7 +412,9 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
  * slot whose backend has just gone down (until userspace publishes the
  * ring without it), and for every TCP SYN: a client retransmits its SYN
  * after 1 and 3 s, and if the slot moved meanwhile the retransmission
- * must still reach the backend that may have answered the first.
+ * must still reach the backend that may have answered the first. A SYN
+ * is remembered in syn_map, the table proper only once its client's ACK
+ * shows the flow is real (see syn_map).
  * flow_hash is the 5-tuple's hash, also for VIPs whose ring hashes the
  * client only.
  */
@@ -389,7 +446,7 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 		if (be) {
 			/* UDP on unmoved slots is not remembered; ICMP errors are no traffic. */
 			if (pkt->flow.proto == IPPROTO_TCP && !pkt->icmp_err)
-				xlb_conn_refresh(pkt, flow64);
+				xlb_conn_refresh(pkt, vip, flow64);
 			xlb_count(pkt, XLB_STAT_RING_STABLE);
 			return be;
 		}

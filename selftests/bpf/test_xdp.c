@@ -1585,11 +1585,18 @@ static void post_move_connection_survives_eviction(void)
 		goto out;
 	XT_EQ(sent_to(&s, &r), id);	/* a SYN after the move follows the ring */
 	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	/* It waits in syn_map for its ACK, which moves it to moved_map. */
+	XT_TRUE(bpf_map_lookup_elem(env_fds.moved, &flow, &conn) != 0, "a SYN alone is in moved_map");
+	XT_EQ(bpf_map_lookup_elem(env_fds.syn, &flow, &conn), 0);
+	s.tcp_flags = 0x10;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1);
 	XT_EQ(bpf_map_lookup_elem(env_fds.moved, &flow, &conn), 0);
 	XT_EQ(conn.backend_id, id);
-	/* What an LRU eviction does to conn_map: */
+	XT_TRUE(bpf_map_lookup_elem(env_fds.syn, &flow, &conn) != 0, "syn_map still holds a confirmed flow");
+	/* What an LRU eviction does to conn_map and syn_map: */
 	bpf_map_delete_elem(env_fds.conn, &flow);
-	s.tcp_flags = 0x10;
+	bpf_map_delete_elem(env_fds.syn, &flow);
 	XT_EQ(sent_to(&s, &r), id);
 	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
 	XT_EQ(r.delta[XLB_STAT_CONN_PREV], 0);
@@ -2012,6 +2019,177 @@ static void share_restore(const struct xlb_flow_key *flow)
 }
 
 /*
+ * Sends s (an ACK to VIP4_CHURN) until the program moves its flow from
+ * syn_map into conn_map: the refresh path on an unmoved slot looks only
+ * when the period's budget allows, and a case before may have spent it.
+ */
+static bool ack_confirms(const struct pkt_spec *s, uint32_t id)
+{
+	struct xlb_flow_key flow;
+	struct xlb_conn conn;
+	struct env_run r;
+
+	env_flow(s, &flow);
+	for (int try = 0; try < 300; try++) {
+		if (sent_to(s, &r) != id)
+			return false;
+		if (r.delta[XLB_STAT_SYN_CONFIRMED])
+			return bpf_map_lookup_elem(env_fds.conn, &flow, &conn) == 0 && conn.backend_id == id;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * A SYN on an unmoved slot waits in syn_map, not the connection table;
+ * a retransmission after its slot moved still finds its backend there;
+ * its first ACK moves it into conn_map (syn_confirmed), and from then on
+ * it is a connection like any other.
+ */
+static void syn_waits_for_its_ack(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49400, 80), .tcp_flags = TH_SYN };
+	struct xlb_flow_key flow;
+	struct xlb_conn conn;
+	struct env_run r;
+	uint32_t id, other;
+
+	if (!XT_EQ(publish_fresh(VIP4_CHURN), 0))
+		return;
+	env_flow(&s, &flow);
+	id = env_ring_pick(VIP4_CHURN, &flow);
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+	XT_TRUE(bpf_map_lookup_elem(env_fds.conn, &flow, &conn) != 0, "a SYN alone is in conn_map");
+	if (!XT_EQ(bpf_map_lookup_elem(env_fds.syn, &flow, &conn), 0) || !XT_EQ(conn.backend_id, id))
+		goto out;
+	s.tcp_flags = TH_ACK;
+	if (!XT_TRUE(ack_confirms(&s, id), "the handshake's ACK moved the flow into conn_map"))
+		goto out;
+	XT_TRUE(bpf_map_lookup_elem(env_fds.syn, &flow, &conn) != 0, "syn_map still holds a confirmed flow");
+	env_conn_forget(&flow);
+	/* A SYN, its slot moves, the SYN again: to the backend that may have answered the first. */
+	s.tcp_flags = TH_SYN;
+	XT_EQ(sent_to(&s, &r), id);
+	other = id == 21 ? 22 : 21;
+	if (!publish_slot(VIP4_CHURN, &flow, other | XLB_SLOT_MOVED | id << 16))
+		goto out;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 0);
+	/* Its ACK on the moved slot: into moved_map, with that backend. */
+	s.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1);
+	if (XT_EQ(bpf_map_lookup_elem(env_fds.moved, &flow, &conn), 0))
+		XT_EQ(conn.backend_id, id);
+out:
+	env_conn_forget(&flow);
+	publish_fresh(VIP4_CHURN);
+}
+
+/* Does a table hold none of the flows from src port base..base+n-1 of s? */
+static int held_of(int fd, struct pkt_spec s, uint16_t base, int n)
+{
+	struct xlb_flow_key flow;
+	struct xlb_conn conn;
+	int held = 0;
+
+	for (int i = 0; i < n; i++) {
+		s.sport = (uint16_t)(base + i % 60000);
+		s.src = i < 60000 ? "198.18.5.1" : "198.18.5.2";
+		env_flow(&s, &flow);
+		held += bpf_map_lookup_elem(fd, &flow, &conn) == 0;
+	}
+	return held;
+}
+
+/*
+ * A flood of SYNs from sources that never answer, four times syn_map's
+ * size, on unmoved and moved slots alike: none of them gets into conn_map
+ * or moved_map, and a live connection's entry (in conn_map, and one in
+ * moved_map) is still there, on its backend, afterwards. Every SYN was
+ * balanced.
+ */
+static void syn_flood_spares_table(void)
+{
+	struct pkt_spec live = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 49500, 80), .tcp_flags = TH_SYN };
+	struct pkt_spec moved = live, flood = { V4("198.18.5.1", "198.18.1.5", IPPROTO_TCP, 1024, 80),
+						.tcp_flags = TH_SYN };
+	int n = 4 * XLB_SYN_TABLE_SIZE(65536), tx = 0;
+	struct xlb_flow_key live_flow, moved_flow;
+	uint32_t live_id, moved_id, other;
+	uint8_t in[PKT_MAX];
+	struct xlb_conn conn;
+	struct env_run r;
+
+	if (!XT_EQ(publish_fresh(VIP4_CHURN), 0))
+		return;
+	env_flow(&live, &live_flow);
+	live_id = env_ring_pick(VIP4_CHURN, &live_flow);
+	XT_EQ(sent_to(&live, &r), live_id);
+	live.tcp_flags = TH_ACK;
+	if (!XT_TRUE(ack_confirms(&live, live_id), "the live connection is confirmed"))
+		goto out;
+	/* One opened on a moved slot, as after a drain. */
+	moved.sport = 49501;
+	env_flow(&moved, &moved_flow);
+	moved_id = env_ring_pick(VIP4_CHURN, &moved_flow);
+	other = moved_id == 21 ? 22 : 21;
+	if (!publish_slot(VIP4_CHURN, &moved_flow, moved_id | XLB_SLOT_MOVED | other << 16))
+		goto out;
+	XT_EQ(sent_to(&moved, &r), moved_id);
+	moved.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&moved, &r), moved_id);
+	if (!XT_EQ(bpf_map_lookup_elem(env_fds.moved, &moved_flow, &conn), 0))
+		goto out;
+	/* Every eighth flood flow on a moved slot too: the churn VIP's ring is 251 slots. */
+	for (int i = 0; i < n; i++) {
+		struct xlb_flow_key f;
+
+		flood.sport = (uint16_t)(1024 + i % 60000);
+		flood.src = i < 60000 ? "198.18.5.1" : "198.18.5.2";
+		if (i % 8 == 0) {
+			env_flow(&flood, &f);
+			env_vips[VIP4_CHURN].slots[xlb_ring_slot(xlb_hash_flow(&f), env_vips[VIP4_CHURN].ring_size)] |=
+				XLB_SLOT_MOVED;
+		}
+	}
+	if (!XT_EQ(xlb_ring_publish(&env_fds, VIP4_CHURN, env_vips[VIP4_CHURN].slots,
+				    env_vips[VIP4_CHURN].ring_size), 0))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		flood.sport = (uint16_t)(1024 + i % 60000);
+		flood.src = i < 60000 ? "198.18.5.1" : "198.18.5.2";
+		if (!XT_EQ(env_run(in, pkt_build(&flood, in), &r), 0))
+			goto out;
+		tx += r.verdict == XDP_TX;
+	}
+	XT_EQ(tx, n);
+	XT_EQ(held_of(env_fds.conn, flood, 1024, n), 0);
+	XT_EQ(held_of(env_fds.moved, flood, 1024, n), 0);
+	XT_TRUE(held_of(env_fds.syn, flood, 1024, n) > 0, "syn_map holds none of the flood");
+	if (XT_EQ(bpf_map_lookup_elem(env_fds.conn, &live_flow, &conn), 0))
+		XT_EQ(conn.backend_id, live_id);
+	if (XT_EQ(bpf_map_lookup_elem(env_fds.moved, &moved_flow, &conn), 0))
+		XT_EQ(conn.backend_id, moved_id);
+	XT_EQ(sent_to(&live, &r), live_id);
+	XT_EQ(sent_to(&moved, &r), moved_id);
+out:
+	for (int i = 0; i < n; i++) {
+		struct xlb_flow_key f;
+
+		flood.sport = (uint16_t)(1024 + i % 60000);
+		flood.src = i < 60000 ? "198.18.5.1" : "198.18.5.2";
+		env_flow(&flood, &f);
+		env_conn_forget(&f);
+	}
+	env_conn_forget(&live_flow);
+	env_conn_forget(&moved_flow);
+	publish_fresh(VIP4_CHURN);
+}
+
+/*
  * A flow remembered from its SYN on an unmoved slot, met again once the
  * slot moved: copied into moved_map and handed over once, as a peer
  * started since the change has no moved slot to keep it on its backend.
@@ -2033,10 +2211,14 @@ static void share_syn_flow_after_its_slot_moved(void)
 		XT_EQ(sent_to(&s, &r), id);
 		counted_shared(&r, 0);
 		shared_none("a SYN on an unmoved slot");
+		s.tcp_flags = TH_ACK;
+		if (!XT_TRUE(ack_confirms(&s, id), "the ACK on an unmoved slot confirmed the flow"))
+			goto next;
+		counted_shared(&r, 0);
+		shared_none("a flow confirmed on an unmoved slot");
 		other = id == 21 ? 22 : 21;
 		if (!publish_slot(VIP4_CHURN, &flow, other | XLB_SLOT_MOVED | id << 16))
 			goto next;
-		s.tcp_flags = TH_ACK;
 		XT_EQ(sent_to(&s, &r), id);
 		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
 		counted_shared(&r, share);
@@ -2071,9 +2253,10 @@ static void share_nothing_without_flag(void)
 }
 
 /*
- * A SYN on a moved slot of a sharing VIP: its flow is handed over once,
- * with the backend the frame went to; its next packet is a hit on what
- * the table remembers, nothing new.
+ * A SYN on a moved slot of a sharing VIP: its flow is handed over once it
+ * is confirmed (its ACK), with the backend the SYN went to, never for the
+ * SYN alone (a flood of them would flood the peers); the next packet is a
+ * hit on what the table remembers, nothing new.
  */
 static void share_syn_on_moved_slot(void)
 {
@@ -2088,9 +2271,14 @@ static void share_syn_on_moved_slot(void)
 	got = sent_to(&s, &r);
 	if (!XT_EQ(got, id) || !XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1))
 		goto out;
+	counted_shared(&r, 0);
+	shared_none("a SYN not confirmed");
+	s.tcp_flags = TH_ACK;
+	XT_EQ(sent_to(&s, &r), id);
+	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+	XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1);
 	counted_shared(&r, 1);
 	shared_one(&flow, got);
-	s.tcp_flags = TH_ACK;
 	XT_EQ(sent_to(&s, &r), id);
 	XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
 	counted_shared(&r, 0);
@@ -2216,6 +2404,10 @@ static void share_not_for_icmp_error_or_trace(void)
 		XT_EQ(rec.backend_id, id);
 	XT_TRUE(!(counted & (1ull << XLB_STAT_SHARED)), "the trace counted a flow handed over");
 	shared_none("a traced SYN on a moved slot");
+	XT_EQ(sent_to(&s, &r), id);
+	counted_shared(&r, 0);
+	/* Its ACK confirms it: handed over then. */
+	s.tcp_flags = TH_ACK;
 	XT_EQ(sent_to(&s, &r), id);
 	counted_shared(&r, 1);
 	shared_one(&flow, id);
@@ -2360,6 +2552,8 @@ static const struct xt_case stateful[] = {
 	XT_CASE(refresh_budget_caps_lookups),
 	XT_CASE(udp_window_only_on_fresh_slots),
 	XT_CASE(post_move_connection_survives_eviction),
+	XT_CASE(syn_waits_for_its_ack),
+	XT_CASE(syn_flood_spares_table),
 	XT_CASE(udp_window_after_second_change),
 	XT_CASE(trace_is_the_programs_answer),
 	/* Last: the first checks that nothing before handed a flow over. */

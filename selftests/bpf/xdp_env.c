@@ -210,6 +210,7 @@ int env_setup(uint32_t conn_size)
 		return -errno;
 	bpf_map__set_max_entries(skel->maps.conn_map, conn_size);
 	bpf_map__set_max_entries(skel->maps.moved_map, conn_size);
+	bpf_map__set_max_entries(skel->maps.syn_map, XLB_SYN_TABLE_SIZE(conn_size));
 	ret = xlb__load(skel);
 	if (ret) {
 		fprintf(stderr, "env: loading xlb.bpf.o failed: %d (is this run as root?)\n", ret);
@@ -394,6 +395,8 @@ int env_conn_find(const struct xlb_flow_key *flow, struct xlb_conn *out)
 		return env_fds.moved;
 	if (!bpf_map_lookup_elem(env_fds.conn, flow, out))
 		return env_fds.conn;
+	if (!bpf_map_lookup_elem(env_fds.syn, flow, out))
+		return env_fds.syn;
 	return -ENOENT;
 }
 
@@ -401,4 +404,5 @@ void env_conn_forget(const struct xlb_flow_key *flow)
 {
 	bpf_map_delete_elem(env_fds.moved, flow);
 	bpf_map_delete_elem(env_fds.conn, flow);
+	bpf_map_delete_elem(env_fds.syn, flow);
 }

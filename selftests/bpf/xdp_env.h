@@ -61,9 +61,9 @@ struct env_run {
 /* How long after a change unknown UDP flows on moved slots stay put, as in lbd. */
 #define ENV_UDP_KEEP_NS (3ull * 1000000000ull)
 
-/* A flow's entry wherever the program remembers it (moved_map, then conn_map): the fd, or -ENOENT. */
+/* A flow's entry wherever the program remembers it (moved_map, conn_map, then syn_map): the fd, or -ENOENT. */
 int env_conn_find(const struct xlb_flow_key *flow, struct xlb_conn *out);
-/* Forgets a flow in both tables, as an eviction or the sweep would. */
+/* Forgets a flow in every table, as an eviction or the sweep would. */
 void env_conn_forget(const struct xlb_flow_key *flow);
 
 /* Loads the program (conn table of conn_size entries) and writes the world. */

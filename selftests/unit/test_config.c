@@ -104,14 +104,15 @@ static void parses_a_full_file(void)
  */
 _Static_assert(sizeof(struct lbd_check_cfg) == 248, "struct lbd_check_cfg changed: compare the new field in check_eq()");
 _Static_assert(sizeof(struct lbd_backend_cfg) == 276, "struct lbd_backend_cfg changed: compare it in backend_eq()");
-_Static_assert(sizeof(struct lbd_vip_cfg) == 320, "struct lbd_vip_cfg changed: compare it in vip_eq()");
+_Static_assert(sizeof(struct lbd_vip_cfg) == 856, "struct lbd_vip_cfg changed: compare it in vip_eq()");
 _Static_assert(sizeof(struct lbd_iface_cfg) == 17, "struct lbd_iface_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_vrrp_cfg) == 360, "struct lbd_vrrp_cfg changed: compare it in vrrp_eq()");
 _Static_assert(sizeof(struct lbd_bgp_cfg) == 372, "struct lbd_bgp_cfg changed: compare it in bgp_eq()");
+_Static_assert(sizeof(struct lbd_acl_cfg) == 520, "struct lbd_acl_cfg changed: compare it in acl_eq()");
 _Static_assert(sizeof(struct lbd_metrics_cfg) == 24, "struct lbd_metrics_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_cluster_cfg) == 832, "struct lbd_cluster_cfg changed: compare it in cfg_eq()");
 _Static_assert(sizeof(struct lbd_sync_cfg) == 480, "struct lbd_sync_cfg changed: compare it in cfg_eq()");
-_Static_assert(sizeof(struct lbd_config) == 4816, "struct lbd_config changed: compare it in cfg_eq()");
+_Static_assert(sizeof(struct lbd_config) == 5336, "struct lbd_config changed: compare it in cfg_eq()");
 
 static char diff[512];
 
@@ -164,6 +165,11 @@ static bool check_eq(const char *path, const struct lbd_check_cfg *a, const stru
 	       SAME_NUM(path, a, b, slow_start_ms) && SAME_NUM(path, a, b, slow_start_set);
 }
 
+static bool acl_eq(const char *path, const struct lbd_acl_cfg *a, const struct lbd_acl_cfg *b)
+{
+	return SAME_STR(path, a, b, allow) && SAME_STR(path, a, b, deny) && SAME_NUM(path, a, b, sum);
+}
+
 static bool backend_eq(const char *path, const struct lbd_backend_cfg *a, const struct lbd_backend_cfg *b)
 {
 	char p[128];
@@ -189,8 +195,10 @@ static bool vip_eq(const char *path, const struct lbd_vip_cfg *a, const struct l
 	    !SAME_NUM(path, a, b, passive_n) || !SAME_NUM(path, a, b, passive_window_ms) ||
 	    !SAME_NUM(path, a, b, all_down_drop) || !SAME_NUM(path, a, b, announce) ||
 	    !SAME_NUM(path, a, b, weights) || !SAME_NUM(path, a, b, agent_port) ||
-	    !SAME_NUM(path, a, b, agent_interval_ms) ||
-	    !check_eq(p, &a->check, &b->check) ||
+	    !SAME_NUM(path, a, b, agent_interval_ms) || !SAME_NUM(path, a, b, limit_new_flows) ||
+	    !SAME_NUM(path, a, b, limit_burst) || !SAME_NUM(path, a, b, limit_pps) ||
+	    !SAME_NUM(path, a, b, limit_prefix4) || !SAME_NUM(path, a, b, limit_prefix6) ||
+	    !check_eq(p, &a->check, &b->check) || !acl_eq(path, &a->acl, &b->acl) ||
 	    !SAME_NUM(path, a, b, n_backends))
 		return false;
 	for (size_t i = 0; i < a->n_backends; i++) {
@@ -235,7 +243,7 @@ static bool cfg_eq(const struct lbd_config *a, const struct lbd_config *b)
 	    !SAME_NUM("cfg", a, b, entropy6) || !SAME_NUM("cfg", a, b, n_ifaces) ||
 	    !SAME_NUM("cfg", a, b, n_vips) || !SAME_NUM("cfg", a, b, n_vrrp) ||
 	    !bgp_eq("cfg.bgp", &a->bgp, &b->bgp) || !addr_eq("cfg.metrics.addr", &a->metrics.addr, &b->metrics.addr) ||
-	    !SAME_NUM("cfg.metrics", &a->metrics, &b->metrics, port) ||
+	    !SAME_NUM("cfg.metrics", &a->metrics, &b->metrics, port) || !acl_eq("cfg.acl", &a->acl, &b->acl) ||
 	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, name) ||
 	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, etcd) ||
 	    !SAME_STR("cfg.cluster", &a->cluster, &b->cluster, cache) ||
@@ -301,7 +309,9 @@ static const char rich[] =
 	"vip 198.18.1.6:80/tcp weights agent agent-port 8888 agent-interval 1500ms\n"
 	"  backend 198.18.0.107 weight 4\n"
 	"vip 198.18.1.4:80/tcp weights static agent-port 65535\n"
-	"vip 198.18.1.5:80/tcp weights agent agent-port 1\n";
+	"vip 198.18.1.5:80/tcp weights agent agent-port 1\n"
+	"vip 198.18.1.7:80/tcp limit-new-flows 20 limit-burst 40 limit-pps 5000 limit-prefix 24/56\n"
+	"vip 198.18.1.7:53/udp limit-pps 100\n";
 
 /* Writes cfg and parses the text back into out; false (with err) when it does not parse. */
 static bool reread(const struct lbd_config *cfg, struct lbd_config *out, char *err)
@@ -558,6 +568,20 @@ static void bad_file_names_the_line(void)
 		{ "vip 198.18.1.1:80/tcp weights dynamic\n", "t.conf:1: weights 'dynamic' is not static, agent, latency or bandwidth" },
 		{ "vip 198.18.1.1:80/tcp weights agent agent-port 80 agent-interval 50ms\n",
 		  "t.conf:1: agent-interval '50ms' is not a duration from 100ms to 1h" },
+		{ "vip 198.18.1.1:53/udp limit-new-flows 10\n",
+		  "t.conf:1: VIP 198.18.1.1:53/udp: limit-new-flows counts TCP connections (SYNs), and this VIP is UDP" },
+		{ "vip 198.18.1.1:80/tcp limit-burst 10\n",
+		  "t.conf:1: VIP 198.18.1.1:80/tcp: limit-burst is the depth of the new-flow limit" },
+		{ "vip 198.18.1.1:80/tcp limit-prefix 24/56\n",
+		  "t.conf:1: VIP 198.18.1.1:80/tcp: limit-prefix says what one client of a limit is" },
+		{ "vip 198.18.1.1:80/tcp limit-pps 10000001\n",
+		  "t.conf:1: limit-pps '10000001' is not a rate from 0 (no limit) to 10000000" },
+		{ "vip 198.18.1.1:80/tcp limit-pps 100 limit-prefix 33/64\n",
+		  "t.conf:1: limit-prefix '33/64' is not V4LEN/V6LEN" },
+		{ "vip 198.18.1.1:80/tcp limit-pps 100 limit-prefix 24\n",
+		  "t.conf:1: limit-prefix '24' is not V4LEN/V6LEN (e.g. 32/64)" },
+		{ "vip 198.18.1.1:80/tcp limit-burst 0 limit-new-flows 5\n",
+		  "t.conf:1: limit-burst '0' is not a number of connections from 1" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1174,6 +1198,8 @@ static const char *sample_value(int id)
 		{ "listen", "198.18.0.1:9100" }, { "passive", "3/10s" }, { "agent-port", "8888" },
 		{ "etcd", "http://198.18.0.1:2379" }, { "cache", "/var/lib/xlb/xe.cluster" },
 		{ "peers", "198.18.0.3:7946,198.18.0.4:7946" }, { "key-file", "/etc/xlb/sync.key" },
+		{ "limit-new-flows", "20" }, { "limit-burst", "40" }, { "limit-pps", "5000" },
+		{ "limit-prefix", "24/56" }, { "allow", "198.18.0.0/16,2001:db8::/32" }, { "deny", "198.18.5.0/24" },
 	};
 	const struct grammar_opt *o = &grammar_opts[id];
 	static char keyword[32];
@@ -1245,10 +1271,14 @@ static void sample_words(const struct grammar_cmd *c, bool cli, int id, const ch
 	word(ws, name);
 	if (grammar_opts[id].value != GV_FLAG)
 		word(ws, value ? value : sample_value(id));
-	/* The one value that needs another option: the agent's weights need its port. */
+	/* The values that need another option: the agent's weights its port, a limit's burst or prefix a limit. */
 	if (id == GOPT_WEIGHTS && value && !strcmp(value, "agent")) {
 		word(ws, cli ? "--agent-port" : "agent-port");
 		word(ws, sample_value(GOPT_AGENT_PORT));
+	}
+	if (id == GOPT_LIMIT_BURST || id == GOPT_LIMIT_PREFIX) {
+		word(ws, cli ? "--limit-new-flows" : "limit-new-flows");
+		word(ws, sample_value(GOPT_LIMIT_NEW_FLOWS));
 	}
 }
 

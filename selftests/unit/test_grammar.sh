@@ -59,13 +59,13 @@ completes() {
 	got=$(offers "$@")
 	expect "$name" "for '$*' offered '$got', want '$want'" test "$got" = "$want"
 }
-completes objects "attach detach vip backend persist show stats trace config vrrp bgp metrics sync help completion" ""
+completes objects "attach detach vip backend persist show stats top trace config vrrp bgp metrics acl sync help completion" ""
 completes objects_prefix "vip vrrp" v
 completes vip_verbs "add set del list" vip ""
 completes global_options "-j --json -s --socket -h --help" -
 completes after_global_options "backend bgp" -j -s /run/x.sock b
 completes vip_add_options "--forward --sched --persist --ring-size --all-down --announce --passive --weights --agent-port
-	--agent-interval --check --interval --timeout --rise --fall --slow-start --expect --host" vip add 198.18.1.1:80/tcp --
+	--agent-interval --limit-new-flows --limit-burst --limit-pps --limit-prefix --allow --deny --check --interval --timeout --rise --fall --slow-start --expect --host" vip add 198.18.1.1:80/tcp --
 # bash splits the VIP at its colons, as COMP_WORDBREAKS says: the same answer.
 completes vip_add_options_split_vip "--sched --slow-start" vip add 198.18.1.1 : 80/tcp --s
 completes forward_values "dsr ipip" vip add 198.18.1.1:80/tcp --forward ""
@@ -75,7 +75,8 @@ completes check_values "tcp http http:/ udp udp: exec: none" vip add 198.18.1.1:
 # After "http" and the colon bash splits off, readline replaces what follows the colon.
 completes check_value_after_colon "/" vip add 198.18.1.1:80/tcp --check http :
 completes duration_no_guess "" vip add 198.18.1.1:80/tcp --interval ""
-completes vip_set_options "--sched --persist --announce --passive --weights --agent-port --agent-interval" vip set 198.18.1.1:80/tcp --
+completes vip_set_options "--sched --persist --announce --passive --weights --agent-port --agent-interval
+	--limit-new-flows --limit-burst --limit-pps --limit-prefix --allow --deny" vip set 198.18.1.1:80/tcp --
 completes vrrp_add_options "--vrid --priority --advert --no-preempt --preempt-delay --fault-drop --vmac --vip" \
 	vrrp add eth0 --
 completes vrrp_vip_again "--priority --advert --no-preempt --preempt-delay --fault-drop --vmac --vip" \

@@ -6,12 +6,15 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "clock.h"
 #include "lbd.h"
 #include "log.h"
@@ -393,19 +396,166 @@ static int cmd_show(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 }
 
 
-/* One line of `lbctl stats`: a VIP or a backend and its traffic. */
+/* One line of `lbctl stats`: a VIP or a backend and its traffic; a VIP's with what its limits dropped. */
 static void traffic_row(struct out *o, const char *key, const char *name,
-			const struct xlb_traffic *t, uint64_t pps)
+			const struct xlb_traffic *t, uint64_t pps, const struct xlb_limited *limited)
 {
 	out_obj_begin(o, NULL);
 	out_field_str(o, key, "%-30s ", name);
 	out_field_u64(o, "packets", "%-12llu ", t->packets);
 	out_field_u64(o, "bytes", "%-14llu ", t->bytes);
 	out_field_u64(o, "pps", "%-10llu ", pps);
-	out_field_u64(o, "new_flows", "%llu\n", t->new_flows);
+	if (!limited) {
+		out_field_u64(o, "new_flows", "%llu\n", t->new_flows);
+	} else {
+		out_field_u64(o, "new_flows", "%-10llu ", t->new_flows);
+		out_field_u64(o, "limit_new_flows_dropped", "%-12llu ", limited->new_flows_dropped);
+		out_field_u64(o, "limit_pps_dropped", "%-12llu ", limited->pps_dropped);
+		out_field_u64(o, "denied", "%llu\n", limited->denied);
+	}
 	out_obj_end(o);
 }
 
+
+/* A client over a limit lately, as limited_map has it. */
+struct top_row {
+	struct xlb_limit_key key;
+	struct xlb_limited seen;
+};
+
+static int top_cmp(const void *a, const void *b)
+{
+	const struct top_row *x = a, *y = b;
+	uint64_t nx = x->seen.new_flows_dropped + x->seen.pps_dropped + x->seen.denied;
+	uint64_t ny = y->seen.new_flows_dropped + y->seen.pps_dropped + y->seen.denied;
+
+	return nx < ny ? 1 : nx > ny ? -1 : 0;
+}
+
+/* How long ago a client was last over a limit for it to be "now" in lbctl top. */
+#define TOP_RECENT_MS	10000
+
+/*
+ * lbctl top: the clients over a VIP's limits in the last TOP_RECENT_MS,
+ * most drops first. limited_map holds XLB_LIMITED_MAX at most: one read
+ * of it is bounded, and a flood from spoofed sources shows its latest.
+ */
+static int cmd_top(struct lbd *d, struct out *o)
+{
+	static struct top_row rows[XLB_LIMITED_MAX];
+	const struct lbd_vip_cfg *by_id[XLB_MAX_VIPS] = { 0 };
+	struct xlb_limit_key key, *prev = NULL;
+	uint64_t now = lbd_mono_us() * 1000;
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		uint32_t id;
+
+		if (lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id) && id < XLB_MAX_VIPS)
+			by_id[id] = &d->cfg.vips[i];
+	}
+	while (n < XLB_LIMITED_MAX && !bpf_map_get_next_key(d->dp.fds.limited, prev, &key)) {
+		prev = &rows[n].key;
+		rows[n].key = key;
+		if (bpf_map_lookup_elem(d->dp.fds.limited, &key, &rows[n].seen))
+			continue;
+		if (key.vip_id < XLB_MAX_VIPS && by_id[key.vip_id] && now - rows[n].seen.last_ns <= TOP_RECENT_MS * 1000000ull)
+			n++;
+	}
+	qsort(rows, n, sizeof(rows[0]), top_cmp);
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "clients");
+	out_text(o, "%-30s %-28s %-12s %-12s %-12s %s\n", "VIP", "CLIENT", "NEW_FLOWS", "PACKETS", "DENIED", "LAST");
+	for (size_t i = 0; i < n; i++) {
+		const struct lbd_vip_cfg *v = by_id[rows[i].key.vip_id];
+		struct lbd_addr a = { .family = rows[i].key.family };
+		char vs[80], as[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 8];
+		/* A denied source is its whole address; a limited one, its client prefix. */
+		bool whole = rows[i].seen.denied && !rows[i].seen.new_flows_dropped && !rows[i].seen.pps_dropped;
+		uint8_t bits = a.family == XLB_AF_INET ? (v->limit_prefix4 && !whole ? v->limit_prefix4 : 32)
+						       : whole ? 128 : v->limit_prefix6 ? v->limit_prefix6 : 64;
+
+		memcpy(a.a, rows[i].key.addr, sizeof(a.a));
+		lbd_vip_format(v, vs, sizeof(vs));
+		lbd_addr_format(&a, as, sizeof(as));
+		snprintf(client, sizeof(client), "%s/%u", as, bits);
+		out_obj_begin(o, NULL);
+		out_field_str(o, "vip", "%-30s ", vs);
+		out_field_str(o, "client", "%-28s ", client);
+		out_field_u64(o, "new_flows_dropped", "%-12llu ", rows[i].seen.new_flows_dropped);
+		out_field_u64(o, "packets_dropped", "%-12llu ", rows[i].seen.pps_dropped);
+		out_field_u64(o, "denied", "%-12llu ", rows[i].seen.denied);
+		out_field_u64(o, "last_ms_ago", "%llums ago\n", (now - rows[i].seen.last_ns) / 1000000);
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+	return 0;
+}
+
+/* A list most operators read whole; a longer one (a file) is shown in part, and whole in JSON. */
+#define ACL_SHOW_MAX	256
+
+static void acl_show_scope(struct lbd *d, struct out *o, const char *scope, uint32_t scope_n,
+			   const struct lbd_acl_cfg *c)
+{
+	struct lbd_acl acl;
+	char why[LBD_ERR_LEN];
+	int err = lbd_acl_build(c->allow, c->deny, &acl, why, sizeof(why));
+
+	out_obj_begin(o, NULL);
+	out_field_str(o, "scope", "%s:", scope);
+	out_field_str(o, "allow", " allow %s", c->allow[0] ? c->allow : "none");
+	out_field_str(o, "deny", ", deny %s", c->deny[0] ? c->deny : "none");
+	out_field_u64(o, "prefixes", " (%llu prefixes)\n", err ? 0 : acl.n);
+	if (err)
+		out_field_str(o, "error", "  cannot read it now: %s\n", why);
+	out_arr_begin(o, "entries");
+	for (size_t i = 0; !err && i < acl.n; i++) {
+		char p[64];
+		bool found;
+		uint64_t hits = lbd_acl_hits(d->dp.fds.acl, scope_n, &acl.e[i], &found);
+
+		if (!o->json && i == ACL_SHOW_MAX) {
+			out_text(o, "  ... %zu more (lbctl -j acl show lists them all)\n", acl.n - i);
+			break;
+		}
+		lbd_acl_format(&acl.e[i], p, sizeof(p));
+		out_obj_begin(o, NULL);
+		out_field_str(o, "prefix", "  %-44s ", p);
+		out_field_str(o, "action", "%-6s ", acl.e[i].deny ? "deny" : "allow");
+		out_field_u64(o, "hits", "%llu", hits);
+		out_text(o, "%s\n", found ? "" : " (not in the data plane yet)");
+		out_obj_end(o);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+	if (!err)
+		lbd_acl_free(&acl);
+}
+
+/* lbctl acl show: the global lists, then each VIP's that has any. */
+static int cmd_acl_show(struct lbd *d, struct out *o)
+{
+	out_obj_begin(o, NULL);
+	out_arr_begin(o, "lists");
+	out_text(o, "%-8s %s\n", "", "PREFIX                                       ACTION HITS");
+	acl_show_scope(d, o, "global", 0, &d->cfg.acl);
+	for (size_t i = 0; i < d->cfg.n_vips; i++) {
+		const struct lbd_vip_cfg *v = &d->cfg.vips[i];
+		uint32_t id;
+		char vs[80];
+
+		if (!v->acl.allow[0] && !v->acl.deny[0])
+			continue;
+		lbd_vip_format(v, vs, sizeof(vs));
+		if (lbd_dp_vip(&d->dp, v, &id))
+			acl_show_scope(d, o, vs, id + 1, &v->acl);
+	}
+	out_arr_end(o);
+	out_obj_end(o);
+	return 0;
+}
 
 /* Rows: the VIPs of the config, then the backend ids; written a piece a pass like show. */
 static int cmd_stats(struct lbd *d, struct out *o, struct ctl_cursor *cur)
@@ -429,15 +579,19 @@ static int cmd_stats(struct lbd *d, struct out *o, struct ctl_cursor *cur)
 	}
 	out_obj_end(o);
 	out_arr_begin(o, "vips");
-	out_text(o, "\n%-30s %-12s %-14s %-10s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS");
+	out_text(o, "\n%-30s %-12s %-14s %-10s %-10s %-12s %-12s %s\n", "VIP", "PACKETS", "BYTES", "PPS", "NEW_FLOWS",
+		 "LIMIT_FLOWS", "LIMIT_PKTS", "DENIED");
 rows:
 	for (size_t i = from; i < n_vips; i++) {
 		uint32_t id;
 		char vs[80];
 
 		if (lbd_dp_vip(&d->dp, &d->cfg.vips[i], &id)) {
+			struct xlb_limited limited;
+
+			xlb_limit_drops_read(d->dp.fds.vip_limit_stats, id, &limited);
 			lbd_vip_format(&d->cfg.vips[i], vs, sizeof(vs));
-			traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps);
+			traffic_row(o, "vip", vs, &d->vip_traffic[id], d->vip_rate[id].pps, &limited);
 		}
 		if (ctl_pause_at(cur, i + 1, lbd_mono_us()))
 			return 0;
@@ -454,7 +608,7 @@ rows:
 		if (!b->referenced)
 			continue;
 		lbd_addr_format(&b->addr, a, sizeof(a));
-		traffic_row(o, "address", a, &d->be_traffic[id], d->be_rate[id].pps);
+		traffic_row(o, "address", a, &d->be_traffic[id], d->be_rate[id].pps, NULL);
 		if (id + 1 < XLB_MAX_BACKENDS && ctl_pause_at(cur, n_vips + id + 1, lbd_mono_us()))
 			return 0;
 	}
@@ -593,6 +747,10 @@ int lbd_run_command(struct lbd *d, int argc, char **argv, struct out *o, struct 
 	case CMD_SYNC_SHOW:
 		sync_show(&d->sync, o);
 		return 0;
+	case CMD_TOP:
+		return cmd_top(d, o);
+	case CMD_ACL_SHOW:
+		return cmd_acl_show(d, o);
 	case CMD_PERSIST_SHOW:
 	case CMD_PERSIST_FLUSH:
 		return cmd_persist(d, o, &cmd, err, len);

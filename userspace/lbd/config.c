@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "grammar.h"
 #include "maglev.h"
 
@@ -33,6 +34,16 @@ static int fail(char *err, size_t len, const char *fmt, ...)
 	vsnprintf(err, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+int lbd_fail(char *err, size_t len, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 void lbd_config_init(struct lbd_config *cfg)
@@ -218,14 +229,23 @@ struct lbd_backend_cfg *lbd_backend_find(const struct lbd_vip_cfg *vip, const st
 #define OPT_WEIGHTS	OPT(WEIGHTS)
 #define OPT_AGENT_PORT	OPT(AGENT_PORT)
 #define OPT_AGENT_INTERVAL OPT(AGENT_INTERVAL)
+#define OPT_LIMIT_NEW_FLOWS OPT(LIMIT_NEW_FLOWS)
+#define OPT_LIMIT_BURST	OPT(LIMIT_BURST)
+#define OPT_LIMIT_PPS	OPT(LIMIT_PPS)
+#define OPT_LIMIT_PREFIX OPT(LIMIT_PREFIX)
+#define OPT_ALLOW	OPT(ALLOW)
+#define OPT_DENY	OPT(DENY)
+#define OPT_LIMITS	(OPT_LIMIT_NEW_FLOWS | OPT_LIMIT_BURST | OPT_LIMIT_PPS | OPT_LIMIT_PREFIX)
 #define OPT_CHECKS	GRAMMAR_CHECKS
 
 struct opt_values {
 	uint64_t seen;
 	uint8_t xdp_mode, fwd, sched, entropy, admin, announce, weights;
 	uint32_t ring_size, weight, persist_ms, passive_n, passive_window_ms, agent_port, agent_interval_ms;
+	uint32_t limit_new_flows, limit_burst, limit_pps, limit_prefix4, limit_prefix6;
 	bool all_down_drop;
 	struct lbd_check_cfg check;
+	struct lbd_acl_cfg acl;
 };
 
 static const char *const announce_names[] = { "healthy", "always", "never" };
@@ -408,6 +428,38 @@ static int opt_value(uint64_t bit, const char *v, struct opt_values *o, char *er
 		if (check_duration_parse(v, 100, 3600000, &o->agent_interval_ms))
 			return fail(err, len, "agent-interval '%s' is not a duration from 100ms to 1h (e.g. 2s)", v);
 		return 0;
+	case OPT_LIMIT_NEW_FLOWS:
+	case OPT_LIMIT_PPS:
+		if (parse_uint(v, 0, XLB_LIMIT_MAX_RATE, bit == OPT_LIMIT_PPS ? &o->limit_pps : &o->limit_new_flows))
+			return fail(err, len, "%s '%s' is not a rate from 0 (no limit) to %u a second",
+				    bit == OPT_LIMIT_PPS ? "limit-pps" : "limit-new-flows", v, XLB_LIMIT_MAX_RATE);
+		return 0;
+	case OPT_LIMIT_BURST:
+		if (parse_uint(v, 1, XLB_LIMIT_MAX_RATE, &o->limit_burst))
+			return fail(err, len, "limit-burst '%s' is not a number of connections from 1 to %u", v,
+				    XLB_LIMIT_MAX_RATE);
+		return 0;
+	case OPT_ALLOW:
+	case OPT_DENY:
+		if (strlen(v) >= LBD_ACL_TEXT - 1)
+			return fail(err, len, "%s: a list given inline holds %d characters at most: put a longer one "
+				    "in a file, a prefix a line, and give @FILE", bit == OPT_ALLOW ? "allow" : "deny",
+				    LBD_ACL_TEXT - 2);
+		snprintf(bit == OPT_ALLOW ? o->acl.allow : o->acl.deny, LBD_ACL_TEXT, "%s", strcmp(v, "none") ? v : "");
+		return 0;
+	case OPT_LIMIT_PREFIX: {
+		const char *slash = strchr(v, '/');
+		char v4[8];
+
+		if (!slash || (size_t)(slash - v) >= sizeof(v4))
+			return fail(err, len, "limit-prefix '%s' is not V4LEN/V6LEN (e.g. 32/64)", v);
+		memcpy(v4, v, (size_t)(slash - v));
+		v4[slash - v] = 0;
+		if (parse_uint(v4, 1, 32, &o->limit_prefix4) || parse_uint(slash + 1, 1, 128, &o->limit_prefix6))
+			return fail(err, len, "limit-prefix '%s' is not V4LEN/V6LEN with V4LEN from 1 to 32 and "
+				    "V6LEN from 1 to 128 (e.g. 24/56)", v);
+		return 0;
+	}
 	}
 	return 0;
 }
@@ -512,6 +564,20 @@ static void vip_apply_opts(struct lbd_vip_cfg *vip, const struct opt_values *o)
 		vip->agent_port = (uint16_t)o->agent_port;
 	if (o->seen & OPT_AGENT_INTERVAL)
 		vip->agent_interval_ms = o->agent_interval_ms;
+	if (o->seen & OPT_LIMIT_NEW_FLOWS)
+		vip->limit_new_flows = o->limit_new_flows;
+	if (o->seen & OPT_LIMIT_BURST)
+		vip->limit_burst = o->limit_burst;
+	if (o->seen & OPT_LIMIT_PPS)
+		vip->limit_pps = o->limit_pps;
+	if (o->seen & OPT_LIMIT_PREFIX) {
+		vip->limit_prefix4 = (uint8_t)o->limit_prefix4;
+		vip->limit_prefix6 = (uint8_t)o->limit_prefix6;
+	}
+	if (o->seen & OPT_ALLOW)
+		memcpy(vip->acl.allow, o->acl.allow, sizeof(vip->acl.allow));
+	if (o->seen & OPT_DENY)
+		memcpy(vip->acl.deny, o->acl.deny, sizeof(vip->acl.deny));
 	check_apply_opts(&vip->check, o);
 }
 
@@ -534,6 +600,68 @@ static void vip_set_fields(struct lbd_vip_cfg *vip, const struct lbd_vip_cfg *sr
 		vip->agent_port = src->agent_port;
 	if (set & OPT_AGENT_INTERVAL)
 		vip->agent_interval_ms = src->agent_interval_ms;
+	if (set & OPT_LIMIT_NEW_FLOWS)
+		vip->limit_new_flows = src->limit_new_flows;
+	if (set & OPT_LIMIT_BURST)
+		vip->limit_burst = src->limit_burst;
+	if (set & OPT_LIMIT_PPS)
+		vip->limit_pps = src->limit_pps;
+	if (set & OPT_LIMIT_PREFIX) {
+		vip->limit_prefix4 = src->limit_prefix4;
+		vip->limit_prefix6 = src->limit_prefix6;
+	}
+	if (set & OPT_ALLOW)
+		memcpy(vip->acl.allow, src->acl.allow, sizeof(vip->acl.allow));
+	if (set & OPT_DENY)
+		memcpy(vip->acl.deny, src->acl.deny, sizeof(vip->acl.deny));
+	/* A limit turned off takes its own settings along, unless given again. */
+	if (!vip->limit_new_flows && !(set & OPT_LIMIT_BURST))
+		vip->limit_burst = 0;
+	if (!vip->limit_new_flows && !vip->limit_pps && !(set & OPT_LIMIT_PREFIX))
+		vip->limit_prefix4 = vip->limit_prefix6 = 0;
+}
+
+/*
+ * The per-source limits make sense together: a new-flow limit counts TCP
+ * SYNs, so a UDP VIP has none; a burst or a prefix limit nothing alone.
+ */
+/* The lists read whole (their files too): refused as one, with what is wrong; sum says what they hold now. */
+static int acl_check(struct lbd_acl_cfg *c, const char *whose, char *err, size_t len)
+{
+	struct lbd_acl acl;
+	char why[LBD_ERR_LEN];
+	uint64_t sum = 1469598103934665603ull;
+
+	if (lbd_acl_build(c->allow, c->deny, &acl, why, sizeof(why)))
+		return fail(err, len, "%s: %s", whose, why);
+	for (size_t i = 0; i < acl.n; i++) {
+		const unsigned char *b = (const unsigned char *)&acl.e[i];
+
+		for (size_t j = 0; j < sizeof(acl.e[i]); j++)
+			sum = (sum ^ b[j]) * 1099511628211ull;
+	}
+	c->sum = sum;
+	lbd_acl_free(&acl);
+	return 0;
+}
+
+static int vip_limits_check(struct lbd_vip_cfg *v, const char *vs, char *err, size_t len)
+{
+	char whose[96];
+
+	snprintf(whose, sizeof(whose), "VIP %s", vs);
+	if (acl_check(&v->acl, whose, err, len))
+		return -EINVAL;
+	if (v->limit_new_flows && v->proto != IPPROTO_TCP)
+		return fail(err, len, "VIP %s: limit-new-flows counts TCP connections (SYNs), and this VIP is UDP: "
+			    "use limit-pps", vs);
+	if (v->limit_burst && !v->limit_new_flows)
+		return fail(err, len, "VIP %s: limit-burst is the depth of the new-flow limit: give limit-new-flows "
+			    "too", vs);
+	if (v->limit_prefix4 && !v->limit_new_flows && !v->limit_pps)
+		return fail(err, len, "VIP %s: limit-prefix says what one client of a limit is: give "
+			    "limit-new-flows or limit-pps too", vs);
+	return 0;
 }
 
 static void backend_apply_opts(struct lbd_backend_cfg *be, const struct opt_values *o)
@@ -910,6 +1038,21 @@ static int parse_metrics(int argc, char **argv, const struct grammar_cmd *gc, bo
 	return parse_host_port("listen", val, &m->addr, &m->port, err, len);
 }
 
+/* acl [allow LIST] [deny LIST]: the global lists; what is not given is no list. */
+static int parse_acl(int argc, char **argv, const struct grammar_cmd *gc, bool cli, struct lbd_acl_cfg *acl,
+		     char *err, size_t len)
+{
+	struct opt_values o;
+
+	if (parse_opts(argc, argv, gc, cli, &o, err, len))
+		return -EINVAL;
+	if (!(o.seen & (OPT_ALLOW | OPT_DENY)))
+		return fail(err, len, "acl needs a list: acl %sallow LIST and/or %sdeny LIST", cli ? "--" : "",
+			    cli ? "--" : "");
+	*acl = o.acl;
+	return acl_check(acl, "the global lists", err, len);
+}
+
 void lbd_sync_format_listen(const struct lbd_sync_cfg *s, char *buf, size_t len)
 {
 	struct lbd_metrics_cfg m = { s->addr, s->port };
@@ -1045,7 +1188,7 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 			return -EINVAL;
 		if (cmd->kind == CMD_VIP_SET && !o.seen)
 			return fail(err, len, "vip set needs a change: --announce, --sched, --persist, --passive, "
-				    "--weights, --agent-port or --agent-interval");
+				    "--weights, --agent-port, --agent-interval or a --limit-*");
 		vip_apply_opts(&cmd->vip, &o);
 		cmd->set_vip = o.seen;
 		return 0;
@@ -1129,6 +1272,10 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		ret = set_del_show(argc, obj, verb, CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW, cmd, err, len);
 		return ret > 0 ? parse_metrics(argc - 2, argv + 2, gc, true, &cmd->metrics, err, len) : ret;
 	}
+	if (!strcmp(obj, "acl")) {
+		ret = set_del_show(argc, obj, verb, CMD_ACL_SET, CMD_ACL_DEL, CMD_ACL_SHOW, cmd, err, len);
+		return ret > 0 ? parse_acl(argc - 2, argv + 2, gc, true, &cmd->acl, err, len) : ret;
+	}
 	if (!strcmp(obj, "sync")) {
 		if (strcmp(verb, "show"))
 			return fail(err, len, "unknown 'sync %s': use sync show (the sync line of lbd.conf sets it up)",
@@ -1136,8 +1283,8 @@ int lbd_cmd_parse(int argc, char **argv, struct lbd_cmd *cmd, char *err, size_t 
 		cmd->kind = CMD_SYNC_SHOW;
 		return argc == 2 ? 0 : fail(err, len, "sync show takes no arguments; see 'lbctl help'");
 	}
-	if (!strcmp(obj, "show") || !strcmp(obj, "stats")) {
-		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : CMD_STATS;
+	if (!strcmp(obj, "show") || !strcmp(obj, "stats") || !strcmp(obj, "top")) {
+		cmd->kind = !strcmp(obj, "show") ? CMD_SHOW : !strcmp(obj, "stats") ? CMD_STATS : CMD_TOP;
 		return argc == 1 ? 0 : fail(err, len, "%s takes no arguments; see 'lbctl help'", obj);
 	}
 	if (!strcmp(obj, "trace"))
@@ -1221,7 +1368,7 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 				return 0;
 			}
 		return fail(err, len, "%s is not attached: see 'lbctl show'", cmd->iface.name);
-	case CMD_VIP_ADD:
+	case CMD_VIP_ADD: {
 		if (vip)
 			return fail(err, len, "VIP %s exists already: lbctl vip del %s first to change it", vs, vs);
 		if (cfg->n_vips == XLB_MAX_VIPS)
@@ -1230,7 +1377,12 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 			return -EINVAL;
 		if (cmd->vip.weights == LBD_WEIGHTS_AGENT && !cmd->vip.agent_port)
 			return fail(err, len, "VIP %s: agent-port is required with weights agent: add agent-port N", vs);
-		return vip_append(cfg, &cmd->vip);
+		struct lbd_vip_cfg added = cmd->vip;
+
+		if (vip_limits_check(&added, vs, err, len))
+			return -EINVAL;
+		return vip_append(cfg, &added);
+	}
 	case CMD_VIP_SET: {
 		struct lbd_vip_cfg trial;
 
@@ -1245,6 +1397,8 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		if (trial.weights == LBD_WEIGHTS_AGENT && !trial.agent_port)
 			return fail(err, len, "VIP %s: agent-port is required with weights agent: add --agent-port N",
 				    vs);
+		if (vip_limits_check(&trial, vs, err, len))
+			return -EINVAL;
 		*vip = trial;
 		return 0;
 	}
@@ -1258,6 +1412,14 @@ int lbd_cmd_apply(struct lbd_config *cfg, const struct lbd_cmd *cmd, char *err, 
 		return 0;
 	case CMD_METRICS_SET:
 		cfg->metrics = cmd->metrics;
+		return 0;
+	case CMD_ACL_SET:
+		cfg->acl = cmd->acl;
+		return 0;
+	case CMD_ACL_DEL:
+		if (!cfg->acl.allow[0] && !cfg->acl.deny[0])
+			return fail(err, len, "no global allow or deny list is set: see 'lbctl acl show'");
+		memset(&cfg->acl, 0, sizeof(cfg->acl));
 		return 0;
 	case CMD_METRICS_DEL:
 		if (!cfg->metrics.port)
@@ -1508,6 +1670,11 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 		return parse_bgp(n - 1, w + 1, gc, false, &cfg->bgp, err, len);
 	if (!strcmp(w[0], "metrics"))
 		return parse_metrics(n - 1, w + 1, gc, false, &cfg->metrics, err, len);
+	if (!strcmp(w[0], "acl")) {
+		if (cfg->acl.allow[0] || cfg->acl.deny[0])
+			return fail(err, len, "acl is given twice: one line holds both global lists");
+		return parse_acl(n - 1, w + 1, gc, false, &cfg->acl, err, len);
+	}
 	if (!strcmp(w[0], "sync")) {
 		if (cfg->sync.port)
 			return fail(err, len, "a second sync line: one listen address, all peers on one line");
@@ -1518,7 +1685,7 @@ static int parse_line(struct lbd_config *cfg, int n, char **w, char *err, size_t
 			return fail(err, len, "a second cluster line: a node belongs to one cluster");
 		return parse_cluster(n - 1, w + 1, gc, &cfg->cluster, err, len);
 	}
-	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, metrics, cluster, sync, "
+	return fail(err, len, "unknown keyword '%s' (expected vip, backend, attach, vrrp, bgp, metrics, acl, cluster, sync, "
 		    "ipip-source, mtu, conn-table-size or conn-timeout)", w[0]);
 }
 
@@ -1627,6 +1794,27 @@ static void agent_write(FILE *f, const struct lbd_vip_cfg *vip)
 	}
 }
 
+static void acl_write(FILE *f, const struct lbd_acl_cfg *acl)
+{
+	if (acl->allow[0])
+		fprintf(f, " allow %s", acl->allow);
+	if (acl->deny[0])
+		fprintf(f, " deny %s", acl->deny);
+}
+
+static void limits_write(FILE *f, const struct lbd_vip_cfg *vip)
+{
+	acl_write(f, &vip->acl);
+	if (vip->limit_new_flows)
+		fprintf(f, " limit-new-flows %u", vip->limit_new_flows);
+	if (vip->limit_burst)
+		fprintf(f, " limit-burst %u", vip->limit_burst);
+	if (vip->limit_pps)
+		fprintf(f, " limit-pps %u", vip->limit_pps);
+	if (vip->limit_prefix4)
+		fprintf(f, " limit-prefix %u/%u", vip->limit_prefix4, vip->limit_prefix6);
+}
+
 void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 {
 	char a[INET6_ADDRSTRLEN], v[80];
@@ -1657,6 +1845,11 @@ void lbd_config_write(FILE *f, const struct lbd_config *cfg)
 	if (cfg->metrics.port) {
 		lbd_metrics_format(&cfg->metrics, v, sizeof(v));
 		fprintf(f, "metrics listen %s\n", v);
+	}
+	if (cfg->acl.allow[0] || cfg->acl.deny[0]) {
+		fputs("acl", f);
+		acl_write(f, &cfg->acl);
+		fputc('\n', f);
 	}
 	if (cfg->sync.port) {
 		lbd_sync_format_listen(&cfg->sync, v, sizeof(v));
@@ -1700,6 +1893,7 @@ void lbd_config_write_vips(FILE *f, const struct lbd_config *cfg)
 		if (vip->announce != LBD_ANNOUNCE_HEALTHY)
 			fprintf(f, " announce %s", lbd_announce_name(vip->announce));
 		agent_write(f, vip);
+		limits_write(f, vip);
 		check_write(f, &vip->check);
 		fputc('\n', f);
 		for (size_t j = 0; j < vip->n_backends; j++) {

@@ -19,6 +19,8 @@
 
 #define LBD_MAX_IFACES		8
 #define LBD_ERR_LEN		256
+/* An allow or deny list as given: prefixes, or @FILE (see acl.h). */
+#define LBD_ACL_TEXT		256
 
 struct lbd_addr {
 	uint8_t family;		/* XLB_AF_INET or XLB_AF_INET6; 0: unset */
@@ -52,6 +54,13 @@ struct lbd_backend_cfg {
 	struct lbd_check_cfg check;	/* overrides the VIP's, field by field */
 };
 
+/* Allow and deny lists, as their text; sum is of the prefixes they held when last read (a file may change). */
+struct lbd_acl_cfg {
+	char allow[LBD_ACL_TEXT];
+	char deny[LBD_ACL_TEXT];
+	uint64_t sum;
+};
+
 struct lbd_vip_cfg {
 	struct lbd_addr addr;
 	uint16_t port;		/* host order; 0 = every port */
@@ -67,6 +76,10 @@ struct lbd_vip_cfg {
 	uint8_t weights;	/* enum lbd_weights */
 	uint16_t agent_port;	/* weights agent: the backends' agent port; 0: unset */
 	uint32_t agent_interval_ms;	/* 0: LBD_AGENT_DEFAULT_INTERVAL_MS */
+	/* Per-source limits, a second per client (0: none); a client is a /limit_prefix4 or /limit_prefix6. */
+	uint32_t limit_new_flows, limit_burst, limit_pps;
+	uint8_t limit_prefix4, limit_prefix6;	/* 0: 32, 64 */
+	struct lbd_acl_cfg acl;
 	struct lbd_check_cfg check;	/* the default for its backends */
 	struct lbd_backend_cfg *backends;
 	size_t n_backends;
@@ -151,6 +164,7 @@ struct lbd_config {
 	size_t n_vrrp;
 	struct lbd_bgp_cfg bgp;
 	struct lbd_metrics_cfg metrics;
+	struct lbd_acl_cfg acl;		/* the global lists: every VIP's, after its own */
 	struct lbd_cluster_cfg cluster;
 	struct lbd_sync_cfg sync;
 };
@@ -165,7 +179,8 @@ enum lbd_cmd_kind {
 	CMD_TRACE,
 	CMD_METRICS_SET, CMD_METRICS_DEL, CMD_METRICS_SHOW,
 	CMD_PERSIST_SHOW, CMD_PERSIST_FLUSH,
-	CMD_SYNC_SHOW,
+	CMD_SYNC_SHOW, CMD_TOP,
+	CMD_ACL_SET, CMD_ACL_DEL, CMD_ACL_SHOW,
 };
 
 /* Where a traced frame comes from when SRC names no port. */
@@ -187,6 +202,7 @@ struct lbd_cmd {
 	struct lbd_vrrp_cfg vrrp;
 	struct lbd_bgp_cfg bgp;
 	struct lbd_metrics_cfg metrics;
+	struct lbd_acl_cfg acl;
 	bool set_weight, set_drain, set_enable;
 	bool set_admin;
 	uint64_t set_check;		/* OPT_* bits of check settings given to backend set */
@@ -194,6 +210,8 @@ struct lbd_cmd {
 	struct lbd_trace_cmd trace;
 };
 
+/* Writes the message to err and returns ret: "return lbd_fail(err, len, -EINVAL, ...)". */
+int lbd_fail(char *err, size_t len, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void lbd_config_init(struct lbd_config *cfg);
 void lbd_config_free(struct lbd_config *cfg);
 int lbd_config_copy(struct lbd_config *dst, const struct lbd_config *src);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "clock.h"
 #include "hash.h"
 #include "log.h"
@@ -23,16 +24,7 @@
 #include "plan.h"
 #include "xlb.skel.h"
 
-static int fail(char *err, size_t len, int ret, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return ret;
-}
+#define fail lbd_fail
 
 /* A map pinned by an earlier lbd keeps its size; sizing ours the same lets libbpf reuse it. */
 static void match_pinned_size(struct bpf_map *map, const char *path)
@@ -116,6 +108,37 @@ static void adopt_maps(struct lbd_dp *dp)
 	}
 }
 
+/* Which scopes a pinned acl_map from before holds prefixes of, so that a scope with no list now is cleared once. */
+static void acl_scopes_read(struct lbd_dp *dp)
+{
+	struct xlb_acl_key key;
+	bool have = false;
+
+	while (!bpf_map_get_next_key(dp->fds.acl, have ? &key : NULL, &key)) {
+		uint32_t n = ntohl(key.scope) >> 1;
+
+		have = true;
+		if (n <= XLB_MAX_VIPS)
+			dp->acl_scopes[n / 8] |= 1u << (n % 8);
+	}
+}
+
+/* Writes scope n's lists (NULL: none), walking acl_map only where it may hold some. */
+static int acl_scope_write(struct lbd_dp *dp, uint32_t n, const struct lbd_acl *acl, char *err, size_t len)
+{
+	bool held = dp->acl_scopes[n / 8] & (1u << (n % 8));
+	int ret;
+
+	if (!held && (!acl || !acl->n))
+		return 0;
+	ret = lbd_acl_publish(dp->fds.acl, n, acl, err, len);
+	if (!ret && (!acl || !acl->n))
+		dp->acl_scopes[n / 8] &= ~(1u << (n % 8));
+	else
+		dp->acl_scopes[n / 8] |= 1u << (n % 8);
+	return ret;
+}
+
 int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size, char *err, size_t len)
 {
 	char path[PATH_MAX];
@@ -131,6 +154,7 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 		return fail(err, len, -errno, "cannot open the BPF object: %s", strerror(errno));
 	bpf_map__set_max_entries(dp->skel->maps.conn_map, conn_table_size);
 	bpf_map__set_max_entries(dp->skel->maps.moved_map, conn_table_size);
+	bpf_map__set_max_entries(dp->skel->maps.syn_map, XLB_SYN_TABLE_SIZE(conn_table_size));
 	bpf_object__for_each_map(map, dp->skel->obj) {
 		if (bpf_map__is_internal(map))	/* .bss, .rodata: this instance's own (see trace.h) */
 			continue;
@@ -162,6 +186,7 @@ int lbd_dp_open(struct lbd_dp *dp, const char *pin_dir, uint32_t conn_table_size
 		return fail(err, len, ret, "cannot map active_map: %s", strerror(-ret));
 	}
 	adopt_maps(dp);
+	acl_scopes_read(dp);
 	/* The first sync builds the index even if vip_map is as pinned: the index may be missing. */
 	dp->vip_index_stale = true;
 	return 0;
@@ -893,11 +918,14 @@ static int collect_inputs(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct
 
 /* Has anything the published ring was built from changed? If not, the build can be skipped. */
 static bool inputs_unchanged(const struct lbd_vip_rt *rt, const struct lbd_vip_cfg *v,
-			     const struct maglev_backend *mb, size_t n)
+			     const struct maglev_backend *mb, size_t n, uint32_t dp_acl_gen)
 {
 	return rt->used && rt->slots && rt->inputs && rt->n_inputs == n && rt->ring_size == v->ring_size &&
 	       rt->key.sched == v->sched && rt->key.fwd == v->fwd && rt->key.persist_ms == v->persist_ms &&
-	       !memcmp(rt->inputs, mb, n * sizeof(*mb));
+	       rt->key.limit_new_flows == v->limit_new_flows && rt->key.limit_burst == v->limit_burst &&
+	       rt->key.limit_pps == v->limit_pps && rt->key.limit_prefix4 == v->limit_prefix4 &&
+	       rt->key.limit_prefix6 == v->limit_prefix6 && !memcmp(&rt->key.acl, &v->acl, sizeof(v->acl)) &&
+	       rt->acl_gen == dp_acl_gen && !memcmp(rt->inputs, mb, n * sizeof(*mb));
 }
 
 static void keep_inputs(struct lbd_vip_rt *rt, struct maglev_backend **mb, size_t n)
@@ -1176,6 +1204,9 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 		meta.flags |= XLB_VIP_F_PERSIST;
 	if (dp->share)
 		meta.flags |= XLB_VIP_F_SHARE;
+	if (v->limit_new_flows || v->limit_pps)
+		meta.flags |= XLB_VIP_F_LIMIT;
+	struct lbd_acl acl = { 0 };
 	bool resize = rt->ring_size != v->ring_size;
 	struct plan_ring plan = { 0 };
 	size_t n_mb = 0;
@@ -1195,7 +1226,7 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 	}
 	if (ret)
 		goto out;
-	if (inputs_unchanged(rt, v, mb, n_mb)) {
+	if (inputs_unchanged(rt, v, mb, n_mb, dp->acl_gen)) {
 		rt->referenced = true;
 		ret = 0;
 		goto out;
@@ -1233,6 +1264,52 @@ static int publish_vip(struct lbd_dp *dp, uint32_t vip_id, const struct lbd_vip_
 			goto out;
 		}
 	}
+	/* Before the VIP entry asks for them. */
+	if (meta.flags & XLB_VIP_F_LIMIT) {
+		struct xlb_limit limit = {
+			.new_flows = v->limit_new_flows,
+			.new_flows_burst = v->limit_burst ? v->limit_burst : v->limit_new_flows,
+			.pps = v->limit_pps,
+			.pps_burst = v->limit_pps,	/* a second's packets */
+			.prefix4 = v->limit_prefix4 ? v->limit_prefix4 : 32,
+			.prefix6 = v->limit_prefix6 ? v->limit_prefix6 : 64,
+		};
+
+		if (bpf_map_update_elem(dp->fds.limit, &vip_id, &limit, BPF_ANY)) {
+			ret = -errno;
+			fail(err, len, ret, "VIP %s: cannot write its limits: %s", vs, strerror(-ret));
+			goto out;
+		}
+	}
+	/*
+	 * Its prefixes before the flags that send packets to them, when its
+	 * lists changed (acl.sum: a file read at the command or reload that
+	 * changed): a rebuild for a health change must not read a file of
+	 * 100,000 prefixes again.
+	 */
+	if (!rt->acl_written || memcmp(&rt->key.acl, &v->acl, sizeof(v->acl))) {
+		char why[LBD_ERR_LEN];
+
+		rt->acl_written = false;
+		ret = lbd_acl_build(v->acl.allow, v->acl.deny, &acl, why, sizeof(why));
+		if (!ret)
+			ret = acl_scope_write(dp, vip_id + 1, &acl, why, sizeof(why));
+		if (ret) {
+			fail(err, len, ret, "VIP %s: cannot write its allow and deny lists: %s", vs, why);
+			goto out;
+		}
+		rt->acl_written = true;
+		rt->acl_n = acl.n;
+		rt->acl_allows = acl.allows;
+		rt->key.acl = v->acl;
+	}
+	if (rt->acl_n)
+		meta.flags |= XLB_VIP_F_ACL;
+	if (dp->acl_global_n)
+		meta.flags |= XLB_VIP_F_ACL_GLOBAL;
+	if (rt->acl_allows || dp->acl_global_allows)
+		meta.flags |= XLB_VIP_F_ALLOW_ONLY;
+	rt->acl_gen = dp->acl_gen;
 	/* Opening the window rewrites the VIP index, which waits for an RCU grace period in the kernel. */
 	if (plan.open_udp_window) {
 		rt->udp_keep_until_ns = lbd_mono_us() * 1000 + LBD_UDP_KEEP_NS;
@@ -1296,6 +1373,7 @@ out:
 	if (ret == -ENOMEM)
 		fail(err, len, ret, "VIP %s: out of memory", vs);
 	free(mb);
+	lbd_acl_free(&acl);
 	plan_ring_free(&plan);
 	return ret;
 }
@@ -1321,6 +1399,8 @@ static void forget_vip(struct lbd_dp *dp, const struct lbd_config *cfg, uint32_t
 	drop_ring_later(dp, id * 2);
 	drop_ring_later(dp, id * 2 + 1);
 	xlb_sched_set_write(&dp->fds, id, &(struct xlb_sched_set){ 0 });
+	/* Its id may go to another VIP, which must not inherit its lists. */
+	acl_scope_write(dp, id + 1, NULL, (char[LBD_ERR_LEN]){ 0 }, LBD_ERR_LEN);
 	free(rt->slots);
 	free(rt->moved_at);
 	free(rt->inputs);
@@ -1454,6 +1534,31 @@ static int finish_vips(struct lbd_dp *dp, int ret, bool wait_for_idle, char *err
 /* Table builds a sync does on lbd's loop before it leaves the rest to a round. */
 #define LBD_SYNC_BUILD_US	4000
 
+/* The global lists; when they change, every VIP is written again for its flags (rt->acl_gen). */
+static int sync_global_acl(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
+{
+	struct lbd_acl acl;
+	char why[LBD_ERR_LEN];
+	int ret;
+
+	if (dp->acl_synced && !memcmp(&dp->acl, &cfg->acl, sizeof(cfg->acl)))
+		return 0;
+	ret = lbd_acl_build(cfg->acl.allow, cfg->acl.deny, &acl, why, sizeof(why));
+	if (!ret)
+		ret = acl_scope_write(dp, 0, &acl, why, sizeof(why));
+	if (ret) {
+		lbd_acl_free(&acl);
+		return fail(err, len, ret, "cannot write the global allow and deny lists: %s", why);
+	}
+	dp->acl = cfg->acl;
+	dp->acl_synced = true;
+	dp->acl_gen++;
+	dp->acl_global_n = acl.n;
+	dp->acl_global_allows = acl.allows;
+	lbd_acl_free(&acl);
+	return 0;
+}
+
 static int sync_vips(struct lbd_dp *dp, const struct lbd_config *cfg, char *err, size_t len)
 {
 	/* Before the loop runs (lbd's start) every VIP is written at once: nothing else waits yet. */
@@ -1548,6 +1653,8 @@ static int sync_all(struct lbd_dp *dp, const struct lbd_config *cfg, bool networ
 		ret = fail(err, len, macs, "cannot list the interfaces' MACs in own_mac_map: %s", strerror(-macs));
 	if (!ret)
 		ret = sync_settings(dp, cfg, err, len);
+	if (!ret)
+		ret = sync_global_acl(dp, cfg, err, len);
 	/* The next hop of each backend is asked of the first interface: another one, all again. */
 	if (!ret)
 		ret = sync_backends(dp, cfg, ifaces_changed, err, len);

@@ -82,6 +82,10 @@ struct lbd_vip_rt {
 	uint64_t udp_keep_until_ns;	/* xlb_vip_meta's */
 	bool fail_open;		/* every backend failed its check: all of them are in */
 	uint32_t gen;		/* changes whenever slots does (lbd_dp.gen) */
+	uint32_t acl_gen;	/* the global lists' lbd_dp.acl_gen its flags were written for */
+	/* Its lists as acl_map has them (the text and sum of key.acl): a rebuild for health reads no file. */
+	bool acl_written;
+	size_t acl_n, acl_allows;
 	uint32_t born;		/* lbd_dp.births when the id was given to this VIP */
 	uint64_t builds;	/* Maglev tables built for it: a sync whose inputs did not change builds none */
 	struct xlb_ring_map ring;	/* ring_map[ring_id] mapped here, to be written in place */
@@ -186,6 +190,13 @@ struct lbd_dp {
 	struct lbd_sweep sweep;
 	bool share;		/* the node has sync peers: VIPs carry XLB_VIP_F_SHARE (fixed at start) */
 	bool clustered;		/* a cluster or sync line: moved slots are kept even where no packet came yet */
+	/* The global lists as written to acl_map, and a count of their changes (VIPs' flags follow them). */
+	struct lbd_acl_cfg acl;
+	bool acl_synced;
+	uint32_t acl_gen;
+	size_t acl_global_n, acl_global_allows;
+	/* Scopes (0: global, vip id + 1) acl_map may hold prefixes of: only those are walked to clear. */
+	uint8_t acl_scopes[(XLB_MAX_VIPS + 1 + 7) / 8];
 	/* The sweep's live flows the ring cannot place, for flow sharing (sync_flow_live()); NULL: none. */
 	void (*flow_live)(void *ctx, const struct xlb_flow_key *flow, const struct xlb_conn *conn);
 	void *flow_live_ctx;

@@ -329,6 +329,29 @@ static void render_traffic(FILE *f, const char *who, const char *key, size_t n, 
 	}
 }
 
+/* What each VIP's per-source limits dropped, by limit (a VIP without limits: 0). */
+static void render_limits(FILE *f, int fd, const struct metrics_snapshot *s)
+{
+	static const char *const limit[] = { "new_flows", "packets", "denied" };
+
+	family(f, "xlb_vip_limit_dropped_total", "counter",
+	       "Packets the VIP's per-source limits and lists dropped: SYNs over the new-flow limit, packets over the "
+	       "packet rate, sources the allow and deny lists keep out.");
+	for (size_t i = 0; i < s->n_vips; i++) {
+		struct xlb_limited d;
+
+		xlb_limit_drops_read(fd, s->vips[i].id, &d);
+		for (int k = 0; k < 3; k++) {
+			fputs("xlb_vip_limit_dropped_total{", f);
+			label(f, "vip", s->vips[i].label);
+			fputc(',', f);
+			label(f, "limit", limit[k]);
+			fprintf(f, "} %llu\n", (unsigned long long)(k == 2 ? d.denied : k ? d.pps_dropped
+										 : d.new_flows_dropped));
+		}
+	}
+}
+
 static const char *vip_row(const void *rows, size_t i, uint32_t *id)
 {
 	const struct metrics_vip *v = &((const struct metrics_vip *)rows)[i];
@@ -503,6 +526,7 @@ void metrics_render(struct metrics *m, FILE *f)
 		fputs("} 1\n", f);
 		render_verdicts(f, all);
 		render_traffic(f, "vip", "vip", s->n_vips, vip_row, s->vips, vt);
+		render_limits(f, m->fds.vip_limit_stats, s);
 		render_traffic(f, "backend", "backend", s->n_backends, backend_row, s->backends, bt);
 		render_backends(f, s);
 		family(f, "xlb_conn_table_capacity", "gauge", "Flows the connection table holds at most.");
@@ -666,7 +690,9 @@ int metrics_init(struct metrics *m, const struct xlb_map_fds *fds)
 	m->fds.stats = fcntl(fds->stats, F_DUPFD_CLOEXEC, 3);
 	m->fds.vip_stats = fcntl(fds->vip_stats, F_DUPFD_CLOEXEC, 3);
 	m->fds.backend_stats = fcntl(fds->backend_stats, F_DUPFD_CLOEXEC, 3);
-	if (m->fds.stats < 0 || m->fds.vip_stats < 0 || m->fds.backend_stats < 0)
+	/* Each map the scrape thread reads is its own copy: fds not copied here are 0, stdin. */
+	m->fds.vip_limit_stats = fcntl(fds->vip_limit_stats, F_DUPFD_CLOEXEC, 3);
+	if (m->fds.stats < 0 || m->fds.vip_stats < 0 || m->fds.backend_stats < 0 || m->fds.vip_limit_stats < 0)
 		return -errno;
 	ret = pthread_create(&m->reaper, NULL, reap, m);
 	if (ret) {
@@ -720,6 +746,7 @@ void metrics_free(struct metrics *m)
 	close(m->fds.stats);
 	close(m->fds.vip_stats);
 	close(m->fds.backend_stats);
+	close(m->fds.vip_limit_stats);
 	pthread_cond_destroy(&m->retire);
 	pthread_mutex_destroy(&m->lock);
 }

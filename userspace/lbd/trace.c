@@ -285,7 +285,8 @@ static void print_traced(const struct lbd_trace_ctx *ctx, struct out *o, const s
 		field(o, "previous_backend", name);
 	}
 	field(o, "conn", r->conn_table == XLB_TRACE_CONN_MOVED ? "moved_map"
-			 : r->conn_table == XLB_TRACE_CONN_TABLE ? "conn_map" : "none");
+			 : r->conn_table == XLB_TRACE_CONN_TABLE ? "conn_map"
+			 : r->conn_table == XLB_TRACE_CONN_SYN ? "syn_map" : "none");
 	if (r->conn_table != XLB_TRACE_CONN_NONE) {
 		backend_name(ctx->dp, r->conn_backend, name, sizeof(name));
 		field(o, "conn_backend", name);

@@ -5,7 +5,9 @@
 
 #define B(id)	GRAMMAR_BIT(GOPT_##id)
 #define VIP_ADD_OPTS	(B(FORWARD) | B(SCHED) | B(PERSIST) | B(RING_SIZE) | B(ALL_DOWN) | B(ANNOUNCE) | B(PASSIVE) | \
-			 GRAMMAR_CHECKS | B(WEIGHTS) | B(AGENT_PORT) | B(AGENT_INTERVAL))
+			 GRAMMAR_CHECKS | B(WEIGHTS) | B(AGENT_PORT) | B(AGENT_INTERVAL) | LIMIT_OPTS)
+#define LIMIT_OPTS	(B(LIMIT_NEW_FLOWS) | B(LIMIT_BURST) | B(LIMIT_PPS) | B(LIMIT_PREFIX) | ACL_OPTS)
+#define ACL_OPTS	(B(ALLOW) | B(DENY))
 #define VRRP_OPTS	(B(VRID) | B(PRIORITY) | B(ADVERT) | B(NO_PREEMPT) | B(PREEMPT_DELAY) | B(FAULT_DROP) | \
 			 B(VMAC) | B(VRRP_VIP))
 #define BGP_OPTS	(B(BIRD_SOCKET) | B(INCLUDE) | B(HOLD_DOWN) | B(WITHDRAW_DELAY))
@@ -28,6 +30,17 @@ const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 			   "static agent latency bandwidth" },
 	[GOPT_AGENT_PORT] = { "agent-port", GV_NUMBER, "N", "the agent's TCP port, 1 to 65535" },
 	[GOPT_AGENT_INTERVAL] = { "agent-interval", GV_DURATION, "2s", "a duration from 100ms to 1h, e.g. 2s" },
+	[GOPT_LIMIT_NEW_FLOWS] = { "limit-new-flows", GV_NUMBER, "N",
+				   "new TCP connections a second per client, up to 10000000 (0: no limit)" },
+	[GOPT_LIMIT_BURST] = { "limit-burst", GV_NUMBER, "N",
+			       "new connections a client may open at once, 1 to 10000000 (default: the rate)" },
+	[GOPT_LIMIT_PPS] = { "limit-pps", GV_NUMBER, "N", "packets a second per client, up to 10000000 (0: no limit)" },
+	[GOPT_LIMIT_PREFIX] = { "limit-prefix", GV_TEXT, "32/64",
+				"V4LEN/V6LEN: the prefix that is one client, e.g. 24/56" },
+	[GOPT_ALLOW] = { "allow", GV_TEXT, "LIST",
+			 "prefixes separated by commas, or @FILE (a prefix a line); none: no list" },
+	[GOPT_DENY] = { "deny", GV_TEXT, "LIST",
+			"prefixes separated by commas, or @FILE (a prefix a line); none: no list" },
 	[GOPT_WEIGHT] = { "weight", GV_NUMBER, "W", "0 to 10000" },
 	[GOPT_DRAIN] = { "drain", GV_FLAG, .group = 1 },
 	[GOPT_ENABLE] = { "enable", GV_FLAG, .group = 1 },
@@ -69,7 +82,7 @@ const struct grammar_opt grammar_opts[GOPT_COUNT] = {
 
 /* What vip set changes in place: none of them is part of the VIP's identity or its ring's size. */
 #define VIP_SET_OPTS	(B(ANNOUNCE) | B(SCHED) | B(PERSIST) | B(PASSIVE) | B(WEIGHTS) | B(AGENT_PORT) | \
-			 B(AGENT_INTERVAL))
+			 B(AGENT_INTERVAL) | LIMIT_OPTS)
 
 #define VIP		"ADDR:PORT/PROTO"
 #define VIP_BACKEND	VIP " BACKEND_ADDR"
@@ -90,6 +103,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "persist", "flush", GW_LBD, VIP, { GA_VIP } },
 	{ "show", NULL, GW_LBD },
 	{ "stats", NULL, GW_LBD, .opts = B(WATCH) },
+	{ "top", NULL, GW_LBD },
 	{ "trace", NULL, GW_LBD, "SRC[:PORT] DST:PORT/PROTO", { GA_ADDR, GA_VIP }, B(SYN) | B(FLOWS) },
 	{ "config", "show", GW_LBD },
 	{ "config", "reload", GW_LBD },
@@ -103,6 +117,9 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "metrics", "set", GW_LBD, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
 	{ "metrics", "del", GW_LBD },
 	{ "metrics", "show", GW_LBD },
+	{ "acl", "set", GW_LBD, NULL, { GA_NONE }, ACL_OPTS, 0, "the global lists, for every VIP" },
+	{ "acl", "del", GW_LBD },
+	{ "acl", "show", GW_LBD },
 	{ "sync", "show", GW_LBD },
 	{ "help", NULL, GW_LBCTL },
 	{ "completion", "bash", GW_LBCTL },
@@ -115,6 +132,7 @@ const struct grammar_cmd grammar_cmds[] = {
 	{ "vrrp", NULL, GW_FILE, "DEV", { GA_DEV }, VRRP_OPTS, B(VRID) | B(VRRP_VIP) },
 	{ "bgp", NULL, GW_FILE, NULL, { GA_NONE }, BGP_OPTS, B(BIRD_SOCKET) | B(INCLUDE) },
 	{ "metrics", NULL, GW_FILE, NULL, { GA_NONE }, B(LISTEN), B(LISTEN) },
+	{ "acl", NULL, GW_FILE, NULL, { GA_NONE }, ACL_OPTS },
 	{ "cluster", NULL, GW_FILE, "NAME", { GA_NAME }, B(ETCD) | B(CACHE), B(ETCD) },
 	{ "sync", NULL, GW_FILE, NULL, { GA_NONE }, B(LISTEN) | B(PEERS) | B(KEY_FILE),
 	  B(LISTEN) | B(PEERS) | B(KEY_FILE) },

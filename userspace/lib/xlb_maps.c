@@ -52,7 +52,9 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		{ "own_mac_map", &fds->own_mac }, { "sched_map", &fds->sched },
 		{ "sched_turn_map", &fds->sched_turn }, { "active_map", &fds->active },
 		{ "persist_map", &fds->persist }, { "syn_retry_map", &fds->syn_retry },
-		{ "share_ring", &fds->share },
+		{ "share_ring", &fds->share },	  { "syn_map", &fds->syn },
+		{ "limit_map", &fds->limit },	  { "limited_map", &fds->limited },
+		{ "vip_limit_stats", &fds->vip_limit_stats }, { "acl_map", &fds->acl },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
@@ -692,6 +694,28 @@ int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out)
 	}
 	free(percpu);
 	return 0;
+}
+
+int xlb_limit_drops_read(int fd, uint32_t id, struct xlb_limited *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), ret = 0;
+	struct xlb_limited *percpu;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	percpu = calloc(ncpu, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &id, percpu))
+		ret = -errno;
+	for (int c = 0; !ret && c < ncpu; c++) {
+		out->new_flows_dropped += percpu[c].new_flows_dropped;
+		out->pps_dropped += percpu[c].pps_dropped;
+		out->denied += percpu[c].denied;
+	}
+	free(percpu);
+	return ret;
 }
 
 int xlb_traffic_read_all(int fd, uint32_t n, struct xlb_traffic *out)

@@ -19,6 +19,11 @@ struct xlb_map_fds {
 	int backend;
 	int conn;
 	int moved;	/* flows remembered on moved slots (see maps.h) */
+	int syn;	/* syn_map: TCP flows seen only as a SYN so far */
+	int limit;	/* limit_map: per-source limits, by vip_id */
+	int limited;	/* limited_map: the clients over a limit lately */
+	int vip_limit_stats;	/* what each VIP's limits dropped */
+	int acl;	/* acl_map: the allow and deny lists */
 	int config;
 	int stats;
 	int vip_stats;
@@ -141,6 +146,8 @@ int xlb_own_macs_set(const struct xlb_map_fds *fds, enum xlb_mac_origin origin,
 int xlb_stat_read(const struct xlb_map_fds *fds, enum xlb_stat stat, uint64_t *value);
 int xlb_stats_read_all(const struct xlb_map_fds *fds, uint64_t out[XLB_STAT_MAX]);
 int xlb_traffic_read(int fd, uint32_t id, struct xlb_traffic *out);
+/* What VIP id's limits dropped (vip_limit_stats), summed over the CPUs. */
+int xlb_limit_drops_read(int fd, uint32_t id, struct xlb_limited *out);
 /* Ids 0..n-1 of a VIP or backend counter map at once, into out[id]. */
 int xlb_traffic_read_all(int fd, uint32_t n, struct xlb_traffic *out);
 /* Zeroes a VIP's or backend's counters, so a reused id starts from nothing. */
