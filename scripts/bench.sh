@@ -27,6 +27,7 @@ echo "== per-packet cost through BPF_PROG_TEST_RUN"
 # The same with lbd at real-time priority: what of a pass is the machine's scheduling, not lbd's work.
 BENCH_LOOP_RT=10 "$root/bench-loop.sh" "$build"
 "$root/bench-traffic.sh" "$build"
+"$root/bench-flood.sh" "$build"
 "$root/bench-conn-mem.sh"
 "$root/bench-wrk.sh" "$build"
 # The charts of BENCHMARKS.md (benchmarks/*.svg) from the data files the benches above left.

@@ -1369,6 +1369,22 @@ static bool set_conn_seen(const struct xlb_flow_key *flow, uint32_t backend, uin
 }
 
 /*
+ * Per-CPU state (the refresh filter, the limit buckets) is only seen again
+ * from the CPU that wrote it: the caller stays on the one it runs on, and
+ * gives *was back to sched_setaffinity() at its end.
+ */
+static int pin_to_this_cpu(cpu_set_t *was)
+{
+	cpu_set_t pinned;
+
+	if (sched_getaffinity(0, sizeof(*was), was))
+		return -1;
+	CPU_ZERO(&pinned);
+	CPU_SET(sched_getcpu(), &pinned);
+	return sched_setaffinity(0, sizeof(pinned), &pinned);
+}
+
+/*
  * A TCP connection sending on an unmoved slot stays in the table (lbd
  * forgets entries whose `seen` is older than conn-timeout): its ACKs
  * refresh `seen`, though once a refresh period per flow only, so the second
@@ -1380,15 +1396,11 @@ static void tcp_conn_refreshed_on_unmoved_slot(void)
 	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 49000, 80) };
 	const struct env_vip *vip = &env_vips[VIP4_TCP_DSR];
 	struct xlb_flow_key flow;
-	cpu_set_t cpus, pinned;
+	cpu_set_t cpus;
 	uint32_t id, now, old;
 	bool skipped = false;
 
-	if (!XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
-		return;
-	CPU_ZERO(&pinned);
-	CPU_SET(sched_getcpu(), &pinned);
-	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+	if (!XT_EQ(pin_to_this_cpu(&cpus), 0))
 		return;
 	/*
 	 * A period may end between the two ACKs, and then the second rightly
@@ -1434,16 +1446,12 @@ static void refresh_budget_caps_lookups(void)
 	struct pkt_spec s = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 0, 80) }, flood = s;
 	uint8_t in[PKT_MAX];
 	struct xlb_flow_key flow;
-	cpu_set_t cpus, pinned;
+	cpu_set_t cpus;
 	struct env_run r;
 	uint32_t id, old;
 	bool capped = false;
 
-	if (!XT_EQ(publish_fresh(VIP4_TCP_DSR), 0) || !XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
-		return;
-	CPU_ZERO(&pinned);
-	CPU_SET(sched_getcpu(), &pinned);
-	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+	if (!XT_EQ(publish_fresh(VIP4_TCP_DSR), 0) || !XT_EQ(pin_to_this_cpu(&cpus), 0))
 		return;
 	char flood_src[32];
 
@@ -1489,7 +1497,7 @@ static void refresh_filter_shared_place(void)
 	struct pkt_spec a = { V4(CLIENT4, "198.18.1.1", IPPROTO_TCP, 49010, 80) }, b = a;
 	const struct env_vip *vip = &env_vips[VIP4_TCP_DSR];
 	struct xlb_flow_key fa, fb;
-	cpu_set_t cpus, pinned;
+	cpu_set_t cpus;
 	char client[32];
 	uint32_t now, old;
 	uint64_t ha, hb;
@@ -1512,11 +1520,7 @@ static void refresh_filter_shared_place(void)
 	b.sport--;
 	if (!XT_TRUE(found, "no flow shares flow a's place: the test needs one"))
 		return;
-	if (!XT_EQ(sched_getaffinity(0, sizeof(cpus), &cpus), 0))
-		return;
-	CPU_ZERO(&pinned);
-	CPU_SET(sched_getcpu(), &pinned);
-	if (!XT_EQ(sched_setaffinity(0, sizeof(pinned), &pinned), 0))
+	if (!XT_EQ(pin_to_this_cpu(&cpus), 0))
 		return;
 	now = seen_now();
 	old = now - 10;
@@ -2522,6 +2526,111 @@ out:
 	share_take(NULL, 0);
 }
 
+/* One ACK from src to the IPv4 DSR VIP: the verdict, and *counted whether drop_denied moved. */
+static int acl_send(const char *src, bool *denied)
+{
+	struct pkt_spec s = { V4(src, "198.18.1.1", IPPROTO_TCP, 40000, 80), .tcp_flags = TH_ACK };
+	uint8_t in[PKT_MAX];
+	struct env_run r;
+
+	if (env_run(in, pkt_build(&s, in), &r))
+		return -1;
+	*denied = r.delta[XLB_STAT_DROP_DENIED] == 1;
+	return r.verdict;
+}
+
+static int acl_put(uint32_t scope_n, const char *addr, uint8_t len, uint32_t deny)
+{
+	struct xlb_acl_key k = { .prefixlen = 32 + len, .scope = htonl(XLB_ACL_SCOPE(scope_n, XLB_AF_INET)) };
+	struct xlb_acl_entry e = { .deny = deny };
+
+	inet_pton(AF_INET, addr, k.addr);
+	return bpf_map_update_elem(env_fds.acl, &k, &e, BPF_ANY);
+}
+
+/*
+ * The VIP's most specific prefix decides, then the global list's; a
+ * source no list holds passes unless an allow list applies; the prefix
+ * that decided counts the packet.
+ */
+static void acl_most_specific_prefix_decides(void)
+{
+	uint32_t own = VIP4_TCP_DSR + 1;
+	struct xlb_acl_key k = { .prefixlen = 32 + 24, .scope = htonl(XLB_ACL_SCOPE(own, XLB_AF_INET)) };
+	struct xlb_acl_entry e;
+	bool denied;
+
+	if (!XT_EQ(acl_put(own, "198.18.0.0", 16, 0), 0) || !XT_EQ(acl_put(own, "198.18.5.0", 24, 1), 0) ||
+	    !XT_EQ(acl_put(0, "198.18.6.0", 24, 1), 0) || !XT_EQ(acl_put(0, "198.19.9.0", 24, 1), 0))
+		goto out;
+	env_vips[VIP4_TCP_DSR].flags = XLB_VIP_F_ACL | XLB_VIP_F_ACL_GLOBAL;
+	if (!XT_EQ(env_write_vip(VIP4_TCP_DSR), 0))
+		goto out;
+	XT_TRUE(acl_send("198.18.5.7", &denied) == XDP_DROP && denied, "a /24 denied inside the VIP's allowed /16");
+	XT_TRUE(acl_send("198.18.7.7", &denied) == XDP_TX && !denied, "the VIP's allowed /16");
+	XT_TRUE(acl_send("198.18.6.7", &denied) == XDP_TX, "the VIP's own allow before the global deny");
+	XT_TRUE(acl_send("198.19.9.7", &denied) == XDP_DROP && denied, "the global deny where the VIP has no prefix");
+	XT_TRUE(acl_send("198.19.1.7", &denied) == XDP_TX, "no prefix, no allow list: passes");
+	env_vips[VIP4_TCP_DSR].flags |= XLB_VIP_F_ALLOW_ONLY;
+	if (!XT_EQ(env_write_vip(VIP4_TCP_DSR), 0))
+		goto out;
+	XT_TRUE(acl_send("198.19.1.7", &denied) == XDP_DROP && denied, "no prefix under an allow list: dropped");
+	inet_pton(AF_INET, "198.18.5.0", k.addr);
+	if (XT_EQ(bpf_map_lookup_elem(env_fds.acl, &k, &e), 0))
+		XT_EQ(e.hits, 1);
+	/* Without the flags the lists are not read at all. */
+	env_vips[VIP4_TCP_DSR].flags = 0;
+	if (XT_EQ(env_write_vip(VIP4_TCP_DSR), 0))
+		XT_TRUE(acl_send("198.18.5.7", &denied) == XDP_TX, "a VIP without lists");
+out:
+	env_vips[VIP4_TCP_DSR].flags = 0;
+	env_write_vip(VIP4_TCP_DSR);
+	/* The cases after this one run without lists. */
+	while (!bpf_map_get_next_key(env_fds.acl, NULL, &k))
+		bpf_map_delete_elem(env_fds.acl, &k);
+}
+
+/*
+ * A packet a second with a burst of 4: a client's fifth packet at once is
+ * dropped, another client's passes. The buckets are per CPU, so the runs
+ * stay on one.
+ */
+static void limit_pps_per_client(void)
+{
+	uint32_t id = VIP4_TCP_DSR;
+	struct xlb_limit limit = { .pps = 1, .pps_burst = 4, .prefix4 = 32, .prefix6 = 64 };
+	cpu_set_t cpus;
+	struct pkt_spec a = { V4("198.18.7.1", "198.18.1.1", IPPROTO_TCP, 40001, 80), .tcp_flags = TH_ACK };
+	struct pkt_spec b = a;
+	uint8_t in[PKT_MAX];
+	struct env_run r;
+	int tx = 0, dropped = 0;
+
+	b.src = "198.18.7.2";
+	if (!XT_EQ(pin_to_this_cpu(&cpus), 0))
+		return;
+	if (!XT_EQ(bpf_map_update_elem(env_fds.limit, &id, &limit, BPF_ANY), 0))
+		goto out;
+	env_vips[VIP4_TCP_DSR].flags = XLB_VIP_F_LIMIT;
+	if (!XT_EQ(env_write_vip(VIP4_TCP_DSR), 0))
+		goto out;
+	for (int i = 0; i < 6; i++) {
+		if (!XT_EQ(env_run(in, pkt_build(&a, in), &r), 0))
+			goto out;
+		tx += r.verdict == XDP_TX;
+		dropped += r.verdict == XDP_DROP && r.delta[XLB_STAT_DROP_LIMIT_PPS] == 1;
+	}
+	/* Six within far less than the second a refilled packet takes: the bucket's 4. */
+	XT_TRUE(tx == 4 && dropped == 2, "client a: %d sent, %d dropped by the limit", tx, dropped);
+	if (XT_EQ(env_run(in, pkt_build(&b, in), &r), 0))
+		XT_TRUE(r.verdict == XDP_TX, "client b has a bucket of its own");
+out:
+	env_vips[VIP4_TCP_DSR].flags = 0;
+	env_write_vip(VIP4_TCP_DSR);
+	bpf_map_delete_elem(env_fds.limit, &id);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+}
+
 static const struct xt_case stateful[] = {
 	XT_CASE(own_mac_of_other_interface),
 	XT_CASE(own_macs_vmac_alone),
@@ -2566,6 +2675,8 @@ static const struct xt_case stateful[] = {
 	XT_CASE(share_per_flow_new_flows),
 	XT_CASE(share_ring_full_counts_lost),
 	XT_CASE(share_syn_flow_after_its_slot_moved),
+	XT_CASE(acl_most_specific_prefix_decides),
+	XT_CASE(limit_pps_per_client),
 };
 
 int main(void)
