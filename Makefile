@@ -57,7 +57,7 @@ TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
 PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen $(BUILD)/lbctl.bash
 TESTS     := $(BUILD)/asan/lbd $(BUILD)/asan/lbctl $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_plan $(BUILD)/test_agent $(BUILD)/test_feedback $(BUILD)/test_etcd $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
-BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog
+BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog $(BUILD)/conn_fill
 BPF_HDRS  := $(wildcard bpf/include/*.h)
 
 all: $(BPF_OBJS) $(SKELS) $(PROGS) $(TESTS) $(BENCHES)
@@ -170,6 +170,11 @@ $(BUILD)/test_agent: $(BUILD)/selftests/unit/test_agent.o $(BUILD)/userspace/lbd
 $(BUILD)/bench_maglev: $(BUILD)/selftests/unit/bench_maglev.o $(BUILD)/userspace/lib/maglev.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# The benches of lbd's sweep: a connection table filled without packets.
+$(BUILD)/conn_fill: $(BUILD)/selftests/bpf/conn_fill.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
 		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(BUILD)/userspace/lbd/plan.o \

@@ -28,12 +28,8 @@ cleanup() {
 	set +e
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	[[ -e $DIR/echo.pid ]] && kill "$(cat "$DIR/echo.pid")" 2>/dev/null
-	[[ -e $DIR/lbd.pid ]] && kill "$(cat "$DIR/lbd.pid")" 2>/dev/null
 	[[ -n ${DEBUG_KEEP:-} && -e $DIR/lbd.log ]] && cp "$DIR/lbd.log" "$DEBUG_KEEP"
-	sleep 0.3
-	ip netns del $P-gen 2>/dev/null
-	ip netns del $P-lb 2>/dev/null
-	rm -rf "/sys/fs/bpf/$P" "$DIR"
+	tb_bench_down $P "$DIR"
 	set -e
 }
 tb_bpffs_up
@@ -46,7 +42,6 @@ mkdir -p "$DIR"
 tb_pair_up $P
 for ((i = 1; i <= 10; i++)); do ip -n $P-gen addr add "198.18.0.$((100 + i))/32" dev g0; done
 GMAC=$(ip -n $P-gen link show g0 | awk '/link\/ether/ { print $2 }')
-LMAC=$(ip -n $P-lb link show l0 | awk '/link\/ether/ { print $2 }')
 for ((i = 1; i <= 10; i++)); do
 	ip -n $P-lb neigh add "198.18.0.$((100 + i))" lladdr "$GMAC" dev l0 nud permanent
 done
@@ -102,9 +97,8 @@ echo "== lbd's event loop: $VIPS VIPs x 10 backends, $FLOWS flows, slow start ${
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, kernel $(uname -r)"
 echo "after start (the first sync, before the loop, is not a pass): longest pass $(($(loop_field longest_us) / 1000)) ms"
 
-# A million remembered flows: SYNs from a million source ports (every SYN is remembered).
-ip netns exec $P-gen "$build/xlbgen" --dev g0 --dst-mac "$LMAC" --src 198.18.0.10 --dst 198.18.1.1 \
-	--dport 80 --proto syn --flows "$FLOWS" --packets "$FLOWS" --expect-mac "$GMAC" >"$DIR/gen.out"
+# A million remembered flows, written into the table: SYNs would stay in syn_map until their ACKs.
+"$build/conn_fill" "/sys/fs/bpf/$P/conn_map" "$FLOWS" 198.18.1.1 80
 entries=$(bpftool -j map dump pinned "/sys/fs/bpf/$P/conn_map" 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 echo "connection table: $entries entries of $(table_size)"
 

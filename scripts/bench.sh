@@ -28,6 +28,7 @@ echo "== per-packet cost through BPF_PROG_TEST_RUN"
 BENCH_LOOP_RT=10 "$root/bench-loop.sh" "$build"
 "$root/bench-traffic.sh" "$build"
 "$root/bench-flood.sh" "$build"
+"$root/bench-sweep.sh" "$build"
 "$root/bench-conn-mem.sh"
 "$root/bench-wrk.sh" "$build"
 # The charts of BENCHMARKS.md (benchmarks/*.svg) from the data files the benches above left.

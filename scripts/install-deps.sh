@@ -24,6 +24,8 @@ needs=(
 	"ethtool ethtool"
 	"ping iputils-ping"
 	"tcpdump tcpdump"
+	# test_flows.sh: which of lbd's threads makes the sweep's reads.
+	"strace strace"
 	"curl curl"
 	"python3 python3"
 	"ip iproute2"

@@ -147,6 +147,17 @@ tb_bpffs_down() {
 	return 0
 }
 
+# The end of a bench of P (tb_pair_up's namespaces): its lbd (DIR/lbd.pid), the namespaces, its pins, DIR.
+tb_bench_down() {
+	local p=$1 dir=$2
+	[[ -e $dir/lbd.pid ]] && kill "$(cat "$dir/lbd.pid")" 2>/dev/null
+	sleep 0.3
+	ip netns del "$p-gen" 2>/dev/null
+	ip netns del "$p-lb" 2>/dev/null
+	rm -rf "/sys/fs/bpf/$p" "$dir"
+	return 0
+}
+
 # The balancer a tb_lbd_* or tb_lbctl call is about: TB_LB=lb2 for a second one.
 tb_lb() { echo "${TB_LB:-lb}"; }
 tb_lbd_base() { local lb; lb=$(tb_lb); [[ $lb == lb ]] && echo lbd || echo "lbd-$lb"; }

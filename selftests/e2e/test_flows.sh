@@ -169,3 +169,17 @@ expect moved_slots_return_to_plain "$(moved_slots) slots still marked moved 15 s
 curl_many "$TB_VIP4" 30 >"$TB_DIR/plain.names"
 expect plain_slots_serve_new_flows "$(wc -l <"$TB_DIR/plain.names") of 30 requests succeeded after the sweep" \
 	test "$(wc -l <"$TB_DIR/plain.names")" -eq 30
+
+# The sweep's reads of conn_map and moved_map are its reader thread's, never
+# the loop's: one batch read of a sparse hash walks every empty bucket (26
+# ms at conn-table-size 8M, ~200 ms at 64M), and VRRP adverts and probes
+# would wait that long. strace shows which thread makes each read; the
+# sweep's are the batches of 1024 (SWEEP_BATCH), begun every 5 s.
+lbd_pid=$(cat "$(tb_dir "$E2E_PREFIX")/$(tb_lbd_base).pid")
+timeout 11 strace -f -qq -p "$lbd_pid" -e trace=bpf -o "$TB_DIR/sweep.strace" 2>/dev/null || true
+sweep_reads() {	# WHO: main (lbd's loop) or other (its threads)
+	grep 'BPF_MAP_LOOKUP_BATCH' "$TB_DIR/sweep.strace" | grep 'count=1024' |
+		awk -v pid="$lbd_pid" -v who="$1" '($1 == pid) == (who == "main") { n++ } END { print n + 0 }'
+}
+expect sweep_reads_off_the_loop "the loop made $(sweep_reads main) of the sweep's batch reads, other threads $(sweep_reads other)" \
+	test "$(sweep_reads main)" -eq 0 -a "$(sweep_reads other)" -gt 0

@@ -12,6 +12,7 @@
 #include "netlink.h"
 #include "maglev.h"
 #include "map_worker.h"
+#include "sweep_reader.h"
 #include "xlb_maps.h"
 
 enum lbd_be_state { BE_UNKNOWN, BE_RESOLVED, BE_PENDING, BE_UNREACHABLE };
@@ -142,9 +143,9 @@ struct lbd_rings_round {
  */
 struct lbd_sweep {
 	enum { SWEEP_IDLE, SWEEP_SCAN, SWEEP_UNMARK } phase;
-	int table;			/* 0: conn_map, 1: moved_map */
-	bool first;			/* no batch read yet: the map's walk starts afresh */
-	uint64_t cursor;		/* bpf_map_lookup_batch's place */
+	struct sweep_reader reader;	/* reads the tables off the loop; not running: the loop reads */
+	struct sweep_walk walk;		/* the loop's own reads, without the reader */
+	struct sweep_batch *own;	/* the batch those go into */
 	uint32_t timeout;		/* in seen units */
 	struct lbd_sweep_vip *vips;
 	size_t n_vips, next_unmark;
@@ -152,6 +153,8 @@ struct lbd_sweep {
 	uint64_t *counting;		/* live flows per backend id, this pass */
 	uint64_t *flows;		/* the same, from the last whole pass */
 	uint64_t flows_at_ms;		/* monotonic ms that pass ended; 0: none yet */
+	uint64_t begun_ms;		/* monotonic ms this pass began */
+	uint64_t last_pass_ms;		/* how long the last whole pass took */
 	uint64_t passes;
 	int error;			/* the pass's first failure */
 };
@@ -253,6 +256,8 @@ int lbd_dp_rings_step(struct lbd_dp *dp, const struct lbd_config *cfg, uint64_t 
 void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout);
 int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t len);
 void lbd_dp_sweep_free(struct lbd_dp *dp);
+/* The thread that reads the tables for the sweep; -errno: the loop reads them itself. */
+int lbd_dp_sweep_start_reader(struct lbd_dp *dp);
 /* Live flows per backend id as the last whole pass counted them, and how long ago; NULL before one. */
 const uint64_t *lbd_dp_flows(const struct lbd_dp *dp, uint64_t *age_ms);
 /* Publishes slots as the VIP's ring ring_id: in place when it can (see xlb_ring_map). */

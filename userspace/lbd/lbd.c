@@ -1097,6 +1097,11 @@ int main(int argc, char **argv)
 			 "on its loop", strerror(-worker));
 		map_worker_stop(&d.dp.worker);
 	}
+	int reader = lbd_dp_sweep_start_reader(&d.dp);
+
+	if (reader)
+		lbd_warn("cannot start the sweep's reader thread: %s; lbd reads the connection table on its loop, "
+			 "which a large table holds up to tens of ms a batch", strerror(-reader));
 	lbd_info("ready: config %s, socket %s, pins %s", d.config_path, d.socket_path, d.pin_dir);
 	/* Type=notify: lbctl works from the moment systemctl start returns. */
 	sd_notifyf(0, "READY=1\nSTATUS=balancing %zu VIPs\nMAINPID=%d", d.cfg.n_vips, (int)getpid());

@@ -15,9 +15,6 @@
 
 #include "hash.h"
 
-/* Entries a batch read: small enough that a step overshoots its budget by little. */
-#define SWEEP_BATCH 1024
-
 static uint32_t sweep_key_hash(uint8_t family, const __be32 addr[4], uint16_t port, uint8_t proto)
 {
 	uint32_t h = 2166136261u ^ family ^ (uint32_t)proto << 8 ^ (uint32_t)port << 16;
@@ -80,6 +77,8 @@ static void sweep_note(struct lbd_dp *dp, struct lbd_sweep_vip *sv, const struct
 
 static void pass_reset(struct lbd_sweep *sw)
 {
+	if (sw->phase == SWEEP_SCAN && sw->reader.running)
+		sweep_reader_cancel(&sw->reader);
 	for (size_t i = 0; i < sw->n_vips; i++)
 		free(sw->vips[i].pinned);
 	free(sw->vips);
@@ -89,9 +88,17 @@ static void pass_reset(struct lbd_sweep *sw)
 	sw->phase = SWEEP_IDLE;
 }
 
+int lbd_dp_sweep_start_reader(struct lbd_dp *dp)
+{
+	return sweep_reader_start(&dp->sweep.reader, dp->fds.conn, dp->fds.moved);
+}
+
 void lbd_dp_sweep_free(struct lbd_dp *dp)
 {
 	pass_reset(&dp->sweep);
+	sweep_reader_stop(&dp->sweep.reader);
+	free(dp->sweep.own);
+	dp->sweep.own = NULL;
 	free(dp->sweep.counting);
 	free(dp->sweep.flows);
 	dp->sweep.counting = dp->sweep.flows = NULL;
@@ -130,59 +137,71 @@ void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 	}
 	/* In seen units (2^30 ns), rounded up: never forget a flow early. */
 	sw->timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
-	sw->first = true;
-	sw->table = 0;
-	sw->cursor = 0;
 	sw->error = 0;
+	sw->begun_ms = lbd_mono_ms();
 	sw->phase = SWEEP_SCAN;
+	if (sw->reader.running)
+		sweep_reader_begin(&sw->reader);
+	else
+		sweep_walk_begin(&sw->walk);
 }
 
-/* The table a pass is reading: conn_map first, then moved_map. */
-static int scan_fd(const struct lbd_dp *dp)
-{
-	return dp->sweep.table == 0 ? dp->fds.conn : dp->fds.moved;
-}
-
-/* One batch of the table. Returns 1 while entries remain, 0 at the end, -errno. */
-static int scan_batch(struct lbd_dp *dp, struct xlb_flow_key *keys, struct xlb_conn *vals)
+/*
+ * The walk's next batch: the reader thread's, or, where it could not
+ * start, one read here. NULL while the thread has none ready.
+ */
+static struct sweep_batch *next_batch(struct lbd_dp *dp)
 {
 	struct lbd_sweep *sw = &dp->sweep;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint32_t count = SWEEP_BATCH, now = lbd_dp_seen_now();
-	int fd = scan_fd(dp);
-	uint64_t out = 0;
-	int more = 1;
+	int fds[2] = { dp->fds.conn, dp->fds.moved };
 
-	if (bpf_map_lookup_batch(fd, sw->first ? NULL : &sw->cursor, &out, keys, vals, &count, &opts)) {
-		if (errno != ENOENT)
-			return -errno;
-		more = 0;
-	}
-	sw->first = false;
-	sw->cursor = out;
-	for (uint32_t i = 0; i < count; i++) {
+	if (sw->reader.running)
+		return sweep_reader_take(&sw->reader);
+	if (!sw->own)
+		sw->own = malloc(sizeof(*sw->own));
+	if (!sw->own)
+		return NULL;
+	sweep_walk_next(&sw->walk, fds, sw->own);
+	return sw->own;
+}
+
+static void batch_done(struct lbd_dp *dp)
+{
+	if (dp->sweep.reader.running)
+		sweep_reader_done(&dp->sweep.reader);
+}
+
+/* A batch's flows: the idle ones forgotten, the live ones counted and noted against moved slots. */
+static void handle_batch(struct lbd_dp *dp, const struct sweep_batch *b)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+	uint32_t now = lbd_dp_seen_now();
+	int fd = b->table == 0 ? dp->fds.conn : dp->fds.moved;
+
+	for (uint32_t i = 0; i < b->count; i++) {
+		const struct xlb_flow_key *key = &b->keys[i];
+		const struct xlb_conn *val = &b->vals[i];
 		struct lbd_sweep_vip *sv;
 
-		if (now - vals[i].seen > sw->timeout) {
+		if (now - val->seen > sw->timeout) {
 			struct xlb_conn again;
 
 			/* Read again: a packet since the batch makes it live. */
-			if (!bpf_map_lookup_elem(fd, &keys[i], &again) && now - again.seen > sw->timeout) {
-				if (!bpf_map_delete_elem(fd, &keys[i]))
+			if (!bpf_map_lookup_elem(fd, key, &again) && now - again.seen > sw->timeout) {
+				if (!bpf_map_delete_elem(fd, key))
 					lbd_dp_flow_forgotten(dp, &again);
 				continue;
 			}
 		}
-		if (XLB_CONN_ID(vals[i].backend_id) < XLB_MAX_BACKENDS)
-			sw->counting[XLB_CONN_ID(vals[i].backend_id)]++;
+		if (XLB_CONN_ID(val->backend_id) < XLB_MAX_BACKENDS)
+			sw->counting[XLB_CONN_ID(val->backend_id)]++;
 		/* Flows the ring cannot place: moved_map's, and the per-flow schedulers' (counted) ones. */
-		if (dp->flow_live && (sw->table == 1 || (vals[i].backend_id & XLB_CONN_COUNTED)))
-			dp->flow_live(dp->flow_live_ctx, &keys[i], &vals[i]);
-		sv = sweep_vip_of(dp, &keys[i]);
+		if (dp->flow_live && (b->table == 1 || (val->backend_id & XLB_CONN_COUNTED)))
+			dp->flow_live(dp->flow_live_ctx, key, val);
+		sv = sweep_vip_of(dp, key);
 		if (sv)
-			sweep_note(dp, sv, &keys[i], &vals[i]);
+			sweep_note(dp, sv, key, val);
 	}
-	return more;
 }
 
 /*
@@ -242,6 +261,7 @@ static void pass_end(struct lbd_dp *dp)
 		sw->counting = sw->flows;
 		sw->flows = done;
 		sw->flows_at_ms = lbd_mono_ms();
+		sw->last_pass_ms = sw->flows_at_ms - sw->begun_ms;
 		sw->passes++;
 	}
 	pass_reset(sw);
@@ -251,8 +271,6 @@ int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t l
 {
 	struct lbd_sweep *sw = &dp->sweep;
 	uint64_t until = lbd_mono_us() + budget_us;
-	struct xlb_flow_key *keys = NULL;
-	struct xlb_conn *vals = NULL;
 	int ret = 0;
 
 	if (sw->phase == SWEEP_IDLE) {
@@ -261,29 +279,33 @@ int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t l
 		goto out;
 	}
 	if (sw->phase == SWEEP_SCAN) {
-		keys = calloc(SWEEP_BATCH, sizeof(*keys));
-		vals = calloc(SWEEP_BATCH, sizeof(*vals));
-		if (!keys || !vals) {
-			sw->error = -ENOMEM;
-			pass_reset(sw);
-			ret = -ENOMEM;
-			goto out;
-		}
+		bool last = false;
+
 		do {
-			ret = scan_batch(dp, keys, vals);
-			if (ret == 0 && sw->table == 0) {
-				sw->table = 1;	/* on to moved_map, from its start */
-				sw->first = true;
-				ret = 1;
+			struct sweep_batch *b = next_batch(dp);
+
+			if (!b) {
+				ret = sw->reader.running ? 1 : -ENOMEM;	/* the thread reads on meanwhile */
+				if (ret < 0) {
+					sw->error = ret;
+					pass_reset(sw);
+				}
+				goto out;
 			}
-		} while (ret == 1 && lbd_mono_us() < until);
-		if (ret < 0) {
-			sw->error = ret;
-			pass_reset(sw);
+			if (b->error) {
+				ret = sw->error = b->error;
+				batch_done(dp);
+				pass_reset(sw);
+				goto out;
+			}
+			handle_batch(dp, b);
+			last = b->last;
+			batch_done(dp);
+		} while (!last && lbd_mono_us() < until);
+		if (!last) {
+			ret = 1;
 			goto out;
 		}
-		if (ret == 1)
-			goto out;
 		sw->phase = SWEEP_UNMARK;
 	}
 	/* Only after a whole pass: a slot may be unmarked only if no flow holds it. */
@@ -294,15 +316,13 @@ int lbd_dp_sweep_step(struct lbd_dp *dp, uint64_t budget_us, char *err, size_t l
 			sw->error = one;
 	}
 	if (sw->next_unmark < sw->n_vips) {
-		ret = 1;	/* the batch buffers of a scan that ended in this step go too */
+		ret = 1;
 		goto out;
 	}
 	ret = sw->error;
 	pass_end(dp);
 	sw->error = 0;
 out:
-	free(keys);
-	free(vals);
 	if (ret < 0)
 		return snprintf(err, len, "sweeping the connection table: %s", strerror(-ret)), ret;
 	return ret;

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The sweep's reads of conn_map and moved_map, off lbd's loop. One batch
+ * read of a hash map walks buckets until it has its entries or reaches the
+ * end, however many buckets are empty: with conn-table-size 8M a batch of
+ * a sparse table (moved_map nearly always, conn_map at a quiet hour) took
+ * 26 ms in one syscall, ~200 ms at 64M, and held the loop that long. This
+ * thread walks both tables, conn_map then moved_map, a few batches ahead
+ * of the loop, which takes each batch when it is there and handles it in
+ * its bounded steps (deleting idle flows, counting, unmarking stays on
+ * the loop).
+ */
+#ifndef LBD_SWEEP_READER_H
+#define LBD_SWEEP_READER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xlb_common.h"
+
+/* Entries a batch read: small enough that handling one overshoots a step's budget by little. */
+#define SWEEP_BATCH	1024
+/*
+ * Batches read ahead of the loop, which takes what is ready each 20 ms
+ * tick: 8 a tick is 400k entries a second (a 1M table in under 3 s) at
+ * about a fifth of a core (the kernel's read: 400 to 650 ns an entry).
+ */
+#define SWEEP_AHEAD	8
+
+struct sweep_batch {
+	struct xlb_flow_key keys[SWEEP_BATCH];
+	struct xlb_conn vals[SWEEP_BATCH];
+	uint32_t count;
+	int table;	/* 0: conn_map, 1: moved_map */
+	bool last;	/* the walk's last batch: moved_map ended */
+	int error;	/* -errno of the read; the pass ends with it */
+};
+
+/* Where a walk of the two tables is: conn_map then moved_map. */
+struct sweep_walk {
+	int table;		/* 0: conn_map, 1: moved_map */
+	bool first;		/* no batch of this table yet: its walk starts afresh */
+	uint64_t cursor;	/* bpf_map_lookup_batch's place */
+};
+
+struct sweep_reader {
+	pthread_t thread;
+	bool running, stopping;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* a pass begun, a place freed, or stopping */
+	int fds[2];		/* conn_map, moved_map: lbd's, they outlive the thread */
+	struct sweep_batch *batches;	/* SWEEP_AHEAD of them, a ring */
+	uint64_t read, taken;	/* batches read and taken this pass: read - taken are ready */
+	uint64_t pass;		/* the walk asked for; the thread starts afresh when it changes */
+	bool walking;		/* the pass's walk has not ended */
+};
+
+/* Starts the thread over the two tables' fds. -errno when it cannot: the loop then reads them itself. */
+int sweep_reader_start(struct sweep_reader *r, int conn_fd, int moved_fd);
+void sweep_reader_stop(struct sweep_reader *r);
+/* A new walk from both tables' starts; what the last one left unread or untaken is dropped. */
+void sweep_reader_begin(struct sweep_reader *r);
+/* Ends the walk early (a failed pass). */
+void sweep_reader_cancel(struct sweep_reader *r);
+/* The next batch read, or NULL while the thread has none ready; never waits. */
+struct sweep_batch *sweep_reader_take(struct sweep_reader *r);
+/* The batch take() gave is handled: its place may be read into again. */
+void sweep_reader_done(struct sweep_reader *r);
+/* A walk from conn_map's start. */
+void sweep_walk_begin(struct sweep_walk *w);
+/* The walk's next batch into *b (the thread's reads, and the loop's where there is no thread). */
+void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch *b);
+
+#endif /* LBD_SWEEP_READER_H */
