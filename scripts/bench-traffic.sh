@@ -76,11 +76,13 @@ lbd_start() {	# PIN CONN_TABLE_SIZE: lbd with every VIP, its program then detach
 	done
 	$LBCTL attach l0 >/dev/null
 	# VIP, forward, sched: 198.18.1.3 is the lc case's, every packet through the connection table;
-	# 198.18.1.4 and .5 are dsr4-udp-64k's VIP with a packet limit and with a deny list, neither hit.
+	# 198.18.1.4 and .5 are dsr4-udp-64k's VIP with a packet limit and with a deny list, neither hit;
+	# 198.18.1.6 is ipip4-udp-64k's with a 251-slot ring (1 KB, in cache, against 256 KB).
 	local v vip fwd sched extra
 	for v in "198.18.1.1:80/udp dsr maglev" "198.18.1.1:80/tcp dsr maglev" "198.18.1.2:80/udp ipip maglev" \
 		"198.18.1.3:80/tcp dsr lc" "[2001:db8:1::1]:80/udp dsr maglev" "[2001:db8:1::2]:80/udp ipip maglev" \
-		"198.18.1.4:80/udp dsr maglev --limit-pps 10000000" "198.18.1.5:80/udp dsr maglev --deny 198.19.0.0/16"; do
+		"198.18.1.4:80/udp dsr maglev --limit-pps 10000000" "198.18.1.5:80/udp dsr maglev --deny 198.19.0.0/16" \
+		"198.18.1.6:80/udp ipip maglev --ring-size 251"; do
 		read -r vip fwd sched extra <<<"$v"
 		# shellcheck disable=SC2086 # extra is options, word by word
 		$LBCTL vip add "$vip" --forward "$fwd" --sched "$sched" --check none $extra >/dev/null
@@ -191,6 +193,7 @@ case_frames() {
 	ipip4-udp-1) echo 198.18.0.10 198.18.1.2 udp 1 "$PKTS" ;;
 	ipip4-udp-64k) echo 198.18.0.10 198.18.1.2 udp 65536 "$PKTS" ;;
 	ipip4-udp-1m) echo 198.18.0.10 198.18.1.2 udp 1048576 $((PKTS * 2)) ;;
+	ipip4-udp-64k-ring251) echo 198.18.0.10 198.18.1.6 udp 65536 "$PKTS" ;;
 	dsr6-udp-64k) echo 2001:db8::10 2001:db8:1::1 udp 65536 "$PKTS" ;;
 	ipip6-udp-64k) echo 2001:db8::10 2001:db8:1::2 udp 65536 "$PKTS" ;;
 	nft4-udp-1) echo 198.18.0.10 198.18.1.1 udp 1 $((PKTS / 4)) ;;
@@ -202,6 +205,7 @@ case_frames() {
 case_expect() {
 	if [[ $2 == reflector ]]; then echo --expect-mac "$GMAC"; return; fi
 	case $1 in
+	ipip4-*-ring251) echo --expect-ipip "$(join "${ADDR4[@]}")" --vip 198.18.1.6 ;;
 	ipip4-*) echo --expect-ipip "$(join "${ADDR4[@]}")" --vip 198.18.1.2 ;;
 	ipip6-*) echo --expect-ipip "$(join "${ADDR6[@]}")" --vip 2001:db8:1::2 ;;
 	*) echo --expect-mac "$(join "${MACS[@]}")" ;;
@@ -243,7 +247,7 @@ run_group() {
 	for ((i = 0; i < ${#roles[@]}; i++)); do run_one "$c" "${roles[(i + r) % ${#roles[@]}]}" "$r"; done
 }
 
-CASES=(dsr4-udp-1 dsr4-udp-64k limits4-udp-64k acl4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k lc4-ack-64k ipip4-udp-1 ipip4-udp-64k ipip4-udp-1m dsr6-udp-64k
+CASES=(dsr4-udp-1 dsr4-udp-64k limits4-udp-64k acl4-udp-64k dsr4-udp-1m dsr4-syn-64k dsr4-ack-64k lc4-ack-64k ipip4-udp-1 ipip4-udp-64k ipip4-udp-64k-ring251 ipip4-udp-1m dsr6-udp-64k
 	ipip6-udp-64k)
 # BENCH_CASES="dsr4-udp-1 dsr4-ack-64k" runs a subset (the 8M table as 8m, nftables as nft4-udp-1 and nft4-udp-64k).
 read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m nft4-udp-1 nft4-udp-64k}"
@@ -383,6 +387,7 @@ data=$(bench_data_begin "$build" throughput "live-frames throughput (Mpps, media
 for c in "${names[@]}"; do
 	case $c in
 	dsr4-udp-1 | dsr4-udp-64k | dsr4-udp-1m) series=(xlb_DSR reflector) ;;
+	*-ring251) continue ;;	# another ring size, not another flow count
 	ipip4-udp-*) series=(xlb_IPIP) ;;
 	nft4-udp-*) series=(nftables_DNAT) ;;
 	*) continue ;;
