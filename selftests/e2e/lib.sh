@@ -33,6 +33,15 @@ expect() {
 }
 
 e2e_finish() {
+	# CI keeps nothing of the test bed: a failed suite shows what its daemons last said.
+	if ((e2e_failed > 0)); then
+		local log
+		for log in "$TB_DIR"/*/lbd*.log; do
+			[[ -s $log ]] || continue
+			echo "---- the last lines of $log"
+			tail -n 25 "$log"
+		done
+	fi
 	tb_down "$E2E_PREFIX" >/dev/null 2>&1
 	rm -rf "$TB_DIR"
 	tb_bpffs_down

@@ -3,6 +3,7 @@
 # stream run through the VIP, lbd is stopped, left down, and started again.
 # Every datagram must be answered, the TCP stream must end intact on its
 # backend, and the new lbd must adopt the same attached program and state.
+# A crash (SIGSEGV) leaves its stack in the log and forwarding running.
 E2E_PREFIX=xe-restart E2E_SUITE=restart
 source "$(dirname "$0")/lib.sh"
 e2e_start 3
@@ -68,3 +69,12 @@ expect new_lbd_keeps_config "lbctl show differs after restart: $(diff <(echo "$b
 curl_many "$TB_VIP4" 30 >"$TB_DIR/after.names"
 expect new_lbd_serves_new_flows "$(wc -l <"$TB_DIR/after.names") of 30 requests answered" \
 	test "$(wc -l <"$TB_DIR/after.names")" -eq 30
+
+# ---- a crash: its stack is in the log, and forwarding goes on without lbd ----
+LOG=$(tb_dir "$E2E_PREFIX")/lbd.log
+TB_SIGNAL=SEGV tb_lbd_stop "$E2E_PREFIX"
+expect crash_logs_its_stack "the log's last lines: $(tail -n 5 "$LOG")" \
+	awk '/^lbd: fatal signal 11 \(SEGV\)/ { said = 1 } said && /lbd\(/ { frames++ } END { exit !(frames >= 2) }' "$LOG"
+curl_many "$TB_VIP4" 10 >"$TB_DIR/crashed.names"
+expect forwarding_outlives_a_crash "$(wc -l <"$TB_DIR/crashed.names") of 10 requests answered with lbd dead" \
+	test "$(wc -l <"$TB_DIR/crashed.names")" -eq 10

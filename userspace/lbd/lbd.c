@@ -34,6 +34,7 @@
 #include "bgp.h"
 #include "clock.h"
 #include "config.h"
+#include "crash.h"
 #include "ctl.h"
 #include "ctlsrv.h"
 #include "dataplane.h"
@@ -1000,6 +1001,7 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int opt;
 
+	crash_report_install();
 	while ((opt = getopt_long(argc, argv, "c:s:p:fl:hC:E:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': d.config_path = optarg; break;
