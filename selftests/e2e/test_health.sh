@@ -56,8 +56,9 @@ loop_start() {
 	rm -f "$TB_DIR/loop.stop"
 	ip netns exec "$P-cli" bash -c "while [[ ! -e $TB_DIR/loop.stop ]]; do
 		t=\$(date +%s%3N)
-		r=\$(curl -s --max-time 1 -H 'Connection: close' http://$TB_VIP4/) || r=\"FAIL curl exit \$?\"
-		echo \"\$t \$r\"
+		r=\$(curl -sS --max-time 1 -H 'Connection: close' -w ' %{local_port}' http://$TB_VIP4/ 2>&1) ||
+			r=\"FAIL curl exit \$?: \$r\"
+		echo \"\$t\" \$r	# unquoted: the body's newline goes
 	done" >"$TB_DIR/loop.log" 2>/dev/null &
 	loop_pid=$!
 }
@@ -77,12 +78,17 @@ if wait_for "$KEY" "$BE2" 'b["state"]' down 5; then
 	loop_stop
 	after=$(awk -v t="$t1" '$1 > t + 100' "$TB_DIR/loop.log")
 	n_after=$(grep -c . <<<"$after")
-	n_fail=$(grep -cvE ' be[13]$' <<<"$after")
+	n_fail=$(grep -cvE ' be[13] [0-9]+$' <<<"$after")
 	# Which requests and when, relative to the removal: a delay, a burst, or one stray.
 	# (curl's exit: 7 refused, 52 empty reply, 56 reset, 28 timed out)
 	if ((n_fail)); then
-		grep -vE ' be[13]$' <<<"$after" | awk -v t="$t1" '{ $1 = ($1 - t) " ms:"; print "     " $0 }'
-		grep -E "is down|rebuild" "$(tb_dir "$P")/$(tb_lbd_base).log" | sed 's/^/     lbd: /'
+		grep -vE ' be[13] [0-9]+$' <<<"$after" | awk -v t="$t1" '{ $1 = ($1 - t) " ms:"; print "     " $0 }'
+		grep -E "is down|rebuild|backend|ring" "$(tb_dir "$P")/$(tb_lbd_base).log" | tail -n 20 | sed 's/^/     lbd: /'
+		# A client port seen within the last 10 s would bring back its old flow's backend (XLB_SYN_REUSE_NS).
+		awk '$NF ~ /^[1-9][0-9]*$/ { print $NF }' "$TB_DIR/loop.log" | sort | uniq -d | sed 's/^/     client port used twice: /'
+		lbctl -j stats | python3 -c "import json, sys
+c = json.load(sys.stdin).get('counters', {})
+print('     counters:', ' '.join('%s=%s' % kv for kv in sorted(c.items()) if kv[1]))"
 	fi
 	expect no_failure_after_removal "$n_fail of $n_after requests after removal failed or reached be2" \
 		test "$n_after" -gt 20 -a "$n_fail" -eq 0
