@@ -8,7 +8,8 @@
 # balance on, say they are stale, refuse changes, and a node restarted
 # meanwhile comes up on its cache (with no cache, on no VIP, until etcd is
 # back); a node cut off from etcd catches up once it is back; a revision that does not parse is refused by every node,
-# which stays on the last good one.
+# which stays on the last good one. A client that hangs up while its change
+# waits for a stopped etcd costs lbd no CPU.
 E2E_PREFIX=xe-cl E2E_SUITE=cluster
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=../../scripts/cluster.sh
@@ -322,3 +323,26 @@ applied_after() { all_cs "connected/false/$rev_r/*" && [[ $(backends lb)/$(backe
 wait_until 5000 applied_after
 rc=$?
 expect applies_after_refused "revision $rev_r: $SEEN lb '$(backends lb)', lb2 '$(backends lb2)'" test $rc -eq 0
+
+# ---- a client that hangs up while its change waits for etcd costs lbd nothing ----
+# (epoll reports a hang-up whatever is watched: lbd spun at every wait until the change's answer)
+DIR_LB=$(tb_dir $P)
+etcd_pid=$(cat "$DIR_LB/etcd.pid")
+lbd_ticks() { awk '{ print $14 + $15 }' "/proc/$(cat "$DIR_LB/lbd.pid")/stat"; }
+kill -STOP "$etcd_pid"
+python3 - "$DIR_LB/lbd.sock" "$KEY" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(("\x1f".join(["-", "backend", "add", sys.argv[2], "198.18.0.182"]) + "\n").encode())
+time.sleep(0.3)	# read and parked, waiting for the stopped etcd
+s.close()
+PY
+t0=$(lbd_ticks)
+sleep 2
+t1=$(lbd_ticks)
+answered=$(timeout 5 "$TB_BUILD/lbctl" -s "$DIR_LB/lbd.sock" vip list >/dev/null 2>&1 && echo yes)
+kill -CONT "$etcd_pid"
+echo "     a client gone while its change waits for a stopped etcd: lbd used $((t1 - t0)) of 200 CPU ticks in 2 s"
+expect hung_up_client_costs_nothing "lbd used $((t1 - t0)) CPU ticks in 2 s" test $((t1 - t0)) -lt 40
+expect hung_up_client_lbd_answers "lbctl vip list answered: '${answered:-no}'" test "$answered" = yes

@@ -48,6 +48,7 @@ struct ctl_client {
 	enum ctl_phase phase;
 	int fd;
 	bool want_out;			/* EPOLLOUT is watched */
+	bool unwatched;			/* hung up while its command ran: out of epoll */
 	uint64_t deadline;		/* monotonic ms */
 	uint64_t hold;			/* CL_HELD: the generation of the data plane it waits for */
 	struct ctl_client *next;
@@ -126,11 +127,12 @@ static void watch(struct ctlsrv *s, struct ctl_client *c, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = c };
 
-	if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev)) {
+	if (epoll_ctl(s->epfd, c->unwatched ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd, &ev)) {
 		lbd_warn("control client dropped: epoll: %s", strerror(errno));
 		drop(s, c);
 	}
 	c->want_out = events & EPOLLOUT;
+	c->unwatched = false;
 }
 
 /* Sends what the socket takes now; the rest on EPOLLOUT. Done: the client is closed. */
@@ -411,11 +413,20 @@ void ctlsrv_event(struct ctlsrv *s, void *client, uint32_t events)
 {
 	struct ctl_client *c = client;
 
-	(void)events;	/* hang-ups and errors show as a failed recv or send */
-	if (c->phase == CL_READING)
+	/* Hang-ups and errors show as a failed recv or send. */
+	if (c->phase == CL_READING) {
 		client_read(s, c);
-	else if (c->phase == CL_WRITING)
+	} else if (c->phase == CL_WRITING) {
 		flush(s, c);
+	} else if (c->phase != CL_DROPPED && (events & (EPOLLHUP | EPOLLERR))) {
+		/*
+		 * Gone while its command runs, waits (etcd) or is held: epoll
+		 * reports a hang-up whatever is watched, at every wait, and would
+		 * spin the loop until then. The reply's send finds it gone.
+		 */
+		if (!epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL))
+			c->unwatched = true;
+	}
 }
 
 static void listen_watch(struct ctlsrv *s, uint32_t events)
