@@ -81,7 +81,8 @@ flood_pid=$!
 		n=$((n + 1))
 		ip netns exec $P-cli curl -sS --fail --max-time 5 -H 'Connection: close' -o /dev/null \
 			"http://$TB_VIP4/" 2>>"$TB_DIR/loop.err" && ok=$((ok + 1))
-		echo "$ok $n" >"$TB_DIR/loop.count"
+		# Renamed into place: the kill below may come mid-write, and a truncated count reads as none.
+		echo "$ok $n" >"$TB_DIR/loop.count.new" && mv -f "$TB_DIR/loop.count.new" "$TB_DIR/loop.count"
 		sleep 0.1
 	done
 ) &
