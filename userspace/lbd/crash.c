@@ -19,18 +19,20 @@ static void say(const char *s)
 /* Only async-signal-safe calls: the heap may be what broke. */
 static void on_fatal(int sig)
 {
+	const char *name = sigabbrev_np(sig);
 	void *frames[64];
 	char num[12];
 	int n = sizeof(num) - 1;
-	int depth;
+	int depth, v = sig;
 
 	num[n] = '\0';
-	for (int v = sig; v || n == sizeof(num) - 1; v /= 10)
+	do
 		num[--n] = (char)('0' + v % 10);
+	while (v /= 10);
 	say("lbd: fatal signal ");
 	say(num + n);
 	say(" (");
-	say(sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	say(name ? name : "?");
 	say("), its stack (addr2line -e lbd -f turns lbd(+0x...) into lines):\n");
 	depth = backtrace(frames, 64);
 	backtrace_symbols_fd(frames, depth, STDERR_FILENO);
