@@ -56,7 +56,7 @@ LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o
 LBD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard userspace/lbd/*.c))
 PROGS     := $(BUILD)/lbd $(BUILD)/lbctl $(BUILD)/xlbgen $(BUILD)/lbctl.bash
-TESTS     := $(BUILD)/asan/lbd $(BUILD)/asan/lbctl $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_plan $(BUILD)/test_agent $(BUILD)/test_feedback $(BUILD)/test_etcd $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
+TESTS     := $(BUILD)/asan/lbd $(BUILD)/asan/lbctl $(BUILD)/test_maglev $(BUILD)/test_config $(BUILD)/test_plan $(BUILD)/test_agent $(BUILD)/test_feedback $(BUILD)/test_passive $(BUILD)/test_etcd $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/xdp_run
 BENCHES   := $(BUILD)/bench_maglev $(BUILD)/bench_prog $(BUILD)/conn_fill
 BPF_HDRS  := $(wildcard bpf/include/*.h)
 
@@ -149,6 +149,11 @@ $(BUILD)/test_config: $(BUILD)/selftests/unit/test_config.o $(BUILD)/userspace/l
 
 # Feedback weights: arithmetic only.
 $(BUILD)/test_feedback: $(BUILD)/selftests/unit/test_feedback.o $(BUILD)/userspace/lbd/feedback.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@
+
+# The passive check's window: arithmetic only.
+$(BUILD)/test_passive: $(BUILD)/selftests/unit/test_passive.o $(BUILD)/userspace/lbd/passive.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@
 

@@ -43,9 +43,11 @@ table inet xe_passive {
 	}
 }
 NFT
+# 24 clients at once: with 12, one or none hashed to be2 one run in twenty
+# (two retries each, under N), and CI saw it never pulled.
 t0=$(now_ms)
 pids=()
-for ((i = 0; i < 12; i++)); do
+for ((i = 0; i < 24; i++)); do
 	ip netns exec "$E2E_PREFIX-cli" curl -s -o /dev/null --max-time 4 "http://$TB_VIP4/" &
 	pids+=($!)
 done

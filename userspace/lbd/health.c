@@ -787,24 +787,21 @@ uint32_t hc_weight(const struct hc *hc, const struct lbd_vip_cfg *vip, const str
 void hc_passive(struct hc *hc, struct hc_target *t, uint32_t n, uint32_t window_ms, uint64_t retries,
 		uint64_t now_ms)
 {
-	uint64_t seen = retries - t->passive_base;
+	uint64_t seen;
 	char name[200];
 
 	/* Without an active check nothing would bring it back. */
 	if (t->check.type == CHECK_NONE)
 		return;
-	/* A first look, a counter that went back (a reused backend id), a window over: a new window. */
-	if (!t->passive_since_ms || retries < t->passive_base || now_ms - t->passive_since_ms >= window_ms) {
-		t->passive_base = retries;
-		t->passive_since_ms = now_ms;
+	seen = passive_count(&t->passive_window, retries, window_ms, now_ms);
+	/* Out already: the SYNs its old flows send again are no news, and must not pull it the moment it is back. */
+	if (!t->up) {
+		passive_forget(&t->passive_window);
 		return;
 	}
 	if (seen < n)
 		return;
-	t->passive_base = retries;
-	t->passive_since_ms = now_ms;
-	if (!t->up)
-		return;
+	passive_forget(&t->passive_window);
 	t->up = false;
 	t->ok_run = t->fail_run = 0;
 	t->ramp_start = 0;

@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "check.h"
 #include "feedback.h"
+#include "passive.h"
 #include "config.h"
 #include "source.h"
 
@@ -61,8 +62,7 @@ struct hc_target {
 	struct fb_state feedback;
 	uint64_t feedback_seen;		/* probes finished, or bytes sent, at the last sample */
 	bool feedback_primed;		/* feedback_seen holds a reading */
-	/* The passive check (hc_passive()): the retransmitted SYNs counted when its window began. */
-	uint64_t passive_base, passive_since_ms;
+	struct passive_window passive_window;	/* hc_passive(): the SYNs clients sent again, lately */
 	uint64_t passive_until_ms;	/* monotonic: no rise before, or it would be back before the clients noticed */
 	char passive[80];		/* why it took the pair down; "" once the active check brought it back */
 	uint32_t latency_us;
@@ -102,7 +102,7 @@ struct hc_target *hc_find(const struct hc *hc, const struct lbd_vip_cfg *vip, co
 /*
  * The passive check, once a second for a pair whose VIP has passive n/window:
  * retries is the backend's count of SYNs clients sent again (syn_retry_map,
- * over every VIP it serves). n more within a window take the pair down as
+ * over every VIP it serves). n more within any window take the pair down as
  * failed checks would; once that long has passed the active check's rise brings
  * it back, then slow start.
  */
