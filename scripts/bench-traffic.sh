@@ -55,8 +55,11 @@ sysctl -qw kernel.bpf_stats_enabled=1
 tb_pair_up $P
 ip -n $P-gen addr add 2001:db8::10/64 dev g0 nodad
 ip -n $P-lb addr add 2001:db8::2/64 dev l0 nodad
+# BENCH_BACKENDS (default 8, at most 9: issue 19's rig had 8) backends per VIP.
+BACKENDS=${BENCH_BACKENDS:-8}
+((BACKENDS >= 1 && BACKENDS <= 9)) || { echo "bench-traffic: BENCH_BACKENDS=$BACKENDS is not 1 to 9" >&2; exit 2; }
 MACS=() ADDR4=() ADDR6=()
-for i in 1 2 3; do
+for ((i = 1; i <= BACKENDS; i++)); do
 	MACS+=("02:00:00:00:01:0$i") ADDR4+=("198.18.0.10$i") ADDR6+=("2001:db8::10$i")
 	ip -n $P-lb neigh add "198.18.0.10$i" lladdr "02:00:00:00:01:0$i" dev l0 nud permanent
 	ip -n $P-lb neigh add "2001:db8::10$i" lladdr "02:00:00:00:01:0$i" dev l0 nud permanent
@@ -88,7 +91,7 @@ lbd_start() {	# PIN CONN_TABLE_SIZE: lbd with every VIP, its program then detach
 		$LBCTL vip add "$vip" --forward "$fwd" --sched "$sched" --check none $extra >/dev/null
 		local fam=4
 		[[ $vip == \[* ]] && fam=6
-		for i in 0 1 2; do
+		for ((i = 0; i < BACKENDS; i++)); do
 			if [[ $fam == 4 ]]; then $LBCTL backend add "$vip" "${ADDR4[$i]}" >/dev/null
 			else $LBCTL backend add "$vip" "${ADDR6[$i]}" >/dev/null; fi
 		done
@@ -124,11 +127,13 @@ nft_start() {
 	# The generator leaves L4 checksums stale; conntrack would call those packets invalid.
 	ip netns exec $P-lb sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
 		net.ipv4.conf.l0.send_redirects=0 net.netfilter.nf_conntrack_checksum=0
+	local i map=()
+	for ((i = 0; i < BACKENDS; i++)); do map+=("$i : ${ADDR4[$i]}"); done
 	ip netns exec $P-lb nft -f - <<NFT
 table ip xb_traffic {
     chain pre {
         type nat hook prerouting priority dstnat;
-        ip daddr 198.18.1.1 udp dport 80 dnat to numgen inc mod 3 map { 0 : ${ADDR4[0]}, 1 : ${ADDR4[1]}, 2 : ${ADDR4[2]} }
+        ip daddr 198.18.1.1 udp dport 80 dnat to numgen inc mod $BACKENDS map { $(join "${map[@]}") }
     }
 }
 NFT
@@ -254,6 +259,7 @@ read -r -a CASES <<<"${BENCH_CASES:-${CASES[*]} 8m nft4-udp-1 nft4-udp-64k}"
 for c in "${CASES[@]}"; do [[ $c == 8m ]] || case_frames "$c" >/dev/null; done
 
 echo "== live frames through a veth pair, 64-byte frames, generator pinned to CPU $CPU, median (min-max) of $REPS"
+echo "backends: $BACKENDS a VIP"
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, kernel $(uname -r)"
 echo "each case beside its own reflector run (IPIP IPv4 also the floor), order rotated each repetition;" \
 	"kernel.bpf_stats_enabled=1 throughout"
