@@ -179,9 +179,37 @@ on lb backend set "$KEY" "$BE2" --drain >/dev/null || fail join "backend set --d
 wait_until 2000 applied_on_both
 sleep 0.5
 m_lb=$(moved_flows lb)
+# lb's reads for lb3's dump are a thread's, never its loop's: a read of a sparse
+# hash walks every empty bucket (moved_map, nearly always almost empty, is as
+# large as conn_map: ~200 ms a read at 64M), and the loop must go on sending
+# adverts. strace shows which thread makes each read; nothing else walks a
+# table on lb's loop meanwhile.
+lb_pid=$(cat "$DIR/lbd.pid")
+timeout 8 strace -f -qq -p "$lb_pid" -e trace=bpf -o "$DIR/dump.strace" 2>/dev/null &
+strace_pid=$!
+sleep 1
 TB_LB=lb3 tb_lbd_start $P || fail join "lbd on lb3 did not start"
 lb3_in() { [[ $(sfield lb3 joined) == true ]]; }
 wait_until 5000 lb3_in
+sleep 0.5
+kill "$strace_pid" 2>/dev/null
+wait "$strace_pid" 2>/dev/null
+# lb's fds of its flow tables: those whose map id is the pinned moved_map's or conn_map's.
+flow_fds=()
+for m in moved_map conn_map; do
+	id=$(bpftool map show pinned "$(tb_pin_dir $P)/$m" -j | jpy "d['id']")
+	for f in /proc/"$lb_pid"/fdinfo/*; do
+		[[ $(awk '$1 == "map_id:" { print $2 }' "$f" 2>/dev/null) == "$id" ]] && flow_fds+=("${f##*/}")
+	done
+done
+table_walks() {	# WHO: main (lbd's loop) or other (its threads): their reads that walk a flow table
+	grep -E 'BPF_MAP_(GET_NEXT_KEY|LOOKUP_BATCH)' "$DIR/dump.strace" |
+		awk -v pid="$lb_pid" -v who="$1" -v fds=" ${flow_fds[*]} " '
+			match($0, /map_fd=[0-9]+/) && index(fds, " " substr($0, RSTART + 7, RLENGTH - 7) " ") &&
+			($1 == pid) == (who == "main") { n++ } END { print n + 0 }'
+}
+expect join_dump_read_off_the_loop "lb's loop made $(table_walks main) reads of its flow tables (fds ${flow_fds[*]}) during lb3's join, its threads $(table_walks other); lb3 had $(pfield lb3 lb received_flows) flows from lb" \
+	test "$(table_walks main)" -eq 0 -a "$(table_walks other)" -gt 0 -a "$(pfield lb3 lb received_flows)" -gt 0
 # Every download moves to lb3, whose ring sends be2's slots elsewhere: only what its peers sent keeps them.
 cl_pin $P lb3
 broken

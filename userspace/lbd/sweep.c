@@ -155,14 +155,7 @@ static struct sweep_batch *next_batch(struct lbd_dp *dp)
 	struct lbd_sweep *sw = &dp->sweep;
 	int fds[2] = { dp->fds.conn, dp->fds.moved };
 
-	if (sw->reader.running)
-		return sweep_reader_take(&sw->reader);
-	if (!sw->own)
-		sw->own = malloc(sizeof(*sw->own));
-	if (!sw->own)
-		return NULL;
-	sweep_walk_next(&sw->walk, fds, sw->own);
-	return sw->own;
+	return sweep_reader_next(&sw->reader, &sw->walk, fds, &sw->own);
 }
 
 static void batch_done(struct lbd_dp *dp)

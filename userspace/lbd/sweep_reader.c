@@ -36,7 +36,7 @@ void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch 
 	if (!ended)
 		return;
 	if (w->table == 0) {
-		w->table = 1;	/* on to moved_map, from its start */
+		w->table = 1;	/* on to the second table, from its start */
 		w->first = true;
 	} else {
 		b->last = true;
@@ -79,13 +79,13 @@ static void *walk(void *arg)
 	return NULL;
 }
 
-int sweep_reader_start(struct sweep_reader *r, int conn_fd, int moved_fd)
+int sweep_reader_start(struct sweep_reader *r, int first_fd, int second_fd)
 {
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	r->fds[0] = conn_fd;
-	r->fds[1] = moved_fd;
+	r->fds[0] = first_fd;
+	r->fds[1] = second_fd;
 	r->batches = calloc(SWEEP_AHEAD, sizeof(*r->batches));
 	if (!r->batches)
 		return -ENOMEM;
@@ -156,4 +156,17 @@ void sweep_reader_done(struct sweep_reader *r)
 	r->taken++;
 	pthread_cond_signal(&r->work);
 	pthread_mutex_unlock(&r->lock);
+}
+
+struct sweep_batch *sweep_reader_next(struct sweep_reader *r, struct sweep_walk *w, const int fds[2],
+				      struct sweep_batch **own)
+{
+	if (r->running)
+		return sweep_reader_take(r);
+	if (!*own)
+		*own = malloc(sizeof(**own));
+	if (!*own)
+		return NULL;
+	sweep_walk_next(w, fds, *own);
+	return *own;
 }

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The sweep's reads of conn_map and moved_map, off lbd's loop. One batch
- * read of a hash map walks buckets until it has its entries or reaches the
- * end, however many buckets are empty: with conn-table-size 8M a batch of
- * a sparse table (moved_map nearly always, conn_map at a quiet hour) took
- * 26 ms in one syscall, ~200 ms at 64M, and held the loop that long. This
- * thread walks both tables, conn_map then moved_map, a few batches ahead
- * of the loop, which takes each batch when it is there and handles it in
- * its bounded steps (deleting idle flows, counting, unmarking stays on
- * the loop).
+ * Walks of the two flow tables, off lbd's loop. One batch read of a hash
+ * map walks buckets until it has its entries or reaches the end, however
+ * many buckets are empty: with conn-table-size 8M a batch of a sparse
+ * table (moved_map nearly always, conn_map at a quiet hour) took 26 ms in
+ * one syscall, ~200 ms at 64M, and held the loop that long. A reader's
+ * thread walks its two tables, fds[0] then fds[1], a few batches ahead of
+ * the loop, which takes each batch when it is there and handles it in its
+ * bounded steps. The sweep's reader walks conn_map then moved_map
+ * (deleting idle flows, counting, unmarking stay on the loop); flow
+ * sharing's walks moved_map then conn_map for a peer's dump (sync.c).
  */
 #ifndef LBD_SWEEP_READER_H
 #define LBD_SWEEP_READER_H
@@ -32,14 +33,14 @@ struct sweep_batch {
 	struct xlb_flow_key keys[SWEEP_BATCH];
 	struct xlb_conn vals[SWEEP_BATCH];
 	uint32_t count;
-	int table;	/* 0: conn_map, 1: moved_map */
-	bool last;	/* the walk's last batch: moved_map ended */
+	int table;	/* which of the walk's tables: 0, fds[0]; 1, fds[1] */
+	bool last;	/* the walk's last batch: fds[1] ended */
 	int error;	/* -errno of the read; the pass ends with it */
 };
 
-/* Where a walk of the two tables is: conn_map then moved_map. */
+/* Where a walk of the two tables is: fds[0], then fds[1]. */
 struct sweep_walk {
-	int table;		/* 0: conn_map, 1: moved_map */
+	int table;		/* 0: fds[0], 1: fds[1] */
 	bool first;		/* no batch of this table yet: its walk starts afresh */
 	uint64_t cursor;	/* bpf_map_lookup_batch's place */
 };
@@ -49,15 +50,15 @@ struct sweep_reader {
 	bool running, stopping;
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* a pass begun, a place freed, or stopping */
-	int fds[2];		/* conn_map, moved_map: lbd's, they outlive the thread */
+	int fds[2];		/* the tables, in the walk's order: lbd's, they outlive the thread */
 	struct sweep_batch *batches;	/* SWEEP_AHEAD of them, a ring */
 	uint64_t read, taken;	/* batches read and taken this pass: read - taken are ready */
 	uint64_t pass;		/* the walk asked for; the thread starts afresh when it changes */
 	bool walking;		/* the pass's walk has not ended */
 };
 
-/* Starts the thread over the two tables' fds. -errno when it cannot: the loop then reads them itself. */
-int sweep_reader_start(struct sweep_reader *r, int conn_fd, int moved_fd);
+/* Starts the thread over two tables, walked first_fd then second_fd. -errno when it cannot: the loop then reads them itself. */
+int sweep_reader_start(struct sweep_reader *r, int first_fd, int second_fd);
 void sweep_reader_stop(struct sweep_reader *r);
 /* A new walk from both tables' starts; what the last one left unread or untaken is dropped. */
 void sweep_reader_begin(struct sweep_reader *r);
@@ -65,9 +66,16 @@ void sweep_reader_begin(struct sweep_reader *r);
 void sweep_reader_cancel(struct sweep_reader *r);
 /* The next batch read, or NULL while the thread has none ready; never waits. */
 struct sweep_batch *sweep_reader_take(struct sweep_reader *r);
+/*
+ * The walk's next batch: the thread's (sweep_reader_take()), or, where it
+ * could not start, one read here with w over fds into *own (allocated at
+ * the first). NULL while the thread has none ready.
+ */
+struct sweep_batch *sweep_reader_next(struct sweep_reader *r, struct sweep_walk *w, const int fds[2],
+				      struct sweep_batch **own);
 /* The batch take() gave is handled: its place may be read into again. */
 void sweep_reader_done(struct sweep_reader *r);
-/* A walk from conn_map's start. */
+/* A walk from fds[0]'s start. */
 void sweep_walk_begin(struct sweep_walk *w);
 /* The walk's next batch into *b (the thread's reads, and the loop's where there is no thread). */
 void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch *b);

@@ -258,13 +258,27 @@ void sync_flow_live(void *ctx, const struct xlb_flow_key *flow, const struct xlb
 	}
 }
 
-static void dump_begin(struct sync_peer *p)
+/* The walk from moved_map's start, for walk_peer; a batch in hand is dropped. */
+static void walk_begin(struct sync *s)
+{
+	if (s->dump_in && s->dump_reader.running)
+		sweep_reader_done(&s->dump_reader);
+	s->dump_in = NULL;
+	s->dump_at = 0;
+	s->walk_ended = false;
+	if (s->dump_reader.running)
+		sweep_reader_begin(&s->dump_reader);
+	else
+		sweep_walk_begin(&s->dump_walk);
+}
+
+/* A peer asking again while its dump is under way (it restarted) gets it from the start. */
+static void dump_begin(struct sync *s, struct sync_peer *p)
 {
 	p->dumping = true;
-	p->dump_conns = false;
-	p->cursor_valid = false;
-	p->dump_read = 0;
 	p->dump_n = 0;
+	if (s->walk_peer == p)
+		walk_begin(s);
 }
 
 static void receive_one(struct sync *s, const uint8_t *buf, size_t len, const struct sockaddr_storage *from,
@@ -330,7 +344,7 @@ static void receive_one(struct sync *s, const uint8_t *buf, size_t len, const st
 		}
 		break;
 	case SYNC_DUMP_REQUEST:
-		dump_begin(p);
+		dump_begin(s, p);
 		break;
 	case SYNC_DUMP_END:
 		p->answered = true;
@@ -378,40 +392,49 @@ static bool dump_flush(struct sync *s, struct sync_peer *p)
  * of the flows it knows needs the mark), and a slot it still has marked
  * with another previous backend would send this node's flows there
  * (CI's vrrp_failover_downloads_intact); flows of per-flow VIPs live
- * there only.
+ * there only. The entries are the batch read's: a flow that changed since
+ * is sent as it was, as one read a moment earlier would have been.
  */
 static void dump_step(struct sync *s, struct sync_peer *p)
 {
-	int read = 0;
+	int handled = 0;
 
-	while (read < SYNC_DUMP_BUDGET) {
-		int fd = p->dump_conns ? s->d->dp.fds.conn : s->d->dp.fds.moved;
-		struct xlb_flow_key next;
-		struct xlb_conn conn;
+	while (handled < SYNC_DUMP_BUDGET) {
+		struct sweep_batch *b;
 
 		if (p->dump_n == SYNC_BATCH && !dump_flush(s, p))
 			return;	/* the rest at the next tick: a dump must not lose to the rate limit */
-		/* A key deleted under the cursor sends the walk back to the first: twice the table is enough. */
-		if (p->dump_read++ > 2ull * s->d->dp.conn_table_size ||
-		    bpf_map_get_next_key(fd, p->cursor_valid ? &p->cursor : NULL, &next)) {
-			if (!p->dump_conns) {
-				p->dump_conns = true;
-				p->cursor_valid = false;
-				p->dump_read = 0;
-				continue;
-			}
+		if (s->walk_ended) {
 			if (!dump_flush(s, p) || p->next_send_us > lbd_mono_us())
 				return;
 			send_to(s, p, SYNC_DUMP_END, NULL, 0);
 			p->dumping = false;
+			s->walk_peer = NULL;
 			return;
 		}
-		p->cursor = next;
-		p->cursor_valid = true;
-		read++;
-		if (!bpf_map_lookup_elem(fd, &next, &conn) &&
-		    entry_of(&s->d->dp, &next, XLB_CONN_ID(conn.backend_id), &p->dump_batch[p->dump_n]))
-			p->dump_n++;
+		if (!s->dump_in) {
+			s->dump_in = sweep_reader_next(&s->dump_reader, &s->dump_walk, s->dump_fds, &s->dump_own);
+			s->dump_at = 0;
+			if (!s->dump_in)
+				return;
+		}
+		b = s->dump_in;
+		if (s->dump_at < b->count) {
+			uint32_t i = s->dump_at++;
+
+			handled++;
+			if (entry_of(&s->d->dp, &b->keys[i], XLB_CONN_ID(b->vals[i].backend_id),
+				     &p->dump_batch[p->dump_n]))
+				p->dump_n++;
+			continue;
+		}
+		if (b->error)
+			lbd_warn("sync: the dump for %s ends early, at a read of %s: %s; it has what was read before",
+				 p->name, b->table ? "conn_map" : "moved_map", strerror(-b->error));
+		s->walk_ended = b->last;
+		if (s->dump_reader.running)
+			sweep_reader_done(&s->dump_reader);
+		s->dump_in = NULL;
 	}
 }
 
@@ -464,9 +487,14 @@ void sync_tick(struct sync *s)
 		return;
 	ring_buffer__consume(s->ring);
 	flush(s);
-	for (size_t i = 0; i < s->n_peers; i++)
-		if (s->peers[i].dumping)
-			dump_step(s, &s->peers[i]);
+	/* One dump at a time, in the peers' order: each walk reads both tables whole. */
+	for (size_t i = 0; !s->walk_peer && i < s->n_peers; i++)
+		if (s->peers[i].dumping) {
+			s->walk_peer = &s->peers[i];
+			walk_begin(s);
+		}
+	if (s->walk_peer)
+		dump_step(s, s->walk_peer);
 	join_check(s);
 }
 
@@ -549,6 +577,12 @@ int sync_start(struct lbd *d, char *err, size_t len)
 		ret = -errno;
 		goto fail_epoll;
 	}
+	s->dump_fds[0] = d->dp.fds.moved;
+	s->dump_fds[1] = d->dp.fds.conn;
+	ret = sweep_reader_start(&s->dump_reader, s->dump_fds[0], s->dump_fds[1]);
+	if (ret)
+		lbd_warn("sync: cannot start the dumps' reader thread: %s; lbd reads the tables for its peers' "
+			 "dumps on its loop, which a large table holds up to tens of ms a batch", strerror(-ret));
 	s->join_deadline_ms = lbd_mono_ms() + SYNC_JOIN_MS;
 	d->dp.flow_live = sync_flow_live;
 	d->dp.flow_live_ctx = s;
@@ -570,6 +604,11 @@ void sync_stop(struct sync *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	sweep_reader_stop(&s->dump_reader);
+	free(s->dump_own);
+	s->dump_own = NULL;
+	s->dump_in = NULL;
+	s->walk_peer = NULL;
 }
 
 void sync_show(struct sync *s, struct out *o)

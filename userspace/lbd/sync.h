@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "source.h"
+#include "sweep_reader.h"
 #include "xlb_common.h"
 
 struct lbd;
@@ -39,7 +40,7 @@ struct ring_buffer;
 #define SYNC_RATE		2000		/* messages a second to each peer, at most (40000 flows) */
 #define SYNC_MAX_AGE_MS		30000		/* a message's time may differ from ours by this much */
 #define SYNC_JOIN_MS		3000		/* at start, how long the peers' flows are waited for */
-#define SYNC_DUMP_BUDGET	2048		/* moved_map entries read for a peer's dump, a tick */
+#define SYNC_DUMP_BUDGET	2048		/* table entries a peer's dump handles a tick */
 #define SYNC_MIN_KEY		16
 #define SYNC_REFRESH_WINDOW_S	10		/* a live shared flow is sent again in this window of each half conn-timeout */
 
@@ -74,12 +75,8 @@ struct sync_peer {
 	uint64_t last_rx_ms, last_tx_ms;	/* wall clock; 0: never */
 	uint64_t highest_seq;
 	bool answered;		/* its dump came whole (SYNC_DUMP_END) */
-	/* A dump of our moved_map it asked for, under way. */
+	/* A dump of our tables it asked for, under way or waiting for the one before (struct sync's walk). */
 	bool dumping;
-	bool cursor_valid;
-	bool dump_conns;	/* the dump is past moved_map, in conn_map */
-	struct xlb_flow_key cursor;
-	uint64_t dump_read;	/* entries read for it: a walk the sweep keeps restarting still ends */
 	struct sync_entry dump_batch[SYNC_BATCH];	/* read, not sent yet (the rate) */
 	size_t dump_n;
 	uint64_t next_send_us;	/* the rate limit: when its next message may go, in 1/SYNC_RATE s steps */
@@ -109,6 +106,21 @@ struct sync {
 	uint64_t rx_known;	/* a flow we knew already: ours is kept (refreshed, if the same pick) */
 	uint64_t refreshed;	/* live shared flows sent again, so their peers' copies do not expire */
 	uint64_t marked;	/* slots of ours marked moved for a peer's flow (lbd_dp_mark_for_peer()) */
+	/*
+	 * The dumps' walk of moved_map then conn_map, one peer's at a time. A
+	 * thread reads it: a batch read of a sparse hash walks every empty
+	 * bucket (moved_map is as large as conn_map and nearly always almost
+	 * empty: 26 ms a read at conn-table-size 8M, ~200 ms at 64M), which the
+	 * loop, sending VRRP adverts every 100 ms, must not wait for.
+	 */
+	struct sweep_reader dump_reader;	/* not running: the loop reads (dump_walk, dump_own) */
+	struct sweep_walk dump_walk;
+	struct sweep_batch *dump_own;
+	int dump_fds[2];			/* moved_map, conn_map */
+	struct sync_peer *walk_peer;		/* whose dump the walk is; NULL: none */
+	struct sweep_batch *dump_in;		/* the batch in hand, handled up to dump_at */
+	uint32_t dump_at;
+	bool walk_ended;			/* the walk's last batch is handled: the END goes next */
 };
 
 static inline bool sync_on(const struct lbd_config *cfg)
