@@ -16,7 +16,7 @@ uint64_t passive_count(struct passive_window *w, uint64_t counter, uint32_t wind
 	uint64_t slice = now_ms / slice_ms, gained, total = 0;
 	uint32_t *now_slice;
 
-	if (!w->slice_ms || w->slice_ms != slice_ms || counter < w->last || slice < w->newest) {
+	if (w->slice_ms != slice_ms || counter < w->last || slice < w->newest) {
 		passive_forget(w);
 		w->slice_ms = slice_ms;
 		w->last = counter;
