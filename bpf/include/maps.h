@@ -198,8 +198,8 @@ struct {
 } persist_map SEC(".maps");
 
 /*
- * Per backend: SYNs again on a flow it was given within XLB_SYN_REUSE_NS,
- * a client retransmitting because no SYN-ACK reached it. lbd's passive
+ * Per backend: SYNs again on a flow it was given and whose client has not
+ * answered yet, within XLB_SYN_REUSE_NS: no SYN-ACK reached the client. lbd's passive
  * check reads it: with DSR or IPIP xlb sees only the client's side.
  */
 struct {

@@ -303,10 +303,11 @@ _Static_assert(sizeof(struct xlb_shared) == 48, "xlb_shared layout");
 #define XLB_CONN_SEEN_SHIFT	30
 
 /*
- * A TCP SYN on a remembered flow older than this is a new connection on a
- * reused source port and follows the current ring; a younger one is the
- * client retransmitting its SYN (after 1, 3, 7 s), which must reach the
- * backend that already answered it.
+ * A TCP SYN on a flow remembered at its SYN (syn_map; conn_map on per-flow
+ * VIPs) younger than this is the client retransmitting its SYN (after 1,
+ * 3, 7 s), which must reach the backend that may have answered it; an
+ * older one is a new connection on a reused source port and is picked
+ * afresh. On ring VIPs a SYN on a confirmed flow is always a new one.
  */
 #define XLB_SYN_REUSE_NS	(10ull * 1000000000ull)
 
@@ -436,7 +437,7 @@ struct xlb_trace {
 	__u8 fwd_mode;		/* the VIP's enum xlb_fwd_mode */
 	__u8 vip_flags;		/* the VIP's XLB_VIP_F_* */
 	__u8 conn_table;	/* XLB_TRACE_CONN_* */
-	__u8 conn_stale;	/* 1: a SYN on an entry older than XLB_SYN_REUSE_NS, which it ignored */
+	__u8 conn_stale;	/* 1: a SYN on an entry it ignored, a new connection on a reused tuple */
 };
 _Static_assert(sizeof(struct xlb_trace) == 40, "xlb_trace layout");
 

@@ -269,10 +269,10 @@ static __always_inline int xlb_flow_predates_move(const struct xlb_pkt *pkt,
  * The backend of a flow on a moved slot: the remembered one while it is
  * up; else the slot's previous backend for a flow from before the move;
  * else a Maglev pick. What is picked is remembered from then on. ICMP
- * errors only look: they must not create flows. A TCP SYN on a flow
- * remembered for longer than XLB_SYN_REUSE_NS opens a new connection on a
- * reused source port, so it is picked afresh: it must not go to the
- * backend an old connection had (drained or removed since).
+ * errors only look: they must not create flows. A TCP SYN that is not
+ * its client retransmitting (see xlb_syn_is_retry) opens a new connection
+ * on a reused source port, so it is picked afresh: it must not go to the
+ * backend an old connection had (drained, removed or failing since).
  */
 /* Where xlb_conn_find() found a flow. */
 enum xlb_conn_where { XLB_IN_CONN, XLB_IN_MOVED, XLB_IN_SYN };
@@ -325,7 +325,27 @@ static __always_inline void xlb_share_remembered(const struct xlb_pkt *pkt, cons
 		xlb_share(pkt, vip, id);
 }
 
-/* A SYN again on a flow younger than XLB_SYN_REUSE_NS: see syn_retry_map. */
+/*
+ * A SYN on a known tuple is its client retransmitting only while syn_map
+ * holds the flow, for XLB_SYN_REUSE_NS. The table proper holds connections
+ * whose client got past its SYN, and a client never sends that SYN again:
+ * a SYN on their tuple, however soon, is a new connection on a reused
+ * source port (a client looping short connections reuses ports within
+ * seconds; sent to the old backend, gone down since, it was refused).
+ */
+static __always_inline int xlb_syn_is_retry(const struct xlb_conn *conn, int where)
+{
+	return where == XLB_IN_SYN && bpf_ktime_get_ns() - conn->created_ns <= XLB_SYN_REUSE_NS;
+}
+
+/* A new connection on the tuple of one the table holds: the old entry must not shadow syn_map's. */
+static __always_inline void xlb_conn_forget(const struct xlb_pkt *pkt)
+{
+	bpf_map_delete_elem(&moved_map, &pkt->flow);
+	bpf_map_delete_elem(&conn_map, &pkt->flow);
+}
+
+/* A SYN retransmitted (xlb_syn_is_retry): see syn_retry_map. */
 static __always_inline void xlb_note_syn_retry(const struct xlb_pkt *pkt, const struct xlb_conn *conn)
 {
 	__u32 id = XLB_CONN_ID(conn->backend_id);
@@ -349,7 +369,7 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 
 	conn = xlb_conn_find(pkt, slot, &where);
 	known = conn != NULL;
-	if (conn && pkt->syn && bpf_ktime_get_ns() - conn->created_ns > XLB_SYN_REUSE_NS) {
+	if (conn && pkt->syn && !xlb_syn_is_retry(conn, where)) {
 		xlb_trace_conn_stale();
 		conn = NULL;
 	}
@@ -387,12 +407,15 @@ static __always_inline struct xlb_backend *xlb_pick_remembered(const struct xlb_
 	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
 	/*
 	 * A new SYN waits in syn_map for its client's ACK (its retransmissions
-	 * find it there). An entry the table had (a reused tuple, a backend
-	 * gone down) is overwritten where it is, or it would shadow the pick.
+	 * find it there). The table's entry for a reused tuple goes, or it
+	 * would shadow the pick.
 	 */
-	if (pkt->syn && (!known || where == XLB_IN_SYN)) {
-		if (!xlb_trace)
+	if (pkt->syn) {
+		if (!xlb_trace) {
+			if (known && where != XLB_IN_SYN)
+				xlb_conn_forget(pkt);
 			bpf_map_update_elem(&syn_map, &pkt->flow, &fresh, BPF_ANY);
+		}
 	} else {
 		xlb_conn_remember(pkt, slot, &fresh);
 		/* Any node's ring places a flow on an unmoved slot. */

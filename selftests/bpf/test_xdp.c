@@ -621,6 +621,24 @@ static void map_worker_spares_claimed_rings(void)
 }
 
 /*
+ * The SYN of a flow that lands on backend 21 (which the next ring drops),
+ * from the first source port from `port` on whose flow does; 0 once it
+ * reached 21.
+ */
+static int syn_to_backend_21(struct pkt_spec *s, uint16_t port, struct xlb_flow_key *flow,
+			     uint8_t *in, struct env_run *r)
+{
+	for (s->sport = port; s->sport < port + 200; s->sport++) {
+		env_flow(s, flow);
+		if (env_ring_pick(VIP4_CHURN, flow) == 21)
+			break;
+	}
+	if (!XT_EQ(env_ring_pick(VIP4_CHURN, flow), 21) || !XT_EQ(env_run(in, pkt_build(s, in), r), 0))
+		return -1;
+	return XT_MEM(r->out, env_backend(21)->mac, 6) ? 0 : -1;
+}
+
+/*
  * A SYN on a remembered 5-tuple: within XLB_SYN_REUSE_NS it is the client
  * retransmitting, and must reach the backend that may have answered; later
  * it is a new connection on a reused source port and follows the current
@@ -638,15 +656,8 @@ static void syn_on_known_tuple(void)
 	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
 	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
 		return;
-	/* A source port whose flow lands on backend 21, which the next ring drops. */
-	for (s.sport = 45000; s.sport < 45200; s.sport++) {
-		env_flow(&s, &flow);
-		if (env_ring_pick(VIP4_CHURN, &flow) == 21)
-			break;
-	}
-	if (!XT_EQ(env_ring_pick(VIP4_CHURN, &flow), 21) || !XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
+	if (syn_to_backend_21(&s, 45000, &flow, in, &r))
 		return;
-	XT_MEM(r.out, env_backend(21)->mac, 6);
 	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 22, 23, 0, 0 }, 4 * sizeof(uint32_t));
 	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
 		return;
@@ -675,6 +686,61 @@ static void syn_on_known_tuple(void)
 	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0))
 		XT_MEM(r.out, env_backend(env_ring_pick(VIP4_CHURN, &flow))->mac, 6);
 	XT_TRUE(env_ring_pick(VIP4_CHURN, &flow) != 21, "the new ring still picks 21");
+}
+
+/*
+ * A SYN on the tuple of a connection whose client got past its SYN is a
+ * new connection, however soon: a client never sends the SYN of a
+ * connection it has answered again. A client looping short connections
+ * reuses source ports within seconds; the SYN went to the old backend
+ * while the ring had dropped it, and a backend down is a refusal. The new
+ * connection follows the ring, waits in syn_map like any SYN, and counts
+ * as no retransmission for the passive check.
+ */
+static void syn_after_handshake_is_new_connection(void)
+{
+	struct pkt_spec s = { V4(CLIENT4, "198.18.1.5", IPPROTO_TCP, 0, 80), .tcp_flags = 0x02 };
+	uint8_t in[PKT_MAX];
+	struct xlb_flow_key flow;
+	struct xlb_conn conn;
+	struct env_run r;
+	uint32_t now_pick;
+
+	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 21, 22, 23, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(publish_fresh(VIP4_CHURN), 0))
+		return;
+	if (syn_to_backend_21(&s, 46000, &flow, in, &r))
+		return;
+	s.tcp_flags = 0x10;
+	if (!XT_EQ(env_run(in, pkt_build(&s, in), &r), 0) || !XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1))
+		return;
+	XT_EQ(env_conn_find(&flow, &conn), env_fds.conn);
+	/* The old connection ends; 21 fails its check and leaves the ring. */
+	memcpy(env_vips[VIP4_CHURN].backends, (uint32_t[]){ 22, 23, 0, 0 }, 4 * sizeof(uint32_t));
+	if (!XT_EQ(env_publish(VIP4_CHURN), 0))
+		return;
+	now_pick = env_ring_pick(VIP4_CHURN, &flow);
+	XT_TRUE(now_pick != 21, "the new ring still picks 21");
+	s.tcp_flags = 0x02;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
+		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 0);
+		XT_MEM(r.out, env_backend(now_pick)->mac, 6);
+	}
+	/* In syn_map alone: the old entry would shadow it, and its ACK would go to 21. */
+	if (XT_EQ(env_conn_find(&flow, &conn), env_fds.syn))
+		XT_EQ(conn.backend_id, now_pick);
+	/* Its retransmission is one, and stays. */
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_CONN_HIT], 1);
+		XT_MEM(r.out, env_backend(now_pick)->mac, 6);
+	}
+	s.tcp_flags = 0x10;
+	if (XT_EQ(env_run(in, pkt_build(&s, in), &r), 0)) {
+		XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1);
+		XT_MEM(r.out, env_backend(now_pick)->mac, 6);
+	}
+	env_conn_forget(&flow);
 }
 
 /*
@@ -2640,6 +2706,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(ring_reads_back),
 	XT_CASE(map_worker_spares_claimed_rings),
 	XT_CASE(syn_on_known_tuple),
+	XT_CASE(syn_after_handshake_is_new_connection),
 	XT_CASE(flow_on_down_backend_moves),
 	XT_CASE(all_backends_down_drops),
 	XT_CASE(source_hash_sticks_client),

@@ -64,6 +64,38 @@ loop_start() {
 }
 loop_stop() { touch "$TB_DIR/loop.stop"; wait "$loop_pid"; }
 
+# A client port whose connection reached be2: the same port again, seconds
+# later and after be2 went down, is a new connection (a looping client reuses
+# ports so), and must not be sent to the old connection's backend.
+# The client resets its end (SO_LINGER 0): with no TIME_WAIT left, the port
+# is free at once, as an ephemeral one is for a client whose server closed first.
+get_from_port() {
+	ip netns exec "$P-cli" python3 -c '
+import socket, struct, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.settimeout(1)
+try:
+    s.bind(("", int(sys.argv[2])))
+    s.connect((sys.argv[1], 80))
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    reply = b""
+    while b"\r\n\r\n" not in reply or not reply.split(b"\r\n\r\n", 1)[1].endswith(b"\n"):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    print(reply.split(b"\r\n\r\n", 1)[-1].decode().strip())
+except OSError as e:
+    print("FAIL", e)
+s.close()' "$TB_VIP4" "$1"
+}
+be2_port=
+for ((port = 41000; port < 41060; port++)); do
+	[[ $(get_from_port $port) == be2 ]] && be2_port=$port && break
+done
+[[ $be2_port ]] || fail setup "no client port of 41000..41059 reached be2"
+
 loop_start
 sleep 1
 t0=$(now_ms)
@@ -74,6 +106,11 @@ if wait_for "$KEY" "$BE2" 'b["state"]' down 5; then
 	echo "     server killed -> out of the table in $((t1 - t0)) ms (bound $bound ms + 300 ms)"
 	# 300 ms for the kill, the polling and a loaded machine: a missed probe would cost a whole interval more.
 	expect dead_backend_out_in_time "took $((t1 - t0)) ms" test $((t1 - t0)) -le $((bound + 300))
+	if [[ $be2_port ]]; then
+		r=$(get_from_port "$be2_port")
+		expect reused_port_avoids_dead_backend "port $be2_port, used for be2 before it went down: '$r'" \
+			grep -qE '^be[13]$' <<<"$r"
+	fi
 	sleep 2
 	loop_stop
 	after=$(awk -v t="$t1" '$1 > t + 100' "$TB_DIR/loop.log")
