@@ -184,6 +184,7 @@ $(BUILD)/conn_fill: $(BUILD)/selftests/bpf/conn_fill.o
 $(BUILD)/test_xdp $(BUILD)/test_fuzz $(BUILD)/bench_prog: $(BUILD)/%: \
 		$(BUILD)/selftests/bpf/%.o $(BUILD)/selftests/bpf/xdp_env.o $(BUILD)/userspace/lbd/plan.o \
 		$(BUILD)/userspace/lbd/map_worker.o $(BUILD)/userspace/lbd/log.o \
+		$(addprefix $(BUILD)/userspace/lbd/,acl.o config.o check.o crash.o) \
 		$(LIB_OBJS) $(TEST_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

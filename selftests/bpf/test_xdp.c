@@ -620,6 +620,60 @@ static void map_worker_spares_claimed_rings(void)
 	xlb_ring_del(&env_fds, 201);
 }
 
+static bool acl_holds(uint32_t scope, const char *prefix)
+{
+	struct lbd_acl acl = { 0 };
+	char why[256];
+	bool found = false;
+
+	if (!lbd_acl_build("", prefix, &acl, why, sizeof(why)) && acl.n == 1)
+		lbd_acl_hits(env_fds.acl, scope, &acl.e[0], &found);
+	lbd_acl_free(&acl);
+	return found;
+}
+
+/*
+ * The map worker writes a list it is handed before the next index goes in,
+ * and takes the scope's other prefixes out only once an index asked for
+ * after the hand-over is in: the index in until then may still send
+ * packets to them (an allow list going away would drop every client).
+ */
+static void map_worker_writes_lists_around_index(void)
+{
+	struct lbd_acl *first = calloc(1, sizeof(*first)), *second = calloc(1, sizeof(*second));
+	const uint32_t scope = 7;
+	struct map_worker r;
+	char why[256];
+	int t;
+
+	if (!XT_TRUE(first && second, "calloc") ||
+	    !XT_EQ(lbd_acl_build("198.18.7.0/24", "", first, why, sizeof(why)), 0) ||
+	    !XT_EQ(lbd_acl_build("", "198.18.8.0/24", second, why, sizeof(why)), 0) ||
+	    !XT_EQ(map_worker_start(&r, &env_fds), 0)) {
+		free(first);
+		free(second);
+		return;
+	}
+	map_worker_acl(&r, scope, first);
+	XT_EQ(map_worker_index_wait(&r, map_worker_index(&r)), 0);
+	XT_TRUE(acl_holds(scope, "198.18.7.0/24"), "the first list is not in after its index");
+	map_worker_acl(&r, scope, second);
+	for (t = 0; t < 200 && !acl_holds(scope, "198.18.8.0/24"); t++)
+		usleep(10000);
+	XT_TRUE(acl_holds(scope, "198.18.8.0/24"), "a list handed over is not written");
+	XT_TRUE(acl_holds(scope, "198.18.7.0/24"), "the old list went before an index was asked for");
+	XT_EQ(map_worker_pending(&r), 1);	/* its sweep */
+	XT_EQ(map_worker_index_wait(&r, map_worker_index(&r)), 0);
+	XT_TRUE(!acl_holds(scope, "198.18.7.0/24"), "the old list is still in after the index");
+	XT_TRUE(acl_holds(scope, "198.18.8.0/24"), "the new list went with the old");
+	/* No prefixes: the scope is cleared, at the next index too. */
+	map_worker_acl(&r, scope, calloc(1, sizeof(struct lbd_acl)));
+	XT_EQ(map_worker_index_wait(&r, map_worker_index(&r)), 0);
+	XT_TRUE(!acl_holds(scope, "198.18.8.0/24"), "an empty list left the scope's prefixes");
+	XT_EQ(map_worker_pending(&r), 0);
+	map_worker_stop(&r);
+}
+
 /*
  * The SYN of a flow that lands on backend 21 (which the next ring drops),
  * from the first source port from `port` on whose flow does; 0 once it
@@ -2705,6 +2759,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),
 	XT_CASE(map_worker_spares_claimed_rings),
+	XT_CASE(map_worker_writes_lists_around_index),
 	XT_CASE(syn_on_known_tuple),
 	XT_CASE(syn_after_handshake_is_new_connection),
 	XT_CASE(flow_on_down_backend_moves),

@@ -268,7 +268,7 @@ static int drop_stale(int fd, uint32_t scope_n, const struct lbd_acl *acl)
 	return ret;
 }
 
-int lbd_acl_publish(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len)
+int lbd_acl_write(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len)
 {
 	for (size_t i = 0; acl && i < acl->n; i++) {
 		struct xlb_acl_key k;
@@ -287,11 +287,23 @@ int lbd_acl_publish(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *e
 				    ret == -E2BIG || ret == -ENOSPC ? " (xlb's lists are full)" : "");
 		}
 	}
+	return 0;
+}
+
+int lbd_acl_sweep(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len)
+{
 	int ret = drop_stale(fd, scope_n, acl);
 
 	if (ret)
 		return fail(err, len, ret, "cannot take a prefix out of the lists: %s", strerror(-ret));
 	return 0;
+}
+
+int lbd_acl_publish(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len)
+{
+	int ret = lbd_acl_write(fd, scope_n, acl, err, len);
+
+	return ret ? ret : lbd_acl_sweep(fd, scope_n, acl, err, len);
 }
 
 void lbd_acl_clear(int fd, uint32_t scope_n)

@@ -33,6 +33,9 @@ int lbd_acl_build(const char *allow, const char *deny, struct lbd_acl *acl, char
 void lbd_acl_free(struct lbd_acl *acl);
 /* Writes scope_n's prefixes (0: global, vip_id + 1: a VIP's) to acl_map, then takes out the stale ones. */
 int lbd_acl_publish(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len);
+/* The two halves: acl's prefixes in (an entry that stays keeps its hits); scope_n's others out. */
+int lbd_acl_write(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len);
+int lbd_acl_sweep(int fd, uint32_t scope_n, const struct lbd_acl *acl, char *err, size_t len);
 void lbd_acl_clear(int fd, uint32_t scope_n);
 /* The packets an entry of scope_n decided; *found false when acl_map does not hold it. */
 uint64_t lbd_acl_hits(int fd, uint32_t scope_n, const struct lbd_acl_entry *e, bool *found);

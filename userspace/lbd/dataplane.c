@@ -123,15 +123,45 @@ static void acl_scopes_read(struct lbd_dp *dp)
 	}
 }
 
-/* Writes scope n's lists (NULL: none), walking acl_map only where it may hold some. */
-static int acl_scope_write(struct lbd_dp *dp, uint32_t n, const struct lbd_acl *acl, char *err, size_t len)
+/*
+ * Scope n's lists to the map worker, which takes acl's prefixes (acl->n
+ * and acl->allows stay, for the flags), and an index after the VIP
+ * entries: see map_worker.h. -ENOMEM, or 0.
+ */
+static int acl_scope_hand(struct lbd_dp *dp, uint32_t n, struct lbd_acl *acl)
+{
+	struct lbd_acl *taken = calloc(1, sizeof(*taken));
+
+	if (!taken)
+		return -ENOMEM;
+	if (acl) {
+		*taken = *acl;
+		acl->e = NULL;
+		acl->cap = 0;
+	}
+	map_worker_acl(&dp->worker, n, taken);
+	dp->vip_index_stale = true;
+	return 0;
+}
+
+/*
+ * Writes scope n's lists (NULL: none), walking acl_map only where it may
+ * hold some: by the map worker while it runs, else here.
+ */
+static int acl_scope_write(struct lbd_dp *dp, uint32_t n, struct lbd_acl *acl, char *err, size_t len)
 {
 	bool held = dp->acl_scopes[n / 8] & (1u << (n % 8));
 	int ret;
 
 	if (!held && (!acl || !acl->n))
 		return 0;
-	ret = lbd_acl_publish(dp->fds.acl, n, acl, err, len);
+	if (dp->worker.running) {
+		ret = acl_scope_hand(dp, n, acl);
+		if (ret)
+			fail(err, len, ret, "out of memory");
+	} else {
+		ret = lbd_acl_publish(dp->fds.acl, n, acl, err, len);
+	}
 	if (!ret && (!acl || !acl->n))
 		dp->acl_scopes[n / 8] &= ~(1u << (n % 8));
 	else
@@ -920,7 +950,8 @@ static int collect_inputs(struct lbd_dp *dp, const struct lbd_vip_cfg *v, struct
 static bool inputs_unchanged(const struct lbd_vip_rt *rt, const struct lbd_vip_cfg *v,
 			     const struct maglev_backend *mb, size_t n, uint32_t dp_acl_gen)
 {
-	return rt->used && rt->slots && rt->inputs && rt->n_inputs == n && rt->ring_size == v->ring_size &&
+	return rt->used && rt->slots && rt->inputs && rt->acl_written && rt->n_inputs == n &&
+	       rt->ring_size == v->ring_size &&
 	       rt->key.sched == v->sched && rt->key.fwd == v->fwd && rt->key.persist_ms == v->persist_ms &&
 	       rt->key.limit_new_flows == v->limit_new_flows && rt->key.limit_burst == v->limit_burst &&
 	       rt->key.limit_pps == v->limit_pps && rt->key.limit_prefix4 == v->limit_prefix4 &&
@@ -1125,6 +1156,23 @@ static void rebuild_failed_rings(struct lbd_dp *dp, const uint8_t failed[XLB_MAX
 	}
 }
 
+/* Lists the map worker could not write (it said why) are written again at the next sync. */
+static void acls_failed(struct lbd_dp *dp)
+{
+	uint8_t failed[(LBD_ACL_SCOPES + 7) / 8];
+
+	if (!map_worker_failed_acls(&dp->worker, failed))
+		return;
+	for (uint32_t n = 0; n < LBD_ACL_SCOPES; n++) {
+		if (!(failed[n / 8] & (1u << (n % 8))))
+			continue;
+		if (n == 0)
+			dp->acl_synced = false;
+		else
+			dp->vips[n - 1].acl_written = false;
+	}
+}
+
 uint64_t lbd_dp_index_event(struct lbd_dp *dp)
 {
 	uint8_t failed[XLB_MAX_VIPS];
@@ -1136,6 +1184,7 @@ uint64_t lbd_dp_index_event(struct lbd_dp *dp)
 		return dp->index_done;
 	if (map_worker_failed_installs(&dp->worker, failed))
 		rebuild_failed_rings(dp, failed);
+	acls_failed(dp);
 	done = map_worker_index_done(&dp->worker, &error);
 	if (done == dp->index_done)
 		return done;

@@ -73,6 +73,86 @@ static void install_rings(struct map_worker *w)
 		close(w->batch_fds[i]);
 }
 
+static void acl_free(struct lbd_acl *acl)
+{
+	if (!acl)
+		return;
+	lbd_acl_free(acl);
+	free(acl);
+}
+
+/* Called and returns with the lock held. */
+static void acl_failed(struct map_worker *w, uint32_t scope, int ret, const char *why)
+{
+	if (ret != w->acl_error)
+		lbd_err("cannot write the allow and deny lists of %s %u: %s (lbd writes them again at the next change)",
+			scope ? "VIP id" : "the global scope", scope ? scope - 1 : 0, why);
+	w->acl_error = ret;
+	w->acl_failed[scope / 8] |= 1u << (scope % 8);
+}
+
+/*
+ * Every list handed over so far goes in; each waits then for its sweep. A
+ * list that failed leaves the scope as it is (the old prefixes and those
+ * written): no sweep would make it what was asked. Called and returns
+ * with the lock held.
+ */
+static void write_acls(struct map_worker *w)
+{
+	char why[LBD_ERR_LEN];
+
+	for (uint32_t scope = 0; w->acl_handed && scope < LBD_ACL_SCOPES; scope++) {
+		struct lbd_acl *acl = w->acl_new[scope];
+		uint64_t at = w->acl_new_at[scope];
+		int ret;
+
+		if (!acl)
+			continue;
+		w->acl_new[scope] = NULL;
+		w->acl_handed--;
+		pthread_mutex_unlock(&w->lock);
+		ret = lbd_acl_write(w->fds.acl, scope, acl, why, sizeof(why));
+		pthread_mutex_lock(&w->lock);
+		if (w->acl_sweep[scope]) {
+			/* Superseded: the newer list's sweep takes out what this one would have. */
+			acl_free(w->acl_sweep[scope]);
+			w->acl_sweep[scope] = NULL;
+			w->acl_sweeps--;
+		}
+		if (ret) {
+			acl_failed(w, scope, ret, why);
+			acl_free(acl);
+			continue;
+		}
+		w->acl_error = 0;
+		w->acl_sweep[scope] = acl;
+		w->acl_sweep_at[scope] = at;
+		w->acl_sweeps++;
+	}
+}
+
+/* The sweeps an index of generation gen, now in, allows. Called and returns with the lock held. */
+static void sweep_acls(struct map_worker *w, uint64_t gen)
+{
+	char why[LBD_ERR_LEN];
+
+	for (uint32_t scope = 0; w->acl_sweeps && scope < LBD_ACL_SCOPES; scope++) {
+		struct lbd_acl *acl = w->acl_sweep[scope];
+		int ret;
+
+		if (!acl || w->acl_sweep_at[scope] >= gen)
+			continue;
+		w->acl_sweep[scope] = NULL;
+		w->acl_sweeps--;
+		pthread_mutex_unlock(&w->lock);
+		ret = lbd_acl_sweep(w->fds.acl, scope, acl, why, sizeof(why));
+		pthread_mutex_lock(&w->lock);
+		if (ret)
+			acl_failed(w, scope, ret, why);
+		acl_free(acl);
+	}
+}
+
 /* Called and returns with the lock held. */
 static void swap_index(struct map_worker *w)
 {
@@ -81,18 +161,26 @@ static void swap_index(struct map_worker *w)
 	int ret;
 
 	install_rings(w);
+	write_acls(w);
 	pthread_mutex_unlock(&w->lock);
 	/* Read from vip_map now: it holds every change made before the request. */
 	ret = xlb_vip_index_build(&w->fds, w->index);
 	pthread_mutex_lock(&w->lock);
-	/* A VIP read above names a ring handed over before its vip_map entry was written: in it goes first. */
+	/*
+	 * A VIP read above names a ring or uses a list handed over before its
+	 * vip_map entry was written: in they go first.
+	 */
 	install_rings(w);
+	write_acls(w);
 	pthread_mutex_unlock(&w->lock);
 	if (!ret)
 		ret = xlb_vip_index_swap(&w->fds, w->index);
 	if (ret)
 		lbd_err("cannot write the VIP index: %s (lbd tries again at the next change)", strerror(-ret));
 	pthread_mutex_lock(&w->lock);
+	/* Before the generation is done: an lbctl reply that waits for it finds the old prefixes gone. */
+	if (!ret)
+		sweep_acls(w, gen);
 	w->index_done = gen;
 	w->index_error = ret;
 	pthread_cond_broadcast(&w->done);
@@ -148,6 +236,11 @@ static void *work(void *arg)
 		}
 		if (take_ring(w, &ring_id) && delete_ring(w, ring_id))
 			continue;
+		/* Their index is asked for once the loop has written the VIPs that use them. */
+		if (w->acl_handed) {
+			write_acls(w);
+			continue;
+		}
 		if (w->stopping)
 			break;
 		pthread_cond_wait(&w->work, &w->lock);
@@ -198,6 +291,10 @@ void map_worker_stop(struct map_worker *w)
 	pthread_join(w->thread, NULL);
 	close(w->event_fd);
 	free(w->index);
+	for (uint32_t scope = 0; scope < LBD_ACL_SCOPES; scope++) {
+		acl_free(w->acl_new[scope]);
+		acl_free(w->acl_sweep[scope]);
+	}
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->done);
@@ -268,6 +365,33 @@ void map_worker_install(struct map_worker *w, uint32_t ring_id, int fd)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void map_worker_acl(struct map_worker *w, uint32_t scope, struct lbd_acl *acl)
+{
+	pthread_mutex_lock(&w->lock);
+	if (w->acl_new[scope])
+		acl_free(w->acl_new[scope]);
+	else
+		w->acl_handed++;
+	w->acl_new[scope] = acl;
+	w->acl_new_at[scope] = w->index_wanted;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+}
+
+bool map_worker_failed_acls(struct map_worker *w, uint8_t failed[(LBD_ACL_SCOPES + 7) / 8])
+{
+	bool any = false;
+
+	pthread_mutex_lock(&w->lock);
+	for (uint32_t i = 0; i < (LBD_ACL_SCOPES + 7) / 8; i++) {
+		failed[i] = w->acl_failed[i];
+		any |= failed[i] != 0;
+		w->acl_failed[i] = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return any;
+}
+
 bool map_worker_failed_installs(struct map_worker *w, uint8_t failed[XLB_MAX_VIPS])
 {
 	bool any = false;
@@ -300,7 +424,7 @@ uint32_t map_worker_pending(struct map_worker *w)
 		n += (uint32_t)__builtin_popcount(w->pending[id]);
 	n += w->deleting != NO_RING;
 	n += w->index_done < w->index_wanted;
-	n += w->installs;
+	n += w->installs + w->acl_handed + w->acl_sweeps;
 	pthread_mutex_unlock(&w->lock);
 	return n;
 }

@@ -13,6 +13,13 @@
  * the check that an idle VIP's marks can go) waits for its generation.
  * A publish that wants a ring id given away takes it back first
  * (map_worker_claim()).
+ * The allow and deny lists go the same way: a write a prefix into the LPM
+ * trie (about 5 us each: a list of a million held the loop for seconds,
+ * its VRRP adverts with it). A scope's list handed over is written before
+ * the next index is swapped in, so no index sets flags that send packets
+ * to prefixes not there yet; the scope's prefixes the list no longer holds
+ * go once an index asked for after the hand-over is in, so none is taken
+ * out while the index in still relies on it (an allow list going away).
  */
 #ifndef LBD_MAP_WORKER_H
 #define LBD_MAP_WORKER_H
@@ -21,7 +28,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "xlb_maps.h"
+
+/* acl_map's scopes: 0 the global lists, vip_id + 1 a VIP's. */
+#define LBD_ACL_SCOPES		(XLB_MAX_VIPS + 1)
 
 struct map_worker {
 	pthread_t thread;
@@ -47,6 +58,16 @@ struct map_worker {
 	uint32_t deleting;		/* the ring id being deleted; UINT32_MAX: none */
 	uint64_t deleted;		/* rings deleted since start */
 	int ring_error;			/* the last deletion's failure, -errno (kept pending) */
+	/* Lists, a scope each: handed and not written yet; the newest handed wins. */
+	struct lbd_acl *acl_new[LBD_ACL_SCOPES];
+	uint64_t acl_new_at[LBD_ACL_SCOPES];	/* index_wanted when it was handed */
+	uint32_t acl_handed;			/* how many of acl_new are set */
+	/* Written; the scope's other prefixes go once an index asked after acl_sweep_at is in. */
+	struct lbd_acl *acl_sweep[LBD_ACL_SCOPES];
+	uint64_t acl_sweep_at[LBD_ACL_SCOPES];
+	uint32_t acl_sweeps;			/* how many of acl_sweep are set */
+	uint8_t acl_failed[(LBD_ACL_SCOPES + 7) / 8];	/* for the loop to hand again */
+	int acl_error;
 };
 
 /* Starts the thread over fds (copied; they must outlive it). -errno when it cannot. */
@@ -71,7 +92,15 @@ void map_worker_install(struct map_worker *w, uint32_t ring_id, int fd);
 bool map_worker_failed_installs(struct map_worker *w, uint8_t failed[XLB_MAX_VIPS]);
 /* Takes ring_id back before it is published again: once this returns, the thread leaves it alone. */
 void map_worker_claim(struct map_worker *w, uint32_t ring_id);
-/* Rings handed over and not yet deleted, and indexes asked for and not yet in. */
+/*
+ * Hands scope's list (taken, freed by the thread; no prefixes: the scope is
+ * cleared) to be written before the next index is swapped in. The caller
+ * asks for an index after it has written the VIP entries that use it.
+ */
+void map_worker_acl(struct map_worker *w, uint32_t scope, struct lbd_acl *acl);
+/* Scopes whose list could not be written since the last call (a bit each), cleared. */
+bool map_worker_failed_acls(struct map_worker *w, uint8_t failed[(LBD_ACL_SCOPES + 7) / 8]);
+/* Rings handed over and not yet deleted, lists not yet written or swept, and indexes asked for and not yet in. */
 uint32_t map_worker_pending(struct map_worker *w);
 
 #endif
