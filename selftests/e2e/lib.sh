@@ -192,3 +192,27 @@ expect_takeover() {
 	echo "     ping every 10 ms: longest silence $outage ms"
 	expect "$loss" "no reply for $outage ms" test "$outage" -le $((bound + 100))
 }
+
+# map_fds PID PINNED...: PID's fds of the maps pinned at PINNED, found by map id.
+map_fds() {
+	local pid=$1 pin id f
+	shift
+	for pin in "$@"; do
+		id=$(bpftool map show pinned "$pin" -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+		for f in /proc/"$pid"/fdinfo/*; do
+			[[ $(awk '$1 == "map_id:" { print $2 }' "$f" 2>/dev/null) == "$id" ]] && echo "${f##*/}"
+		done
+	done
+}
+
+# map_calls FILE PID WHO CMDS FD...: the bpf calls of `strace -f -e trace=bpf -o FILE`
+# whose command matches BPF_MAP_(CMDS) on one of FDs, made by PID's main thread
+# (WHO main: lbd's loop) or by its other threads (other).
+map_calls() {
+	local file=$1 pid=$2 who=$3 cmds=$4
+	shift 4
+	grep -E "BPF_MAP_($cmds)" "$file" |
+		awk -v pid="$pid" -v who="$who" -v fds=" $* " '
+			match($0, /map_fd=[0-9]+/) && index(fds, " " substr($0, RSTART + 7, RLENGTH - 7) " ") &&
+			($1 == pid) == (who == "main") { n++ } END { print n + 0 }'
+}

@@ -148,11 +148,7 @@ expect bad_input_keeps_serving "A after the refusals: $(answered $A 3) of 3" tes
 # health checks) for seconds. strace says which thread makes each call on
 # acl_map; the reply still comes once the list is in.
 lb_pid=$(cat "$(tb_dir $P)/$(tb_lbd_base).pid")
-acl_id=$(bpftool map show pinned "$(tb_pin_dir $P)/acl_map" -j | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-acl_fds=()
-for f in /proc/"$lb_pid"/fdinfo/*; do
-	[[ $(awk '$1 == "map_id:" { print $2 }' "$f" 2>/dev/null) == "$acl_id" ]] && acl_fds+=("${f##*/}")
-done
+mapfile -t acl_fds < <(map_fds "$lb_pid" "$(tb_pin_dir $P)/acl_map")
 python3 -c 'import sys
 with open(sys.argv[1], "w") as f:
     f.writelines(f"198.19.{i >> 8}.{i & 255}\n" for i in range(2000))
@@ -167,10 +163,7 @@ a_out=$(answered $A 3)
 kill "$strace_pid" 2>/dev/null
 wait "$strace_pid" 2>/dev/null
 acl_calls() {	# WHO: main (lbd's loop) or other (its threads): their writes, deletes and walks of acl_map
-	grep -E 'BPF_MAP_(UPDATE_ELEM|DELETE_ELEM|GET_NEXT_KEY)' "$TB_DIR/acl.strace" |
-		awk -v pid="$lb_pid" -v who="$1" -v fds=" ${acl_fds[*]} " '
-			match($0, /map_fd=[0-9]+/) && index(fds, " " substr($0, RSTART + 7, RLENGTH - 7) " ") &&
-			($1 == pid) == (who == "main") { n++ } END { print n + 0 }'
+	map_calls "$TB_DIR/acl.strace" "$lb_pid" "$1" 'UPDATE_ELEM|DELETE_ELEM|GET_NEXT_KEY' "${acl_fds[@]}"
 }
 expect acl_written_off_the_loop "2001 prefixes in and out: lbd's loop made $(acl_calls main) writes, deletes and walks of acl_map (fds ${acl_fds[*]}), its threads $(acl_calls other); A $a_in of 3 and B $b_in of 3 while listed, A $a_out of 3 after" \
 	test "$(acl_calls main)" -eq 0 -a "$(acl_calls other)" -ge 4002 -a "$a_in/$b_in/$a_out" = 0/3/3

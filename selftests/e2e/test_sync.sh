@@ -195,18 +195,9 @@ sleep 0.5
 kill "$strace_pid" 2>/dev/null
 wait "$strace_pid" 2>/dev/null
 # lb's fds of its flow tables: those whose map id is the pinned moved_map's or conn_map's.
-flow_fds=()
-for m in moved_map conn_map; do
-	id=$(bpftool map show pinned "$(tb_pin_dir $P)/$m" -j | jpy "d['id']")
-	for f in /proc/"$lb_pid"/fdinfo/*; do
-		[[ $(awk '$1 == "map_id:" { print $2 }' "$f" 2>/dev/null) == "$id" ]] && flow_fds+=("${f##*/}")
-	done
-done
+mapfile -t flow_fds < <(map_fds "$lb_pid" "$(tb_pin_dir $P)/moved_map" "$(tb_pin_dir $P)/conn_map")
 table_walks() {	# WHO: main (lbd's loop) or other (its threads): their reads that walk a flow table
-	grep -E 'BPF_MAP_(GET_NEXT_KEY|LOOKUP_BATCH)' "$DIR/dump.strace" |
-		awk -v pid="$lb_pid" -v who="$1" -v fds=" ${flow_fds[*]} " '
-			match($0, /map_fd=[0-9]+/) && index(fds, " " substr($0, RSTART + 7, RLENGTH - 7) " ") &&
-			($1 == pid) == (who == "main") { n++ } END { print n + 0 }'
+	map_calls "$DIR/dump.strace" "$lb_pid" "$1" 'GET_NEXT_KEY|LOOKUP_BATCH' "${flow_fds[@]}"
 }
 expect join_dump_read_off_the_loop "lb's loop made $(table_walks main) reads of its flow tables (fds ${flow_fds[*]}) during lb3's join, its threads $(table_walks other); lb3 had $(pfield lb3 lb received_flows) flows from lb" \
 	test "$(table_walks main)" -eq 0 -a "$(table_walks other)" -gt 0 -a "$(pfield lb3 lb received_flows)" -gt 0
