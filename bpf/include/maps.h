@@ -106,6 +106,19 @@ struct {
 } moved_map SEC(".maps");
 
 /*
+ * Flows written into conn_map and moved_map by tools outside the program
+ * and lbd (conn_fill, for the benches): lbd's sweep adds them to the
+ * program's counts (conn_written, moved_written) to tell whether a table
+ * it found empty may hold flows again. The program never reads it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xlb_written);
+} written_map SEC(".maps");
+
+/*
  * TCP flows seen only as a SYN so far, on ring VIPs: a flood of SYNs from
  * spoofed sources never gets past here, so it cannot push a live flow out
  * of conn_map or fill moved_map. A flow moves to the table at its first

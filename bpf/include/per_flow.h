@@ -198,18 +198,20 @@ static __always_inline struct xlb_backend *xlb_pick_per_flow(const struct xlb_pk
 		be = xlb_sched_choose(vip, set, backend_id);
 	if (!be)
 		be = xlb_ring_pick(vip, hash, backend_id);
-	if (!be || pkt->icmp_err || xlb_trace)
+	if (!be || pkt->icmp_err)
 		return be;
 	xlb_persist_remember(pkt, vip, *backend_id);
 	fresh.backend_id = *backend_id | XLB_CONN_COUNTED;
 	fresh.created_ns = bpf_ktime_get_ns();
 	fresh.seen = fresh.created_ns >> XLB_CONN_SEEN_SHIFT;
 	active = xlb_active_of(*backend_id);
-	/* A FIN or RST of a flow not known ends at once: nothing to count. */
-	if (!pkt->ends && active && !bpf_map_update_elem(&conn_map, &pkt->flow, &fresh, BPF_ANY)) {
+	/* A FIN or RST of a flow not known ends at once: nothing to count. A trace counts the write only. */
+	if (!pkt->ends && active && !xlb_conn_write(pkt, &fresh, BPF_ANY) && !xlb_trace) {
 		__sync_fetch_and_add(active, 1);
 		xlb_share(pkt, vip, *backend_id);
 	}
+	if (xlb_trace)
+		return be;
 	*new_flow = 1;
 	return be;
 }

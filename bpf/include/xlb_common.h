@@ -354,6 +354,12 @@ struct xlb_own_macs {
 };
 _Static_assert(sizeof(struct xlb_own_macs) == 4 + 12 * XLB_MAX_OWN_MACS, "xlb_own_macs layout");
 
+/* written_map's one record: flows written into each table from outside the program. */
+struct xlb_written {
+	__u64 conn;
+	__u64 moved;
+};
+
 struct xlb_traffic {
 	__u64 packets;
 	__u64 bytes;
@@ -398,7 +404,9 @@ struct xlb_traffic {
 	X(SYN_CONFIRMED, "syn_confirmed", NOTE, "a TCP flow's first packet past its SYN: from syn_map into the connection table") \
 	X(DROP_LIMIT_NEW_FLOWS, "drop_limit_new_flows", DROP, "a SYN over its client's new-flow limit (limit_map)") \
 	X(DROP_LIMIT_PPS, "drop_limit_pps", DROP, "a packet over its client's packet-rate limit (limit_map)") \
-	X(DROP_DENIED, "drop_denied", DROP, "a source on a deny list, or on no allow list of a VIP that has one (acl_map)")
+	X(DROP_DENIED, "drop_denied", DROP, "a source on a deny list, or on no allow list of a VIP that has one (acl_map)") \
+	X(CONN_WRITTEN, "conn_written", NOTE, "a flow written into conn_map (lbd's sweep reads a table it found empty only after one)") \
+	X(MOVED_WRITTEN, "moved_written", NOTE, "a flow written into moved_map (the same)")
 
 enum xlb_stat {
 #define XLB_STAT_ENUM(name, text, kind, why) XLB_STAT_##name,

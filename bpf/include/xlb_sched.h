@@ -148,18 +148,38 @@ static __always_inline void xlb_conn_seen(struct xlb_conn *conn)
 		conn->seen = now;
 }
 
+/*
+ * Every write of a flow into conn_map or moved_map, counted: lbd's sweep
+ * reads a table again only if it was written since a pass found it empty,
+ * for a batch read walks every bucket of a hash map, empty ones too (26 ms
+ * for an empty moved_map of 8M entries, each pass).
+ */
+static __always_inline int xlb_table_write(const struct xlb_pkt *pkt, void *table, enum xlb_stat stat,
+					   const struct xlb_conn *value, __u64 flags)
+{
+	int ret = 0;
+
+	/* A trace counts the write, and makes none. */
+	if (!xlb_trace)
+		ret = bpf_map_update_elem(table, &pkt->flow, value, flags);
+	if (!ret)
+		xlb_count(pkt, stat);
+	return ret;
+}
+
+#define xlb_conn_write(pkt, value, flags) xlb_table_write(pkt, &conn_map, XLB_STAT_CONN_WRITTEN, value, flags)
+#define xlb_moved_write(pkt, value, flags) xlb_table_write(pkt, &moved_map, XLB_STAT_MOVED_WRITTEN, value, flags)
+
 /* Where a flow picked just now is remembered: see moved_map. */
 static __always_inline void xlb_conn_remember(const struct xlb_pkt *pkt, __u32 slot,
 					      const struct xlb_conn *fresh)
 {
-	if (xlb_trace)
-		return;
 	if (slot & XLB_SLOT_MOVED) {
-		if (!bpf_map_update_elem(&moved_map, &pkt->flow, fresh, BPF_ANY))
+		if (!xlb_moved_write(pkt, fresh, BPF_ANY))
 			return;
 		xlb_count(pkt, XLB_STAT_MOVED_FULL);	/* no worse than before moved_map: LRU may evict it */
 	}
-	bpf_map_update_elem(&conn_map, &pkt->flow, fresh, BPF_ANY);
+	xlb_conn_write(pkt, fresh, BPF_ANY);
 }
 
 /*
@@ -174,13 +194,13 @@ static __always_inline void xlb_syn_confirm(const struct xlb_pkt *pkt, const str
 
 	if (pkt->syn || pkt->icmp_err)
 		return;
-	/* A trace counts what the program would do, and does none of it. */
 	xlb_count(pkt, XLB_STAT_SYN_CONFIRMED);
-	if (xlb_trace)
-		return;
 	confirmed = *conn;
 	confirmed.seen = bpf_ktime_get_coarse_ns() >> XLB_CONN_SEEN_SHIFT;
 	xlb_conn_remember(pkt, slot, &confirmed);
+	/* A trace counts what the program would do, and does none of it. */
+	if (xlb_trace)
+		return;
 	bpf_map_delete_elem(&syn_map, &pkt->flow);
 	if (slot & XLB_SLOT_MOVED)
 		xlb_share(pkt, vip, XLB_CONN_ID(confirmed.backend_id));
@@ -318,10 +338,10 @@ static __always_inline void xlb_share_remembered(const struct xlb_pkt *pkt, cons
 {
 	struct xlb_conn copy;
 
-	if (in_moved || !(slot & XLB_SLOT_MOVED) || !(vip->flags & XLB_VIP_F_SHARE) || xlb_trace || pkt->icmp_err)
+	if (in_moved || !(slot & XLB_SLOT_MOVED) || !(vip->flags & XLB_VIP_F_SHARE) || pkt->icmp_err)
 		return;
 	copy = *conn;
-	if (!bpf_map_update_elem(&moved_map, &pkt->flow, &copy, BPF_NOEXIST))
+	if (!xlb_moved_write(pkt, &copy, BPF_NOEXIST))
 		xlb_share(pkt, vip, id);
 }
 

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,33 @@ static uint32_t seen_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint32_t)(((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) >> XLB_CONN_SEEN_SHIFT);
+}
+
+/*
+ * lbd's sweep reads a table it found empty only once something was
+ * written into it: written_map, beside the table's pin, counts our writes.
+ */
+static int tell_sweep(const char *conn_pin, unsigned long count)
+{
+	char path[PATH_MAX];
+	const char *slash = strrchr(conn_pin, '/');
+	struct xlb_written w;
+	uint32_t zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%.*swritten_map", slash ? (int)(slash - conn_pin + 1) : 0, conn_pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &w)) {
+		fprintf(stderr, "conn_fill: cannot read %s: %s (lbd would not sweep the flows)\n", path,
+			strerror(errno));
+		return 1;
+	}
+	w.conn += count;
+	if (bpf_map_update_elem(fd, &zero, &w, BPF_ANY)) {
+		fprintf(stderr, "conn_fill: cannot write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -92,5 +120,5 @@ int main(int argc, char **argv)
 		}
 		done += n;
 	}
-	return 0;
+	return tell_sweep(argv[1], count);
 }

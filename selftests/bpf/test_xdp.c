@@ -2158,7 +2158,8 @@ static bool ack_confirms(const struct pkt_spec *s, uint32_t id)
 		if (sent_to(s, &r) != id)
 			return false;
 		if (r.delta[XLB_STAT_SYN_CONFIRMED])
-			return bpf_map_lookup_elem(env_fds.conn, &flow, &conn) == 0 && conn.backend_id == id;
+			return bpf_map_lookup_elem(env_fds.conn, &flow, &conn) == 0 && conn.backend_id == id &&
+			       XT_EQ(r.delta[XLB_STAT_CONN_WRITTEN], 1);
 		usleep(10000);
 	}
 	return false;
@@ -2185,6 +2186,8 @@ static void syn_waits_for_its_ack(void)
 	XT_EQ(sent_to(&s, &r), id);
 	XT_EQ(r.delta[XLB_STAT_CONN_MISS], 1);
 	XT_TRUE(bpf_map_lookup_elem(env_fds.conn, &flow, &conn) != 0, "a SYN alone is in conn_map");
+	/* lbd's sweep reads a table it found empty only after a write counted so. */
+	XT_EQ(r.delta[XLB_STAT_CONN_WRITTEN] + r.delta[XLB_STAT_MOVED_WRITTEN], 0);
 	if (!XT_EQ(bpf_map_lookup_elem(env_fds.syn, &flow, &conn), 0) || !XT_EQ(conn.backend_id, id))
 		goto out;
 	s.tcp_flags = TH_ACK;
@@ -2205,6 +2208,8 @@ static void syn_waits_for_its_ack(void)
 	s.tcp_flags = TH_ACK;
 	XT_EQ(sent_to(&s, &r), id);
 	XT_EQ(r.delta[XLB_STAT_SYN_CONFIRMED], 1);
+	XT_EQ(r.delta[XLB_STAT_MOVED_WRITTEN], 1);
+	XT_EQ(r.delta[XLB_STAT_CONN_WRITTEN], 0);
 	if (XT_EQ(bpf_map_lookup_elem(env_fds.moved, &flow, &conn), 0))
 		XT_EQ(conn.backend_id, id);
 out:

@@ -362,6 +362,7 @@ static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint6
 	out_u64(o, "syncs", d->dp.syncs);
 	out_u64(o, "sweep_passes", d->dp.sweep.passes);
 	out_u64(o, "sweep_last_pass_ms", d->dp.sweep.last_pass_ms);
+	out_u64(o, "sweep_tables_left", d->dp.sweep.tables_left);
 	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
 	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
 	print_loop(d, o);

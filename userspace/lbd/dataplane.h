@@ -157,6 +157,18 @@ struct lbd_sweep {
 	uint64_t last_pass_ms;		/* how long the last whole pass took */
 	uint64_t passes;
 	int error;			/* the pass's first failure */
+	/*
+	 * A table (0 conn_map, 1 moved_map) a whole pass found empty is not
+	 * read again until a flow is written into it: nothing else puts one
+	 * there, and reading an empty hash map walks all its buckets.
+	 */
+	uint64_t written[2];		/* flows written into each when this pass began */
+	uint64_t empty_at[2];		/* what written was when a pass that found it empty began */
+	bool empty[2];			/* the last whole pass read nothing from it */
+	uint64_t read[2];		/* entries this pass read from each */
+	uint64_t own_written[2];	/* lbd's own writes: flow sharing's (lbd_dp_table_written()) */
+	unsigned int tables;		/* the tables this pass reads (SWEEP_BOTH's bits) */
+	uint64_t tables_left;		/* table reads passes left out, since start */
 };
 
 #define LBD_IPIP_NO_SRC4	(1u << 0)
@@ -285,6 +297,8 @@ uint64_t lbd_dp_active_flows(const struct lbd_dp *dp, uint32_t id);
  */
 typedef void (*lbd_persist_fn)(void *ctx, const struct xlb_persist_key *key, const struct xlb_persist *val);
 int lbd_dp_persist_walk(struct lbd_dp *dp, uint32_t vip_id, bool flush, lbd_persist_fn fn, void *ctx);
+/* lbd wrote a flow into table fd (conn_map or moved_map): the next sweep pass reads it. */
+void lbd_dp_table_written(struct lbd_dp *dp, int fd);
 /* The sweep forgets a flow: one that was counted is counted no more. */
 void lbd_dp_flow_forgotten(struct lbd_dp *dp, const struct xlb_conn *c);
 /*

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "xlb_maps.h"
 
 static uint32_t sweep_key_hash(uint8_t family, const __be32 addr[4], uint16_t port, uint8_t proto)
 {
@@ -104,6 +105,47 @@ void lbd_dp_sweep_free(struct lbd_dp *dp)
 	dp->sweep.counting = dp->sweep.flows = NULL;
 }
 
+void lbd_dp_table_written(struct lbd_dp *dp, int fd)
+{
+	dp->sweep.own_written[fd == dp->fds.moved]++;
+}
+
+/*
+ * Flows written into each table so far: the program's counts, the tools'
+ * (written_map) and lbd's own. false if they cannot be read: then both
+ * tables are read.
+ */
+static bool tables_written(struct lbd_dp *dp, uint64_t out[2])
+{
+	uint64_t counts[XLB_STAT_MAX];
+	struct xlb_written tools = { 0 };
+	uint32_t zero = 0;
+
+	if (xlb_stats_read_all(&dp->fds, counts) || bpf_map_lookup_elem(dp->fds.written, &zero, &tools))
+		return false;
+	out[0] = counts[XLB_STAT_CONN_WRITTEN] + tools.conn + dp->sweep.own_written[0];
+	out[1] = counts[XLB_STAT_MOVED_WRITTEN] + tools.moved + dp->sweep.own_written[1];
+	return true;
+}
+
+/* The tables this pass must read: each but one found empty by a pass begun since its last write. */
+static unsigned int tables_to_read(struct lbd_dp *dp)
+{
+	struct lbd_sweep *sw = &dp->sweep;
+	unsigned int tables = 0;
+
+	if (!tables_written(dp, sw->written)) {
+		sw->empty[0] = sw->empty[1] = false;
+		return SWEEP_BOTH;
+	}
+	for (int t = 0; t < 2; t++)
+		if (!sw->empty[t] || sw->written[t] != sw->empty_at[t])
+			tables |= 1u << t;
+		else
+			sw->tables_left++;
+	return tables;
+}
+
 void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 {
 	struct lbd_sweep *sw = &dp->sweep;
@@ -139,11 +181,17 @@ void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 	sw->timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
 	sw->error = 0;
 	sw->begun_ms = lbd_mono_ms();
+	sw->read[0] = sw->read[1] = 0;
+	sw->tables = tables_to_read(dp);
+	if (!sw->tables) {
+		sw->phase = SWEEP_UNMARK;	/* both empty: no flow pins a slot */
+		return;
+	}
 	sw->phase = SWEEP_SCAN;
 	if (sw->reader.running)
-		sweep_reader_begin(&sw->reader);
+		sweep_reader_begin(&sw->reader, sw->tables);
 	else
-		sweep_walk_begin(&sw->walk);
+		sweep_walk_begin(&sw->walk, sw->tables);
 }
 
 /*
@@ -171,6 +219,7 @@ static void handle_batch(struct lbd_dp *dp, const struct sweep_batch *b)
 	uint32_t now = lbd_dp_seen_now();
 	int fd = b->table == 0 ? dp->fds.conn : dp->fds.moved;
 
+	sw->read[b->table] += b->count;
 	for (uint32_t i = 0; i < b->count; i++) {
 		const struct xlb_flow_key *key = &b->keys[i];
 		const struct xlb_conn *val = &b->vals[i];
@@ -251,6 +300,12 @@ static void pass_end(struct lbd_dp *dp)
 	uint64_t *done = sw->counting;
 
 	if (!sw->error) {
+		for (int t = 0; t < 2; t++) {
+			if (!(sw->tables & (1u << t)))
+				continue;	/* left unread: as empty as it was */
+			sw->empty[t] = !sw->read[t];
+			sw->empty_at[t] = sw->written[t];
+		}
 		sw->counting = sw->flows;
 		sw->flows = done;
 		sw->flows_at_ms = lbd_mono_ms();

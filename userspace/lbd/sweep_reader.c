@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sweep_walk_begin(struct sweep_walk *w)
+void sweep_walk_begin(struct sweep_walk *w, unsigned int tables)
 {
-	*w = (struct sweep_walk){ .table = 0, .first = true };
+	*w = (struct sweep_walk){ .tables = tables, .table = tables & 1u ? 0 : 1, .first = true };
 }
 
 void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch *b)
@@ -35,7 +35,7 @@ void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch 
 	w->cursor = out;
 	if (!ended)
 		return;
-	if (w->table == 0) {
+	if (w->table == 0 && (w->tables & 2u)) {
 		w->table = 1;	/* on to the second table, from its start */
 		w->first = true;
 	} else {
@@ -59,7 +59,7 @@ static void *walk(void *arg)
 		}
 		if (pass != r->pass) {
 			pass = r->pass;
-			sweep_walk_begin(&w);
+			sweep_walk_begin(&w, r->tables);
 		}
 		/* Not among the batches ready, nor the one the loop holds: read - taken < SWEEP_AHEAD. */
 		b = &r->batches[r->read % SWEEP_AHEAD];
@@ -119,24 +119,25 @@ void sweep_reader_stop(struct sweep_reader *r)
 	r->running = false;
 }
 
-static void restart(struct sweep_reader *r, bool walking)
+static void restart(struct sweep_reader *r, bool walking, unsigned int tables)
 {
 	pthread_mutex_lock(&r->lock);
 	r->pass++;
+	r->tables = tables;
 	r->read = r->taken = 0;
 	r->walking = walking;
 	pthread_cond_signal(&r->work);
 	pthread_mutex_unlock(&r->lock);
 }
 
-void sweep_reader_begin(struct sweep_reader *r)
+void sweep_reader_begin(struct sweep_reader *r, unsigned int tables)
 {
-	restart(r, true);
+	restart(r, true, tables);
 }
 
 void sweep_reader_cancel(struct sweep_reader *r)
 {
-	restart(r, false);
+	restart(r, false, 0);
 }
 
 struct sweep_batch *sweep_reader_take(struct sweep_reader *r)

@@ -38,8 +38,12 @@ struct sweep_batch {
 	int error;	/* -errno of the read; the pass ends with it */
 };
 
-/* Where a walk of the two tables is: fds[0], then fds[1]. */
+/* Both tables, for sweep_walk_begin() and sweep_reader_begin(): bit k is fds[k]. */
+#define SWEEP_BOTH	3u
+
+/* Where a walk of the two tables is: fds[0], then fds[1], each if its bit is in tables. */
 struct sweep_walk {
+	unsigned int tables;	/* the walk's: a table not in it is never read */
 	int table;		/* 0: fds[0], 1: fds[1] */
 	bool first;		/* no batch of this table yet: its walk starts afresh */
 	uint64_t cursor;	/* bpf_map_lookup_batch's place */
@@ -54,14 +58,18 @@ struct sweep_reader {
 	struct sweep_batch *batches;	/* SWEEP_AHEAD of them, a ring */
 	uint64_t read, taken;	/* batches read and taken this pass: read - taken are ready */
 	uint64_t pass;		/* the walk asked for; the thread starts afresh when it changes */
+	unsigned int tables;	/* that walk's tables (sweep_walk.tables) */
 	bool walking;		/* the pass's walk has not ended */
 };
 
 /* Starts the thread over two tables, walked first_fd then second_fd. -errno when it cannot: the loop then reads them itself. */
 int sweep_reader_start(struct sweep_reader *r, int first_fd, int second_fd);
 void sweep_reader_stop(struct sweep_reader *r);
-/* A new walk from both tables' starts; what the last one left unread or untaken is dropped. */
-void sweep_reader_begin(struct sweep_reader *r);
+/*
+ * A new walk of the tables in the mask, from their starts (not 0); what
+ * the last one left unread or untaken is dropped.
+ */
+void sweep_reader_begin(struct sweep_reader *r, unsigned int tables);
 /* Ends the walk early (a failed pass). */
 void sweep_reader_cancel(struct sweep_reader *r);
 /* The next batch read, or NULL while the thread has none ready; never waits. */
@@ -75,8 +83,8 @@ struct sweep_batch *sweep_reader_next(struct sweep_reader *r, struct sweep_walk 
 				      struct sweep_batch **own);
 /* The batch take() gave is handled: its place may be read into again. */
 void sweep_reader_done(struct sweep_reader *r);
-/* A walk from fds[0]'s start. */
-void sweep_walk_begin(struct sweep_walk *w);
+/* A walk of the tables in the mask (not 0), from the first's start. */
+void sweep_walk_begin(struct sweep_walk *w, unsigned int tables);
 /* The walk's next batch into *b (the thread's reads, and the loop's where there is no thread). */
 void sweep_walk_next(struct sweep_walk *w, const int fds[2], struct sweep_batch *b);
 

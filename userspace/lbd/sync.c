@@ -217,6 +217,7 @@ static void install(struct sync *s, struct sync_peer *p, const struct sync_entry
 	}
 	if (!ret) {
 		p->installed++;
+		lbd_dp_table_written(&d->dp, fd);
 		if (fd == d->dp.fds.moved && lbd_dp_mark_for_peer(&d->dp, v, &e->flow, id))
 			s->marked++;
 	} else if (errno == EEXIST) {
@@ -267,9 +268,9 @@ static void walk_begin(struct sync *s)
 	s->dump_at = 0;
 	s->walk_ended = false;
 	if (s->dump_reader.running)
-		sweep_reader_begin(&s->dump_reader);
+		sweep_reader_begin(&s->dump_reader, SWEEP_BOTH);
 	else
-		sweep_walk_begin(&s->dump_walk);
+		sweep_walk_begin(&s->dump_walk, SWEEP_BOTH);
 }
 
 /* A peer asking again while its dump is under way (it restarted) gets it from the start. */

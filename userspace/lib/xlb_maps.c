@@ -55,6 +55,7 @@ int xlb_map_fds_from_obj(struct bpf_object *obj, struct xlb_map_fds *fds)
 		{ "share_ring", &fds->share },	  { "syn_map", &fds->syn },
 		{ "limit_map", &fds->limit },	  { "limited_map", &fds->limited },
 		{ "vip_limit_stats", &fds->vip_limit_stats }, { "acl_map", &fds->acl },
+		{ "written_map", &fds->written },
 	};
 
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {

@@ -36,6 +36,7 @@ struct xlb_map_fds {
 	int persist;	/* persist_map: persistent VIPs' clients */
 	int syn_retry;	/* syn_retry_map: retransmitted SYNs per backend */
 	int share;	/* share_ring: flows for the cluster's peers (bpf/include/share.h) */
+	int written;	/* written_map: flows written into the tables by tools outside lbd */
 };
 
 struct bpf_object;
