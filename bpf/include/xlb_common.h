@@ -16,6 +16,18 @@
 #define XLB_RING_MIN		251
 #define XLB_RING_MAX		131071
 #define XLB_RING_DEFAULT	65537
+/*
+ * Ring slots go two to an array element: the kernel keeps array values 8
+ * bytes apart whatever their size, so a ring of one 4-byte slot an element
+ * left half of its 512 KB (at the default size) unused, in the cache lines
+ * and pages a packet reads at a place its flow decides. The last element
+ * of a ring (of odd, prime size) pads with XLB_SLOT_NONE.
+ */
+struct xlb_ring_pair {
+	__u32 slot[2];
+};
+_Static_assert(sizeof(struct xlb_ring_pair) == 8, "a ring element is the u64 maps.h declares");
+#define XLB_RING_ELEMS(size)	(((size) + 1) / 2)
 #define XLB_CONN_DEFAULT	(1u << 20)
 /*
  * syn_map's size for a connection table of conn entries: an eighth of it,

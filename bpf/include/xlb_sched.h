@@ -87,28 +87,30 @@ static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
  * The VIP's ring slot at index: from ring_default_map for a ring of the
  * default size (inlined), else from ring_map (a call). Each map has its
  * own lookup here, so the verifier knows at each which kind of ring it
- * reads. NULL: no ring, or index past its end.
+ * reads. Two slots an element (struct xlb_ring_pair). NULL: no ring, or
+ * index past its last element (an odd ring's pad reads XLB_SLOT_NONE).
  */
 static __always_inline __u32 *xlb_ring_slot_at(const struct xlb_vip_meta *vip, __u32 index)
 {
-	__u32 ring_id = vip->ring_id, *slot;
+	__u32 ring_id = vip->ring_id, elem = index >> 1, *pair;
 	void *ring;
 
 	if (vip->ring_size == XLB_RING_DEFAULT) {
 		ring = bpf_map_lookup_elem(&ring_default_map, &ring_id);
 		if (ring) {
-			slot = bpf_map_lookup_elem(ring, &index);
+			pair = bpf_map_lookup_elem(ring, &elem);
 			/*
 			 * Keeps clang from merging this lookup with ring_map's
 			 * below: at one instruction the verifier would see two
 			 * kinds of ring and call the generic helper for both.
 			 */
-			asm volatile("" : "+r"(slot));
-			return slot;
+			asm volatile("" : "+r"(pair));
+			return pair ? pair + (index & 1) : NULL;
 		}
 	}
 	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
-	return ring ? bpf_map_lookup_elem(ring, &index) : NULL;
+	pair = ring ? bpf_map_lookup_elem(ring, &elem) : NULL;
+	return pair ? pair + (index & 1) : NULL;
 }
 
 /* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */

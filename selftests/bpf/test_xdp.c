@@ -563,6 +563,30 @@ static void ring_reads_back(void)
 }
 
 /*
+ * A ring holds two slots an element: the kernel keeps array values 8
+ * bytes apart, so one 4-byte slot an element made every ring twice its
+ * size in the caches a packet reads it through (512 KB at 65537 slots).
+ */
+static void ring_packs_two_slots_an_element(void)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t ring_id = VIP4_CHURN, inner_id, info_len = sizeof(info);
+	int fd;
+
+	if (!XT_EQ(env_vips[VIP4_CHURN].ring_size, XLB_RING_DEFAULT) ||
+	    !XT_EQ(bpf_map_lookup_elem(env_fds.ring_default, &ring_id, &inner_id), 0))
+		return;
+	fd = bpf_map_get_fd_by_id(inner_id);
+	if (!XT_TRUE(fd >= 0, "the ring's fd: %s", strerror(errno)))
+		return;
+	if (XT_EQ(bpf_obj_get_info_by_fd(fd, &info, &info_len), 0)) {
+		XT_EQ(info.value_size, 8);
+		XT_EQ(info.max_entries, (XLB_RING_DEFAULT + 1) / 2);
+	}
+	close(fd);
+}
+
+/*
  * lbd's map worker puts a ring it is handed into ring_map before the index
  * asked for after it (the mapping made before stays the ring's), drops the
  * rings it is given, and leaves a ring id that was taken back and
@@ -2763,6 +2787,7 @@ static const struct xt_case stateful[] = {
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),
+	XT_CASE(ring_packs_two_slots_an_element),
 	XT_CASE(map_worker_spares_claimed_rings),
 	XT_CASE(map_worker_writes_lists_around_index),
 	XT_CASE(syn_on_known_tuple),

@@ -26,6 +26,33 @@
 
 #define fail lbd_fail
 
+/*
+ * Do the rings of a pinned ring_map or ring_default_map hold two slots an
+ * element, as this program reads them? An older lbd's held one (and the
+ * outer map takes inner maps of its first kind only). An empty one cannot
+ * tell, and holds nothing to keep.
+ */
+static bool pinned_rings_fit(int outer_fd)
+{
+	for (uint32_t ring_id = 0; ring_id < XLB_MAX_RINGS; ring_id++) {
+		struct bpf_map_info info = { 0 };
+		uint32_t inner_id, info_len = sizeof(info);
+		int fd;
+		bool fit;
+
+		if (bpf_map_lookup_elem(outer_fd, &ring_id, &inner_id))
+			continue;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		fit = !bpf_obj_get_info_by_fd(fd, &info, &info_len) &&
+		      info.value_size == sizeof(struct xlb_ring_pair);
+		close(fd);
+		return fit;
+	}
+	return false;
+}
+
 /* A map pinned by an earlier lbd keeps its size; sizing ours the same lets libbpf reuse it. */
 static void match_pinned_size(struct bpf_map *map, const char *path)
 {
@@ -47,6 +74,17 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 				 info.max_entries, info.value_size, sizeof(struct xlb_stats));
 			unlink(path);
 		}
+	} else if ((!strcmp(bpf_map__name(map), "ring_map") || !strcmp(bpf_map__name(map), "ring_default_map")) &&
+		   !pinned_rings_fit(fd)) {
+		/*
+		 * lbd builds every ring again from its configuration; from the
+		 * attach until each is in, its VIP's packets find no ring
+		 * (drop_no_backend). Only the first start over an older lbd's
+		 * rings does this.
+		 */
+		lbd_warn("the pinned %s holds rings of one slot an element (an older lbd's): it starts afresh, "
+			 "and each VIP drops its packets until its ring is built again", bpf_map__name(map));
+		unlink(path);
 	} else if (info.max_entries != bpf_map__max_entries(map)) {
 		if (!strcmp(bpf_map__name(map), "conn_map"))
 			lbd_warn("conn-table-size %u differs from the pinned connection table's %u: keeping "
@@ -828,7 +866,7 @@ bool lbd_dp_mark_for_peer(struct lbd_dp *dp, const struct lbd_vip_cfg *v, const 
 	rt->moved_at[i] = lbd_dp_seen_now();
 	rt->n_moved++;
 	rt->gen = ++dp->gen;
-	__atomic_store_n(&rt->ring.slots[2 * i], rt->slots[i], __ATOMIC_RELAXED);
+	xlb_ring_write_slot(&rt->ring, i, rt->slots[i]);
 	return true;
 }
 

@@ -314,25 +314,47 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
  * stores: a batch update of a 65537-slot ring took 22 ms here, held in
  * lbd's loop for every table it builds.
  */
+/* The mapping of a ring: its elements, whole pages. */
+static size_t ring_map_len(uint32_t size)
+{
+	size_t bytes = (size_t)XLB_RING_ELEMS(size) * sizeof(struct xlb_ring_pair);
+
+	return (bytes + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1);
+}
+
+/* table's size slots two to an element (struct xlb_ring_pair), the odd one out padded. */
+static void ring_pack(const uint32_t *table, uint32_t size, uint32_t *into)
+{
+	memcpy(into, table, (size_t)size * sizeof(*table));
+	if (size & 1)
+		into[size] = XLB_SLOT_NONE;
+}
+
 static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
-	/* The kernel keeps array values 8 bytes apart, whatever their size: that is the mapping too. */
-	size_t len = ((size_t)size * 8 + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1);
-	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32), sizeof(__u32), size, &opts);
+	uint32_t elems = XLB_RING_ELEMS(size), *packed;
+	size_t len = ring_map_len(size);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring", sizeof(__u32), sizeof(struct xlb_ring_pair),
+				elems, &opts);
 	void *slots;
 	int ret;
 
 	if (fd < 0)
 		return -errno;
 	if (!(flags & BPF_F_MMAPABLE)) {
-		ret = array_fill(fd, table, sizeof(*table), size);
+		packed = malloc((size_t)elems * sizeof(struct xlb_ring_pair));
+		ret = packed ? 0 : -ENOMEM;
+		if (!ret) {
+			ring_pack(table, size, packed);
+			ret = array_fill(fd, packed, sizeof(struct xlb_ring_pair), elems);
+		}
+		free(packed);
 	} else {
 		slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		ret = slots == MAP_FAILED ? -errno : 0;
 		if (!ret) {
-			for (uint32_t i = 0; i < size; i++)
-				((uint32_t *)slots)[(size_t)i * 2] = table[i];
+			ring_pack(table, size, slots);
 			munmap(slots, len);
 		}
 	}
@@ -341,11 +363,6 @@ static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 		return ret;
 	}
 	return fd;
-}
-
-static size_t ring_map_len(uint32_t size)
-{
-	return ((size_t)size * 8 + (size_t)getpagesize() - 1) & ~((size_t)getpagesize() - 1);
 }
 
 /* ring_map pinned by an lbd from before mappable rings takes the old kind only: learnt at the first install. */
@@ -374,13 +391,15 @@ static int ring_other(const struct xlb_map_fds *fds, uint32_t size)
 	return size == XLB_RING_DEFAULT ? fds->ring : fds->ring_default;
 }
 
-/* The size of the ring behind fd (its max_entries), or 0. */
+/* The size of the ring behind fd, or 0: a ring's size is prime, so odd, and its elements hold two slots each. */
 static uint32_t ring_fd_size(int fd)
 {
 	struct bpf_map_info info = { 0 };
 	uint32_t info_len = sizeof(info);
 
-	return bpf_obj_get_info_by_fd(fd, &info, &info_len) ? 0 : info.max_entries;
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || !info.max_entries)
+		return 0;
+	return info.max_entries * 2 - 1;
 }
 
 /* After an install: the id no longer names a ring in the other map (a lookup first: a delete waits for RCU). */
@@ -524,8 +543,13 @@ void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table)
 	volatile uint32_t *slots = mapped->slots;
 
 	for (uint32_t i = 0; i < mapped->size; i++)
-		if (slots[(size_t)i * 2] != table[i])
-			slots[(size_t)i * 2] = table[i];
+		if (slots[i] != table[i])
+			slots[i] = table[i];
+}
+
+void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t slot)
+{
+	__atomic_store_n(&mapped->slots[i], slot, __ATOMIC_RELAXED);
 }
 
 void xlb_ring_unmap(struct xlb_ring_map *mapped)
@@ -549,7 +573,7 @@ int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id)
 int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slots, uint32_t size)
 {
 	struct bpf_map_info info = { 0 };
-	uint32_t inner_id, info_len = sizeof(info);
+	uint32_t inner_id, info_len = sizeof(info), *packed;
 	int fd, ret = 0;
 
 	/* The other map too: a default-size ring an older lbd left in ring_map, or a ring of another size. */
@@ -559,10 +583,17 @@ int xlb_ring_read(const struct xlb_map_fds *fds, uint32_t ring_id, uint32_t *slo
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (fd < 0)
 		return -errno;
-	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries != size)
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries != XLB_RING_ELEMS(size) ||
+	    info.value_size != sizeof(struct xlb_ring_pair))
 		ret = -EINVAL;
+	packed = ret ? NULL : malloc((size_t)XLB_RING_ELEMS(size) * sizeof(struct xlb_ring_pair));
+	if (!ret && !packed)
+		ret = -ENOMEM;
 	if (!ret)
-		ret = array_read(fd, slots, sizeof(*slots), size);
+		ret = array_read(fd, packed, sizeof(struct xlb_ring_pair), XLB_RING_ELEMS(size));
+	if (!ret)
+		memcpy(slots, packed, (size_t)size * sizeof(*slots));
+	free(packed);
 	close(fd);
 	return ret;
 }

@@ -100,7 +100,7 @@ int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint
  * older lbd): then every table is a new ring swapped in.
  */
 struct xlb_ring_map {
-	uint32_t *slots;	/* the kernel's values, 8 bytes apart: slot i at slots[2 * i] */
+	uint32_t *slots;	/* the kernel's values, two slots each (struct xlb_ring_pair): slot i at slots[i] */
 	uint32_t size;
 };
 int xlb_ring_publish_mapped(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
@@ -121,6 +121,8 @@ int xlb_ring_install_batch(const struct xlb_map_fds *fds, const uint32_t *ring_i
 bool xlb_ring_kind_known(uint32_t size);
 /* Writes the slots of table that differ from what the ring holds (mapped->size of them). */
 void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table);
+/* One slot, i below mapped->size: a store the program sees whole. */
+void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t slot);
 void xlb_ring_unmap(struct xlb_ring_map *mapped);
 
 /* Drops ring_map[ring_id] (in both maps) and so the kernel's last reference to that inner ring. */
