@@ -78,3 +78,29 @@ expect crash_logs_its_stack "the log's last lines: $(tail -n 5 "$LOG")" \
 curl_many "$TB_VIP4" 10 >"$TB_DIR/crashed.names"
 expect forwarding_outlives_a_crash "$(wc -l <"$TB_DIR/crashed.names") of 10 requests answered with lbd dead" \
 	test "$(wc -l <"$TB_DIR/crashed.names")" -eq 10
+
+# ---- an older lbd's pinned rings: one slot an 8-byte element ----
+# This lbd's rings hold two slots an element, and an outer map of rings
+# takes inner maps of its first layout only: reused, the older one would
+# have the verifier refuse the program. The new lbd replaces it, attaches
+# its own program in place of the one on the old rings, builds every ring
+# again, and serves.
+PIN=$(tb_pin_dir "$E2E_PREFIX")
+rm -f "$PIN/ring_default_map"
+bpftool map create "$PIN/old_ring" type array key 4 value 4 entries 65537 name old_ring flags 1024 &&
+	bpftool map create "$PIN/ring_default_map" type array_of_maps key 4 value 4 entries 1024 \
+		name ring_default_map inner_map pinned "$PIN/old_ring" &&
+	bpftool map update pinned "$PIN/ring_default_map" key 0 0 0 0 value pinned "$PIN/old_ring"
+rm -f "$PIN/old_ring"
+tb_lbd_start "$E2E_PREFIX" || true
+expect older_rings_replaced "the log's last lines: $(tail -n 3 "$LOG")" \
+	grep -q 'ring_default_map holds rings of one slot an element' "$LOG"
+# A request that met no ring yet waits out its SYN's retransmission (curl gives up after 5 s).
+for ((t = 0; t < 6; t++)); do
+	curl_many "$TB_VIP4" 1 | grep -q . && break
+	sleep 0.1
+done
+curl_many "$TB_VIP4" 30 >"$TB_DIR/upgraded.names"
+# The old program would answer them too, without lbd: lbd must run, on its own program.
+expect serves_after_older_rings "$(wc -l <"$TB_DIR/upgraded.names") of 30 requests answered; lbd's program: $(prog_id 2>&1 | tail -n 1) (the old one was $before_id)" \
+	bash -c "test \$(wc -l <'$TB_DIR/upgraded.names') -eq 30 && test '$(prog_id 2>/dev/null)' != '$before_id' && test -n '$(prog_id 2>/dev/null)'"

@@ -27,12 +27,36 @@
 #define fail lbd_fail
 
 /*
- * Do the rings of a pinned ring_map or ring_default_map hold two slots an
- * element, as this program reads them? An older lbd's held one (and the
- * outer map takes inner maps of its first kind only). An empty one cannot
- * tell, and holds nothing to keep.
+ * Does an empty pinned outer map of rings take rings laid out as this
+ * program reads them? One put in at ring_id 0 and taken out at once
+ * tells (two RCU waits, once at start). No VIP reads a ring there: the
+ * map holds none.
  */
-static bool pinned_rings_fit(int outer_fd)
+static bool empty_rings_fit(int outer_fd, bool dflt)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts,
+		    .map_flags = dflt ? BPF_F_MMAPABLE : BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	uint32_t size = dflt ? XLB_RING_DEFAULT : XLB_RING_MIN, ring_id = 0;
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_probe", sizeof(__u32), sizeof(struct xlb_ring_pair),
+				XLB_RING_ELEMS(size), &opts);
+	bool fit;
+
+	if (fd < 0)
+		return false;
+	fit = !bpf_map_update_elem(outer_fd, &ring_id, &fd, BPF_ANY);
+	if (fit)
+		bpf_map_delete_elem(outer_fd, &ring_id);
+	close(fd);
+	return fit;
+}
+
+/*
+ * Do the rings of a pinned ring_map or ring_default_map hold two slots an
+ * element, as this program reads them? An older lbd's held one, and an
+ * outer map takes inner maps of its first kind only: the verifier would
+ * refuse this program on it.
+ */
+static bool pinned_rings_fit(int outer_fd, bool dflt)
 {
 	for (uint32_t ring_id = 0; ring_id < XLB_MAX_RINGS; ring_id++) {
 		struct bpf_map_info info = { 0 };
@@ -50,7 +74,7 @@ static bool pinned_rings_fit(int outer_fd)
 		close(fd);
 		return fit;
 	}
-	return false;
+	return empty_rings_fit(outer_fd, dflt);
 }
 
 /* A map pinned by an earlier lbd keeps its size; sizing ours the same lets libbpf reuse it. */
@@ -75,7 +99,7 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 			unlink(path);
 		}
 	} else if ((!strcmp(bpf_map__name(map), "ring_map") || !strcmp(bpf_map__name(map), "ring_default_map")) &&
-		   !pinned_rings_fit(fd)) {
+		   !pinned_rings_fit(fd, !strcmp(bpf_map__name(map), "ring_default_map"))) {
 		/*
 		 * lbd builds every ring again from its configuration; from the
 		 * attach until each is in, its VIP's packets find no ring
@@ -291,30 +315,41 @@ static uint32_t prog_id_of_fd(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/* Is the map behind fd among the ids (a program's maps)? */
+static bool map_among(int fd, const uint32_t *ids, uint32_t n)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (ids[i] == info.id)
+			return true;
+	return false;
+}
+
 /*
  * True when old_fd is the very program we would attach, working on our
  * pinned maps: same instructions (the tag ignores map fds) and our
- * connection table among its maps. A restarted lbd then keeps it as is.
+ * connection table and rings among its maps (a pinned ring map lbd
+ * replaced at start, see pinned_rings_fit(), is not the old program's).
+ * A restarted lbd then keeps it as is.
  */
-static bool is_our_program(int old_fd, const struct bpf_prog_info *old, int new_fd, int conn_fd)
+static bool is_our_program(int old_fd, const struct bpf_prog_info *old, int new_fd, const struct xlb_map_fds *fds)
 {
 	struct bpf_prog_info mine = { 0 }, maps = { 0 };
-	struct bpf_map_info conn = { 0 };
-	uint32_t len = sizeof(mine), mlen = sizeof(conn), ids[64];
+	uint32_t len = sizeof(mine), ids[64], n;
 
 	if (bpf_obj_get_info_by_fd(new_fd, &mine, &len) || memcmp(mine.tag, old->tag, sizeof(mine.tag)))
-		return false;
-	if (bpf_obj_get_info_by_fd(conn_fd, &conn, &mlen))
 		return false;
 	maps.nr_map_ids = old->nr_map_ids < 64 ? old->nr_map_ids : 64;
 	maps.map_ids = (uint64_t)(uintptr_t)ids;
 	len = sizeof(maps);
 	if (bpf_obj_get_info_by_fd(old_fd, &maps, &len))
 		return false;
-	for (uint32_t i = 0; i < maps.nr_map_ids && i < 64; i++)
-		if (ids[i] == conn.id)
-			return true;
-	return false;
+	n = maps.nr_map_ids < 64 ? maps.nr_map_ids : 64;
+	return map_among(fds->conn, ids, n) && map_among(fds->ring, ids, n) && map_among(fds->ring_default, ids, n);
 }
 
 static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, struct lbd_iface_rt *rt,
@@ -351,7 +386,7 @@ static int attach_iface(struct lbd_dp *dp, const struct lbd_iface_cfg *cfg, stru
 			return fail(err, len, -EBUSY, "%s already runs XDP program '%s' (id %u): remove it "
 				    "first (ip link set dev %s xdp off)", cfg->name, info.name, q.prog_id, cfg->name);
 		}
-		if (is_our_program(old_fd, &info, prog_fd, dp->fds.conn)) {
+		if (is_our_program(old_fd, &info, prog_fd, &dp->fds)) {
 			close(old_fd);
 			rt->generic_fallback = q.attach_mode == XDP_ATTACHED_SKB && cfg->mode == LBD_XDP_NATIVE;
 			rt->prog_id = q.prog_id;

@@ -128,7 +128,7 @@ static bool tables_written(struct lbd_dp *dp, uint64_t out[2])
 	return true;
 }
 
-/* The tables this pass must read: each but one found empty by a pass begun since its last write. */
+/* The tables this pass reads: all but those a pass found empty, with no write since that pass began. */
 static unsigned int tables_to_read(struct lbd_dp *dp)
 {
 	struct lbd_sweep *sw = &dp->sweep;
