@@ -309,11 +309,6 @@ int xlb_backend_set(const struct xlb_map_fds *fds, uint32_t id, const struct xlb
 	return errno_of(bpf_map_update_elem(fds->backend, &id, be, BPF_ANY));
 }
 
-/*
- * A new inner ring holding table. A mappable array is filled by plain
- * stores: a batch update of a 65537-slot ring took 22 ms here, held in
- * lbd's loop for every table it builds.
- */
 /* The mapping of a ring: its elements, whole pages. */
 static size_t ring_map_len(uint32_t size)
 {
@@ -330,6 +325,11 @@ static void ring_pack(const uint32_t *table, uint32_t size, uint32_t *into)
 		into[size] = XLB_SLOT_NONE;
 }
 
+/*
+ * A new inner ring holding table. A mappable array is filled by plain
+ * stores: a batch update of a 65537-slot ring took 22 ms here, held in
+ * lbd's loop for every table it builds.
+ */
 static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
