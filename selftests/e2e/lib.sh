@@ -193,6 +193,9 @@ expect_takeover() {
 	expect "$loss" "no reply for $outage ms" test "$outage" -le $((bound + 100))
 }
 
+# show_field FIELD: a top-level field of `lbctl -j show`.
+show_field() { lbctl -j show | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
 # map_fds PID PINNED...: PID's fds of the maps pinned at PINNED, found by map id.
 map_fds() {
 	local pid=$1 pin id f

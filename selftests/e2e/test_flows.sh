@@ -191,7 +191,6 @@ expect sweep_reads_off_the_loop "the loop made $(sweep_reads main) of the sweep'
 # The requests above are forgotten by now (conn-timeout 2 s), so passes
 # leave both tables unread; a new connection has the next pass read
 # conn_map again.
-show_field() { lbctl -j show | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 left_after() {	# LEFT SECONDS: the passes have left more than LEFT table reads out within SECONDS
 	local t
 	for ((t = 0; t < $2 * 5; t++)); do

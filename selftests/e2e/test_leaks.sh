@@ -25,7 +25,6 @@ LOG=$(tb_dir "$P")/$(tb_lbd_base).log
 BE1=$(tb_backend_addr 1 4) BE2=$(tb_backend_addr 2 4)
 N=100
 
-show_field() { lbctl -j show | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 vips_with_moves() {
 	lbctl -j vip list | python3 -c '
 import json, sys

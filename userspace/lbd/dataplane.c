@@ -26,57 +26,6 @@
 
 #define fail lbd_fail
 
-/*
- * Does an empty pinned outer map of rings take rings laid out as this
- * program reads them? One put in at ring_id 0 and taken out at once
- * tells (two RCU waits, once at start). No VIP reads a ring there: the
- * map holds none.
- */
-static bool empty_rings_fit(int outer_fd, bool dflt)
-{
-	LIBBPF_OPTS(bpf_map_create_opts, opts,
-		    .map_flags = dflt ? BPF_F_MMAPABLE : BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	uint32_t size = dflt ? XLB_RING_DEFAULT : XLB_RING_MIN, ring_id = 0;
-	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xlb_ring_probe", sizeof(__u32), sizeof(struct xlb_ring_pair),
-				XLB_RING_ELEMS(size), &opts);
-	bool fit;
-
-	if (fd < 0)
-		return false;
-	fit = !bpf_map_update_elem(outer_fd, &ring_id, &fd, BPF_ANY);
-	if (fit)
-		bpf_map_delete_elem(outer_fd, &ring_id);
-	close(fd);
-	return fit;
-}
-
-/*
- * Do the rings of a pinned ring_map or ring_default_map hold two slots an
- * element, as this program reads them? An older lbd's held one, and an
- * outer map takes inner maps of its first kind only: the verifier would
- * refuse this program on it.
- */
-static bool pinned_rings_fit(int outer_fd, bool dflt)
-{
-	for (uint32_t ring_id = 0; ring_id < XLB_MAX_RINGS; ring_id++) {
-		struct bpf_map_info info = { 0 };
-		uint32_t inner_id, info_len = sizeof(info);
-		int fd;
-		bool fit;
-
-		if (bpf_map_lookup_elem(outer_fd, &ring_id, &inner_id))
-			continue;
-		fd = bpf_map_get_fd_by_id(inner_id);
-		if (fd < 0)
-			continue;
-		fit = !bpf_obj_get_info_by_fd(fd, &info, &info_len) &&
-		      info.value_size == sizeof(struct xlb_ring_pair);
-		close(fd);
-		return fit;
-	}
-	return empty_rings_fit(outer_fd, dflt);
-}
-
 /* A map pinned by an earlier lbd keeps its size; sizing ours the same lets libbpf reuse it. */
 static void match_pinned_size(struct bpf_map *map, const char *path)
 {
@@ -99,7 +48,7 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 			unlink(path);
 		}
 	} else if ((!strcmp(bpf_map__name(map), "ring_map") || !strcmp(bpf_map__name(map), "ring_default_map")) &&
-		   !pinned_rings_fit(fd, !strcmp(bpf_map__name(map), "ring_default_map"))) {
+		   !xlb_rings_fit(fd, !strcmp(bpf_map__name(map), "ring_default_map"))) {
 		/*
 		 * lbd builds every ring again from its configuration; from the
 		 * attach until each is in, its VIP's packets find no ring
@@ -333,7 +282,7 @@ static bool map_among(int fd, const uint32_t *ids, uint32_t n)
  * True when old_fd is the very program we would attach, working on our
  * pinned maps: same instructions (the tag ignores map fds) and our
  * connection table and rings among its maps (a pinned ring map lbd
- * replaced at start, see pinned_rings_fit(), is not the old program's).
+ * replaced at start, see xlb_rings_fit(), is not the old program's).
  * A restarted lbd then keeps it as is.
  */
 static bool is_our_program(int old_fd, const struct bpf_prog_info *old, int new_fd, const struct xlb_map_fds *fds)

@@ -326,9 +326,9 @@ static void ring_pack(const uint32_t *table, uint32_t size, uint32_t *into)
 }
 
 /*
- * A new inner ring holding table. A mappable array is filled by plain
- * stores: a batch update of a 65537-slot ring took 22 ms here, held in
- * lbd's loop for every table it builds.
+ * A new inner ring holding table (NULL: left empty). A mappable array is
+ * filled by plain stores: a batch update of a 65537-slot ring took 22 ms
+ * here, held in lbd's loop for every table it builds.
  */
 static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 {
@@ -342,7 +342,9 @@ static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 
 	if (fd < 0)
 		return -errno;
-	if (!(flags & BPF_F_MMAPABLE)) {
+	if (!table) {
+		ret = 0;
+	} else if (!(flags & BPF_F_MMAPABLE)) {
 		packed = malloc((size_t)elems * sizeof(struct xlb_ring_pair));
 		ret = packed ? 0 : -ENOMEM;
 		if (!ret) {
@@ -363,6 +365,48 @@ static int ring_create(const uint32_t *table, uint32_t size, uint32_t flags)
 		return ret;
 	}
 	return fd;
+}
+
+/*
+ * An empty outer map of rings tells the kind of inner map it takes only
+ * by taking one: a ring put in at ring_id 0 and taken out at once (two
+ * RCU waits). No VIP reads a ring there: the map holds none.
+ */
+static bool empty_rings_fit(int outer_fd, bool dflt)
+{
+	uint32_t ring_id = 0;
+	int fd = ring_create(NULL, dflt ? XLB_RING_DEFAULT : XLB_RING_MIN,
+			     dflt ? BPF_F_MMAPABLE : BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	bool fit;
+
+	if (fd < 0)
+		return false;
+	fit = !bpf_map_update_elem(outer_fd, &ring_id, &fd, BPF_ANY);
+	if (fit)
+		bpf_map_delete_elem(outer_fd, &ring_id);
+	close(fd);
+	return fit;
+}
+
+bool xlb_rings_fit(int outer_fd, bool dflt)
+{
+	for (uint32_t ring_id = 0; ring_id < XLB_MAX_RINGS; ring_id++) {
+		struct bpf_map_info info = { 0 };
+		uint32_t inner_id, info_len = sizeof(info);
+		int fd;
+		bool fit;
+
+		if (bpf_map_lookup_elem(outer_fd, &ring_id, &inner_id))
+			continue;
+		fd = bpf_map_get_fd_by_id(inner_id);
+		if (fd < 0)
+			continue;
+		fit = !bpf_obj_get_info_by_fd(fd, &info, &info_len) &&
+		      info.value_size == sizeof(struct xlb_ring_pair);
+		close(fd);
+		return fit;
+	}
+	return empty_rings_fit(outer_fd, dflt);
 }
 
 /* ring_map pinned by an lbd from before mappable rings takes the old kind only: learnt at the first install. */

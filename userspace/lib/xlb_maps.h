@@ -125,6 +125,14 @@ void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table);
 void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t slot);
 void xlb_ring_unmap(struct xlb_ring_map *mapped);
 
+/*
+ * Does a pinned ring_map (dflt: ring_default_map) take rings of two slots
+ * an element, as this program reads them? An older lbd's held one, and an
+ * outer map takes inner maps of its first kind only: the verifier would
+ * refuse this program on it. An empty one is asked (see xlb_maps.c).
+ */
+bool xlb_rings_fit(int outer_fd, bool dflt);
+
 /* Drops ring_map[ring_id] (in both maps) and so the kernel's last reference to that inner ring. */
 int xlb_ring_del(const struct xlb_map_fds *fds, uint32_t ring_id);
 
