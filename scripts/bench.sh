@@ -26,7 +26,8 @@ echo "== per-packet cost through BPF_PROG_TEST_RUN"
 "$root/bench-loop.sh" "$build"
 # The same with lbd at real-time priority: what of a pass is the machine's scheduling, not lbd's work.
 BENCH_LOOP_RT=10 "$root/bench-loop.sh" "$build"
-"$root/bench-traffic.sh" "$build"
+# 77: this kernel sends no live frames (said by the script); the other benches go on.
+"$root/bench-traffic.sh" "$build" || (($? == 77))
 "$root/bench-flood.sh" "$build"
 "$root/bench-sweep.sh" "$build"
 "$root/bench-conn-mem.sh"
