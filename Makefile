@@ -49,8 +49,8 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all check demo demo-cluster bench deps clean help install uninstall deb
 
-BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o $(BUILD)/floor.bpf.o
-SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h
+BPF_OBJS  := $(BUILD)/xlb.bpf.o $(BUILD)/reflector.bpf.o $(BUILD)/decap.bpf.o $(BUILD)/xdp_pass.bpf.o $(BUILD)/gen.bpf.o $(BUILD)/sink.bpf.o $(BUILD)/floor.bpf.o $(BUILD)/flow_walk.bpf.o
+SKELS     := $(BUILD)/xlb.skel.h $(BUILD)/reflector.skel.h $(BUILD)/gen.skel.h $(BUILD)/sink.skel.h $(BUILD)/flow_walk.skel.h
 LIB_SRCS  := userspace/lib/maglev.c userspace/lib/xlb_maps.c userspace/lib/grammar.c
 LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 TEST_LIB  := $(BUILD)/selftests/lib/pkt.o

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flow_walk.skel.h"
 #include "reflector.skel.h"
 #include "xdp_env.h"
 
@@ -25,6 +26,7 @@
 #define REPEAT	2000000
 
 static int prog_reflector;
+static struct flow_walk *walk;
 
 /* Mean ns per packet over `calls` calls of one run each; vary() may rewrite the frame per call. */
 static double per_call(int prog, uint8_t *frame, size_t len, void (*vary)(uint8_t *, size_t, uint32_t))
@@ -52,6 +54,59 @@ static double repeated(int prog, uint8_t *frame, size_t len)
 	if (bpf_prog_test_run_opts(prog, &opts))
 		return -1;
 	return opts.duration;
+}
+
+static void row(const char *name, double ns, double base)
+{
+	printf("%-34s %8.1f ns/pkt   reflector %6.1f ns   added %+6.1f ns   ratio %.2f\n", name, ns,
+	       base, ns - base, base / ns);
+}
+
+/*
+ * ns per packet of prog, looped, the frame given the next of `flows` UDP
+ * flows before each run (bpf/flow_walk.bpf.c): many flows with the caches
+ * as a busy CPU has them, between no syscalls.
+ */
+static double walked(int prog, uint8_t *frame, size_t len, uint32_t flows)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (uint32_t)len,
+		    .repeat = REPEAT);
+	uint32_t zero = 0;
+
+	walk->bss->turn = 0;
+	walk->data->flows = flows;
+	if (bpf_map_update_elem(bpf_map__fd(walk->maps.walk_target), &zero, &prog, BPF_ANY) ||
+	    bpf_prog_test_run_opts(bpf_program__fd(walk->progs.xlb_flow_walk), &opts))
+		return -1;
+	/* The last run's verdict: a walk that lost the frame (an ABORTED tail call, a drop) measured nothing. */
+	return opts.retval == XDP_TX ? (double)opts.duration : -1;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define WALK_ROUNDS	7
+
+/* xlb walked over flows and the reflector walked the same way, in turns: the medians of each. */
+static void walked_row(const char *name, uint8_t *frame, size_t len, uint32_t flows)
+{
+	double base[WALK_ROUNDS], ns[WALK_ROUNDS];
+
+	for (int k = 0; k < WALK_ROUNDS; k++) {
+		base[k] = walked(prog_reflector, frame, len, flows);
+		ns[k] = walked(env_prog_fd(), frame, len, flows);
+		if (base[k] < 0 || ns[k] < 0) {
+			printf("%-34s failed: the frame did not come back as XDP_TX\n", name);
+			return;
+		}
+	}
+	qsort(base, WALK_ROUNDS, sizeof(*base), cmp_double);
+	qsort(ns, WALK_ROUNDS, sizeof(*ns), cmp_double);
+	row(name, ns[WALK_ROUNDS / 2], base[WALK_ROUNDS / 2]);
 }
 
 /* A new client port and address every call: every packet is a new flow. */
@@ -86,24 +141,24 @@ static int remember(const struct pkt_spec *s)
 	return bpf_map_update_elem(env_fds.conn, &flow, &conn, BPF_ANY);
 }
 
-static void row(const char *name, double ns, double base)
-{
-	printf("%-34s %8.1f ns/pkt   reflector %6.1f ns   added %+6.1f ns   ratio %.2f\n", name, ns,
-	       base, ns - base, base / ns);
-}
 
 int main(void)
 {
 	struct pkt_spec dsr = { 4, "198.18.0.10", "198.18.1.1", IPPROTO_TCP, 40000, 80, 18 };
 	struct pkt_spec ipip = { 4, "198.18.0.10", "198.18.1.2", IPPROTO_UDP, 40000, 53, 18 };
+	struct pkt_spec dsr_udp = { 4, "198.18.0.10", "198.18.1.1", IPPROTO_UDP, 40000, 53, 18 };
 	struct pkt_spec ipip6 = { 6, "2001:db8::10", "2001:db8:1::2", IPPROTO_UDP, 40000, 53, 18 };
 	uint8_t frame[PKT_MAX];
 	struct reflector *refl;
 	size_t len;
 	double base1, baseN;
 
+	/* The UDP VIPs at the default ring size, as lbd makes them: the size that decides the ring's caching. */
+	env_vips[VIP4_UDP_DSR].ring_size = XLB_RING_DEFAULT;
+	env_vips[VIP4_UDP_IPIP].ring_size = XLB_RING_DEFAULT;
 	refl = reflector__open_and_load();
-	if (!refl || env_setup(1u << 20)) {
+	walk = flow_walk__open_and_load();
+	if (!refl || !walk || env_setup(1u << 20)) {
 		fprintf(stderr, "bench_prog: cannot load the programs (root needed)\n");
 		return 1;
 	}
@@ -126,6 +181,16 @@ int main(void)
 
 	len = pkt_build(&ipip, frame);
 	row("ipip4, unmoved slot", per_call(env_prog_fd(), frame, len, NULL), base1);
+	/* Many flows, looped: each packet reads the ring at another place (64k of 65537 slots, or all). */
+	memcpy(walk->bss->client_mac, pkt_client_mac, sizeof(pkt_client_mac));
+	memcpy(walk->bss->lb_mac, pkt_lb_mac, sizeof(pkt_lb_mac));
+	walked_row("ipip4, 1 flow (walked)", frame, len, 1);
+	walked_row("ipip4, 64k flows (walked)", frame, len, 1u << 16);
+	walked_row("ipip4, 1M flows (walked)", frame, len, 1u << 20);
+	len = pkt_build(&dsr_udp, frame);
+	walked_row("dsr4 udp, 1 flow (walked)", frame, len, 1);
+	walked_row("dsr4 udp, 64k flows (walked)", frame, len, 1u << 16);
+	len = pkt_build(&ipip, frame);
 	len = pkt_build(&ipip6, frame);
 	row("ipip6, unmoved slot", per_call(env_prog_fd(), frame, len, NULL), base1);
 
@@ -164,6 +229,7 @@ int main(void)
 	row("dsr, moved slot, conn miss (new)", per_call(env_prog_fd(), frame, len, new_flow), base1);
 
 	env_teardown();
+	flow_walk__destroy(walk);
 	reflector__destroy(refl);
 	return 0;
 }
