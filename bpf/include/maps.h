@@ -53,7 +53,7 @@ struct {
 		__uint(map_flags, flags);					\
 		__uint(max_entries, XLB_RING_ELEMS(XLB_RING_DEFAULT));		\
 		__type(key, __u32);						\
-		__type(value, __u64);	/* struct xlb_ring_pair: BTF would hold it only as a declaration */ \
+		__type(value, __u64);	/* struct xlb_ring_quad: BTF would hold it only as a declaration */ \
 	};									\
 	struct {								\
 		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);			\

@@ -17,17 +17,29 @@
 #define XLB_RING_MAX		131071
 #define XLB_RING_DEFAULT	65537
 /*
- * Ring slots go two to an array element: the kernel keeps array values 8
- * bytes apart whatever their size, so a ring of one 4-byte slot an element
- * left half of its 512 KB (at the default size) unused, in the cache lines
- * and pages a packet reads at a place its flow decides. The last element
- * of a ring (of odd, prime size) pads with XLB_SLOT_NONE.
+ * A ring's array elements (8 bytes each: the kernel keeps array values 8
+ * bytes apart whatever their size) hold its 16-bit slots four to an
+ * element, then the previous backend of each slot, four to an element,
+ * then one tag element (XLB_RING_TAG). A packet reads the first part
+ * only, at a place its flow decides: 128 KB at the default size, a
+ * quarter of what one 32-bit slot an element took. The previous backend
+ * is read only on a moved slot, which is rare and short-lived. The last
+ * element of each part pads with XLB_SLOT_NONE.
  */
-struct xlb_ring_pair {
-	__u32 slot[2];
+struct xlb_ring_quad {
+	__u16 lane[4];
 };
-_Static_assert(sizeof(struct xlb_ring_pair) == 8, "a ring element is the u64 maps.h declares");
-#define XLB_RING_ELEMS(size)	(((size) + 1) / 2)
+_Static_assert(sizeof(struct xlb_ring_quad) == 8, "a ring element is the u64 maps.h declares");
+#define XLB_RING_QUADS(size)	(((size) + 3) / 4)	/* of slots; as many of previous backends follow */
+#define XLB_RING_ELEMS(size)	(2 * XLB_RING_QUADS(size) + 1)
+/*
+ * The last element: the ring's size under this tag, so userspace tells a
+ * ring of this layout from an older lbd's (one 32-bit slot an element, or
+ * two: their last element's upper half is XLB_SLOT_NONE's old 0x7fff) and
+ * reads a ring's size back exactly (sizes 4 apart share a count of quads).
+ */
+#define XLB_RING_TAG		0x584c4234u	/* "XLB4" */
+#define XLB_RING_TAG_ELEM(size)	((__u64)XLB_RING_TAG << 32 | (size))
 #define XLB_CONN_DEFAULT	(1u << 20)
 /*
  * syn_map's size for a connection table of conn entries: an eighth of it,
@@ -238,7 +250,7 @@ struct xlb_vip_entry {
 _Static_assert(sizeof(struct xlb_vip_entry) == 48, "xlb_vip_entry layout");
 
 /*
- * A ring slot: the backend id in bits 0..14 (XLB_SLOT_ID). Most slots say
+ * A ring slot: the backend id in bits 0..12 (XLB_SLOT_ID). Most slots say
  * only that, and a flow whose slot says only that goes to that backend
  * without the connection table: the slot has not changed since the flow
  * began, so the table would say the same. XLB_SLOT_MOVED marks a slot
@@ -246,10 +258,14 @@ _Static_assert(sizeof(struct xlb_vip_entry) == 48, "xlb_vip_entry layout");
  * decides, and a flow it does not know yet is a flow from before the move
  * when it is a TCP packet other than a SYN (or, for a short while after a
  * change that moved the slot, any UDP packet: XLB_SLOT_FRESH): it goes to
- * the backend the slot had before its first move, in bits 16..30, and is
+ * the backend the slot had before its first move, XLB_SLOT_PREV, and is
  * remembered from then on.
+ * The ring holds bits 0..15; the previous backend (bits 16..28 here) has
+ * a place of its own (struct xlb_ring_quad), which holds the slot's own
+ * backend while the slot is not moved, so marking a slot moved is one
+ * 16-bit store.
  */
-#define XLB_SLOT_MOVED		(1u << 31)
+#define XLB_SLOT_MOVED		(1u << 15)
 /*
  * On a moved slot: it moved in the latest change, so the VIP's UDP window
  * (xlb_vip_meta.udp_keep_until_ns) applies to it. Slots that moved in an
@@ -258,10 +274,11 @@ _Static_assert(sizeof(struct xlb_vip_entry) == 48, "xlb_vip_entry layout");
  * the previous backend (a drained one, say) each time a later change,
  * such as a slow-start step, reopens the window.
  */
-#define XLB_SLOT_FRESH		(1u << 15)
-#define XLB_SLOT_NONE		0x7fffu		/* no backend in the slot (or before it) */
-#define XLB_SLOT_ID(s)		((s) & 0x7fffu)
-#define XLB_SLOT_PREV(s)	(((s) >> 16) & 0x7fffu)
+#define XLB_SLOT_FRESH		(1u << 13)
+#define XLB_SLOT_NONE		0x1fffu		/* no backend in the slot (or before it) */
+#define XLB_SLOT_ID(s)		((s) & 0x1fffu)
+#define XLB_SLOT_PREV(s)	(((s) >> 16) & 0x1fffu)
+#define XLB_SLOT_LANE(s)	((s) & 0xffffu)	/* what the ring itself holds of a slot */
 _Static_assert(XLB_MAX_BACKENDS <= XLB_SLOT_NONE, "backend ids fit a ring slot");
 
 /* A zeroed slot has no UP flag, so an unconfigured id is never chosen. */

@@ -84,41 +84,65 @@ static __always_inline struct xlb_backend *xlb_backend_if_up(__u32 id)
 }
 
 /*
- * The VIP's ring slot at index: from ring_default_map for a ring of the
+ * The VIP's ring slot at index (see XLB_SLOT_MOVED) as the ring holds it,
+ * without the previous backend: from ring_default_map for a ring of the
  * default size (inlined), else from ring_map (a call). Each map has its
  * own lookup here, so the verifier knows at each which kind of ring it
- * reads. Two slots an element (struct xlb_ring_pair). NULL: no ring, or
- * index past its last element (an odd ring's pad reads XLB_SLOT_NONE).
+ * reads. Four slots an element (struct xlb_ring_quad). NULL: no ring, or
+ * index past its last element (a ring's pad reads XLB_SLOT_NONE).
  */
-static __always_inline __u32 *xlb_ring_slot_at(const struct xlb_vip_meta *vip, __u32 index)
+static __always_inline __u16 *xlb_ring_lane_at(const struct xlb_vip_meta *vip, __u32 index)
 {
-	__u32 ring_id = vip->ring_id, elem = index >> 1, *pair;
+	__u32 ring_id = vip->ring_id, elem = index >> 2;
+	__u16 *quad;
 	void *ring;
 
 	if (vip->ring_size == XLB_RING_DEFAULT) {
 		ring = bpf_map_lookup_elem(&ring_default_map, &ring_id);
 		if (ring) {
-			pair = bpf_map_lookup_elem(ring, &elem);
+			quad = bpf_map_lookup_elem(ring, &elem);
 			/*
 			 * Keeps clang from merging this lookup with ring_map's
 			 * below: at one instruction the verifier would see two
 			 * kinds of ring and call the generic helper for both.
 			 */
-			asm volatile("" : "+r"(pair));
-			return pair ? pair + (index & 1) : NULL;
+			asm volatile("" : "+r"(quad));
+			return quad ? quad + (index & 3) : NULL;
 		}
 	}
 	ring = bpf_map_lookup_elem(&ring_map, &ring_id);
-	pair = ring ? bpf_map_lookup_elem(ring, &elem) : NULL;
-	return pair ? pair + (index & 1) : NULL;
+	quad = ring ? bpf_map_lookup_elem(ring, &elem) : NULL;
+	return quad ? quad + (index & 3) : NULL;
 }
 
-/* The slot the hash lands on after `probe` steps past down backends; XLB_SLOT_NONE past the end. */
+/*
+ * A moved slot's previous backend, from the ring's second part, or
+ * XLB_SLOT_NONE. Only packets on moved slots pay for it (its lookups are
+ * calls: the verifier sees both kinds of ring here, and needs no more).
+ */
+static __always_inline __u32 xlb_ring_prev(const struct xlb_vip_meta *vip, __u32 index)
+{
+	__u32 ring_id = vip->ring_id, elem = XLB_RING_QUADS(vip->ring_size) + (index >> 2);
+	__u16 *quad;
+	void *ring;
+
+	ring = bpf_map_lookup_elem(vip->ring_size == XLB_RING_DEFAULT ? (void *)&ring_default_map : (void *)&ring_map,
+				   &ring_id);
+	if (!ring && vip->ring_size == XLB_RING_DEFAULT)
+		ring = bpf_map_lookup_elem(&ring_map, &ring_id);	/* as xlb_ring_lane_at looks */
+	quad = ring ? bpf_map_lookup_elem(ring, &elem) : NULL;
+	return quad ? quad[index & 3] : XLB_SLOT_NONE;
+}
+
+/*
+ * The backend of the slot the hash lands on after `probe` steps past down
+ * backends (with the slot's marks); XLB_SLOT_NONE past the end.
+ */
 static __always_inline __u32 xlb_ring_get(const struct xlb_vip_meta *vip, __u32 hash, __u32 probe)
 {
-	__u32 *slot = xlb_ring_slot_at(vip, xlb_ring_slot(hash + probe * XLB_RING_STRIDE, vip->ring_size));
+	__u16 *lane = xlb_ring_lane_at(vip, xlb_ring_slot(hash + probe * XLB_RING_STRIDE, vip->ring_size));
 
-	return slot ? *slot : XLB_SLOT_NONE;
+	return lane ? *lane : XLB_SLOT_NONE;
 }
 
 /*
@@ -469,7 +493,8 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 							     __u32 *flow_hash)
 {
 	struct xlb_backend *be;
-	__u32 hash, slot, *first;
+	__u32 hash, slot, index;
+	__u16 *first;
 	__u64 flow64;
 
 	if (!vip->ring_size)
@@ -480,12 +505,13 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 	if (vip->sched != XLB_SCHED_RING || (vip->flags & XLB_VIP_F_PERSIST))
 		return xlb_pick_per_flow(pkt, vip, hash, backend_id, new_flow);
 	/* A VIP without its ring has no backend. */
-	first = xlb_ring_slot_at(vip, xlb_ring_slot(hash, vip->ring_size));
+	index = xlb_ring_slot(hash, vip->ring_size);
+	first = xlb_ring_lane_at(vip, index);
 	if (!first)
 		return NULL;
 	slot = *first;
-	xlb_trace_slot(*flow_hash, hash, xlb_ring_slot(hash, vip->ring_size), slot);
 	if (!(slot & XLB_SLOT_MOVED) && !pkt->syn) {
+		xlb_trace_slot(*flow_hash, hash, index, slot);
 		*backend_id = XLB_SLOT_ID(slot);
 		be = xlb_backend_if_up(*backend_id);
 		if (be) {
@@ -496,6 +522,10 @@ static __always_inline struct xlb_backend *xlb_pick_backend(const struct xlb_pkt
 			return be;
 		}
 	}
+	/* Off the fast path: a moved slot's previous backend is in the ring's second part. */
+	if (slot & XLB_SLOT_MOVED)
+		slot |= xlb_ring_prev(vip, index) << 16;
+	xlb_trace_slot(*flow_hash, hash, index, slot);
 	return xlb_pick_remembered(pkt, vip, hash, slot, backend_id, new_flow);
 }
 

@@ -567,22 +567,80 @@ static void ring_reads_back(void)
  * bytes apart, so one 4-byte slot an element made every ring twice its
  * size in the caches a packet reads it through (512 KB at 65537 slots).
  */
-static void ring_packs_two_slots_an_element(void)
+static void ring_packs_four_slots_an_element(void)
 {
+	const struct env_vip *vip = &env_vips[VIP4_CHURN];
 	struct bpf_map_info info = { 0 };
-	uint32_t ring_id = VIP4_CHURN, inner_id, info_len = sizeof(info);
+	uint32_t ring_id = VIP4_CHURN, inner_id, info_len = sizeof(info), lanes, bad = 0;
+	uint16_t *elems;
+	uint64_t tag;
 	int fd;
 
-	if (!XT_EQ(env_vips[VIP4_CHURN].ring_size, XLB_RING_DEFAULT) ||
+	if (!XT_EQ(vip->ring_size, XLB_RING_DEFAULT) ||
 	    !XT_EQ(bpf_map_lookup_elem(env_fds.ring_default, &ring_id, &inner_id), 0))
 		return;
 	fd = bpf_map_get_fd_by_id(inner_id);
 	if (!XT_TRUE(fd >= 0, "the ring's fd: %s", strerror(errno)))
 		return;
-	if (XT_EQ(bpf_obj_get_info_by_fd(fd, &info, &info_len), 0)) {
+	lanes = 4 * XLB_RING_QUADS(XLB_RING_DEFAULT);
+	elems = calloc(2 * lanes + 4, sizeof(*elems));
+	if (XT_EQ(bpf_obj_get_info_by_fd(fd, &info, &info_len), 0) && elems) {
 		XT_EQ(info.value_size, 8);
-		XT_EQ(info.max_entries, (XLB_RING_DEFAULT + 1) / 2);
+		/* What a packet reads: 128 KB, then as much read on moved slots only, then the tag. */
+		XT_EQ(XLB_RING_QUADS(XLB_RING_DEFAULT) * 8, 131080);
+		XT_EQ(info.max_entries, 2 * 16385 + 1);
+		for (uint32_t k = 0; k < info.max_entries && k < 2 * lanes / 4 + 1; k++)
+			bpf_map_lookup_elem(fd, &k, &elems[4 * k]);
+		for (uint32_t i = 0; i < XLB_RING_DEFAULT; i++) {
+			uint32_t s = vip->slots[i];
+
+			bad += elems[i] != (s & 0xffff) ||
+			       elems[lanes + i] != (s & XLB_SLOT_MOVED ? XLB_SLOT_PREV(s) : XLB_SLOT_ID(s));
+		}
+		XT_EQ(bad, 0);
+		XT_EQ(elems[XLB_RING_DEFAULT], XLB_SLOT_NONE);	/* the first part's pad */
+		memcpy(&tag, &elems[2 * lanes], sizeof(tag));
+		XT_EQ(tag, XLB_RING_TAG_ELEM(XLB_RING_DEFAULT));
 	}
+	free(elems);
+	close(fd);
+}
+
+/*
+ * Written in place, a slot keeps its previous backend in the ring's second
+ * part while it is moved, and its own there once it is not: marking it
+ * moved again is then its one 16-bit store.
+ */
+static void ring_slot_written_in_place(void)
+{
+	uint32_t table[XLB_RING_MIN], got[XLB_RING_MIN], lanes = 4 * XLB_RING_QUADS(XLB_RING_MIN);
+	struct xlb_ring_map mapped;
+	int fd;
+
+	for (uint32_t i = 0; i < XLB_RING_MIN; i++)
+		table[i] = i % 5;
+	fd = xlb_ring_create_mapped(table, XLB_RING_MIN, &mapped);
+	if (!XT_TRUE(fd >= 0 && mapped.slots, "xlb_ring_create_mapped: %d", fd))
+		return;
+	if (!XT_EQ(xlb_ring_install(&env_fds, 203, fd), 0))
+		goto out;
+	xlb_ring_write_slot(&mapped, 7, 4 | XLB_SLOT_MOVED | XLB_SLOT_FRESH | 2u << 16);
+	if (XT_EQ(xlb_ring_read(&env_fds, 203, got, XLB_RING_MIN), 0))
+		XT_EQ(got[7], 4 | XLB_SLOT_MOVED | XLB_SLOT_FRESH | 2u << 16);
+	XT_EQ(mapped.slots[lanes + 7], 2);
+	table[7] = 4;
+	table[8] = 1 | XLB_SLOT_MOVED | 3u << 16;
+	xlb_ring_write(&mapped, table);
+	if (XT_EQ(xlb_ring_read(&env_fds, 203, got, XLB_RING_MIN), 0)) {
+		XT_EQ(got[7], 4);
+		XT_EQ(got[8], 1 | XLB_SLOT_MOVED | 3u << 16);
+		XT_EQ(got[9], 4);
+	}
+	XT_EQ(mapped.slots[lanes + 7], 4);
+	XT_EQ(mapped.slots[lanes + 8], 3);
+	xlb_ring_del(&env_fds, 203);
+out:
+	xlb_ring_unmap(&mapped);
 	close(fd);
 }
 
@@ -2787,7 +2845,8 @@ static const struct xt_case stateful[] = {
 	XT_CASE(flow_keeps_backend_after_ring_change),
 	XT_CASE(udp_flow_keeps_backend_after_ring_change),
 	XT_CASE(ring_reads_back),
-	XT_CASE(ring_packs_two_slots_an_element),
+	XT_CASE(ring_packs_four_slots_an_element),
+	XT_CASE(ring_slot_written_in_place),
 	XT_CASE(map_worker_spares_claimed_rings),
 	XT_CASE(map_worker_writes_lists_around_index),
 	XT_CASE(syn_on_known_tuple),

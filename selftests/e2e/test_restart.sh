@@ -94,13 +94,41 @@ bpftool map create "$PIN/old_ring" type array key 4 value 4 entries 65537 name o
 rm -f "$PIN/old_ring"
 tb_lbd_start "$E2E_PREFIX" || true
 expect older_rings_replaced "the log's last lines: $(tail -n 3 "$LOG")" \
-	grep -q 'ring_default_map holds rings of one slot an element' "$LOG"
-# A request that met no ring yet waits out its SYN's retransmission (curl gives up after 5 s).
-for ((t = 0; t < 6; t++)); do
-	curl_many "$TB_VIP4" 1 | grep -q . && break
-	sleep 0.1
-done
-curl_many "$TB_VIP4" 30 >"$TB_DIR/upgraded.names"
+	grep -q "ring_default_map holds rings of an older lbd's layout" "$LOG"
+# requests_after_upgrade FILE: 30 requests' answers into FILE, once one is
+# answered (a request that met no ring yet waits out its SYN's
+# retransmission, and curl gives up after 5 s).
+requests_after_upgrade() {
+	for ((t = 0; t < 6; t++)); do
+		curl_many "$TB_VIP4" 1 | grep -q . && break
+		sleep 0.1
+	done
+	curl_many "$TB_VIP4" 30 >"$1"
+}
+requests_after_upgrade "$TB_DIR/upgraded.names"
 # The old program would answer them too, without lbd: lbd must run, on its own program.
 expect serves_after_older_rings "$(wc -l <"$TB_DIR/upgraded.names") of 30 requests answered; lbd's program: $(prog_id 2>&1 | tail -n 1) (the old one was $before_id)" \
 	bash -c "test \$(wc -l <'$TB_DIR/upgraded.names') -eq 30 && test '$(prog_id 2>/dev/null)' != '$before_id' && test -n '$(prog_id 2>/dev/null)'"
+
+# ---- the layout before this one: two 32-bit slots an element, untagged ----
+# Its ring_map (BPF_F_INNER_MAP) takes rings of any size, so only the rings
+# in it tell: a ring of the last layout there must not be read as slots of
+# 16 bits. Both maps start afresh again.
+tb_lbd_stop "$E2E_PREFIX"
+seen=$(wc -l <"$LOG")
+rm -f "$PIN/ring_default_map" "$PIN/ring_map"
+bpftool map create "$PIN/old_ring" type array key 4 value 8 entries 32769 name old_ring flags 1024 &&
+	bpftool map create "$PIN/ring_default_map" type array_of_maps key 4 value 4 entries 1024 \
+		name ring_default_map inner_map pinned "$PIN/old_ring" &&
+	bpftool map create "$PIN/old_small" type array key 4 value 8 entries 126 name old_small flags 5120 &&
+	bpftool map create "$PIN/ring_map" type array_of_maps key 4 value 4 entries 1024 \
+		name ring_map inner_map pinned "$PIN/old_small" &&
+	bpftool map update pinned "$PIN/ring_map" key 5 0 0 0 value pinned "$PIN/old_small"
+rm -f "$PIN/old_ring" "$PIN/old_small"
+tb_lbd_start "$E2E_PREFIX" || true
+expect pair_rings_replaced "the log's last lines: $(tail -n 4 "$LOG")" \
+	bash -c "tail -n +$((seen + 1)) '$LOG' | grep -q \"ring_default_map holds rings of an older lbd's layout\" &&
+		tail -n +$((seen + 1)) '$LOG' | grep -q \"ring_map holds rings of an older lbd's layout\""
+requests_after_upgrade "$TB_DIR/pairs.names"
+expect serves_after_pair_rings "$(wc -l <"$TB_DIR/pairs.names") of 30 requests answered" \
+	test "$(wc -l <"$TB_DIR/pairs.names")" -eq 30

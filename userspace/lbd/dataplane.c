@@ -55,7 +55,7 @@ static void match_pinned_size(struct bpf_map *map, const char *path)
 		 * (drop_no_backend). Only the first start over an older lbd's
 		 * rings does this.
 		 */
-		lbd_warn("the pinned %s holds rings of one slot an element (an older lbd's): it starts afresh, "
+		lbd_warn("the pinned %s holds rings of an older lbd's layout (32-bit slots): it starts afresh, "
 			 "and each VIP drops its packets until its ring is built again", bpf_map__name(map));
 		unlink(path);
 	} else if (info.max_entries != bpf_map__max_entries(map)) {

@@ -93,14 +93,15 @@ int xlb_ring_publish(const struct xlb_map_fds *fds, uint32_t ring_id, const uint
 
 /*
  * A published ring mapped into userspace, so that later tables of the
- * same size are written into it in place: each slot is one aligned 32-bit
- * store, which a packet sees whole, old or new, and no update of ring_map
+ * same size are written into it in place: each slot is one aligned 16-bit
+ * store, which a packet sees whole, old or new (a moved slot's previous
+ * backend is written before it), and no update of ring_map
  * (which waits for an RCU grace period, 5-20 ms here) is needed. slots is
  * NULL when the kernel's ring_map takes no mappable rings (pinned by an
  * older lbd): then every table is a new ring swapped in.
  */
 struct xlb_ring_map {
-	uint32_t *slots;	/* the kernel's values, two slots each (struct xlb_ring_pair): slot i at slots[i] */
+	uint16_t *slots;	/* the kernel's values as lanes (struct xlb_ring_quad): slot i at slots[i] */
 	uint32_t size;
 };
 int xlb_ring_publish_mapped(const struct xlb_map_fds *fds, uint32_t ring_id, const uint32_t *table,
@@ -126,10 +127,12 @@ void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t
 void xlb_ring_unmap(struct xlb_ring_map *mapped);
 
 /*
- * Does a pinned ring_map (dflt: ring_default_map) take rings of two slots
- * an element, as this program reads them? An older lbd's held one, and an
- * outer map takes inner maps of its first kind only: the verifier would
- * refuse this program on it. An empty one is asked (see xlb_maps.c).
+ * Does a pinned ring_map (dflt: ring_default_map) hold rings of this
+ * layout (struct xlb_ring_quad, tagged), as this program reads them? An
+ * older lbd's held one or two 32-bit slots an element, and an outer map
+ * without BPF_F_INNER_MAP takes inner maps of its first size only: the
+ * verifier would refuse this program on it. An empty one is asked (see
+ * xlb_maps.c).
  */
 bool xlb_rings_fit(int outer_fd, bool dflt);
 
