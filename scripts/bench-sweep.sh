@@ -6,7 +6,9 @@
 # straight into conn_map, and over as many whole passes (each forgets idle
 # flows, counts live ones per backend, and may unmark moved slots) we read
 # the pass's wall time, lbd's CPU time (utime + stime of /proc/PID/stat)
-# and the loop's longest pass.
+# and the loop's longest pass: first with a per-flow VIP, which has every
+# pass read conn_map, then without, when a full table waits between reads
+# (sweep_conn_every_ms).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 SIZES=${BENCH_SWEEP_SIZES:-1048576 8388608}
@@ -70,11 +72,17 @@ for size in $SIZES; do
 	# The flows are the first backend's: lbd gives it id 1.
 	"$build/conn_fill" "/sys/fs/bpf/$P/conn_map" "$size" 198.18.1.1 80 1
 	fill_ms=$((($(date +%s%N) - t0) / 1000000))
+	# Every pass reads conn_map while a VIP schedules per flow (its counted
+	# flows are released by the sweep): so the reads are timed, then what
+	# the passes cost once nothing needs them and the table waits.
+	lbctl vip add 198.18.1.1:81/tcp --sched rr --check none >/dev/null
+	lbctl backend add 198.18.1.1:81/tcp 198.18.0.101 >/dev/null
 	# A pass that began before the fill read part of it: wait it out, then time whole ones.
 	wait_pass
 	t0=$(date +%s%N) c0=$(cpu_ticks $pid)
 	for ((p = 0; p < PASSES; p++)); do wait_pass; done
 	wall_ms=$((($(date +%s%N) - t0) / 1000000)) cpu_ms=$((($(cpu_ticks $pid) - c0) * 1000 / hz))
+	read_cpu_ms=$((cpu_ms / PASSES))
 	read -r counted took_ms < <(lbctl -j show | python3 -c 'import json,sys
 s = json.load(sys.stdin)
 print(sum(b.get("flows", 0) for v in s["vips"] for b in v["backends"]), s["sweep_last_pass_ms"])')
@@ -83,6 +91,15 @@ print(sum(b.get("flows", 0) for v in s["vips"] for b in v["backends"]), s["sweep
 		printf "%9d flows (filled in %.1f s; %d counted by the sweep): a pass takes %.1f s, one every %.1f s; lbd CPU %.2f s a pass (%.1f%% of a core, %.0f ns an entry)\n",
 			n, f / 1000, k, t / 1000, w / p / 1000, c / p / 1000, 100 * c / w, c * 1e6 / p / n }'
 	echo "  longest loop pass in the last 5-10 s: $(loop_longest_ms)"
+	lbctl vip del 198.18.1.1:81/tcp >/dev/null
+	wait_pass	# the last pass that reads: it began with the rr VIP
+	waits=$(show_field sweep_conn_waits) t0=$(date +%s%N) c0=$(cpu_ticks $pid)
+	for ((p = 0; p < PASSES; p++)); do wait_pass; done
+	wall_ms=$((($(date +%s%N) - t0) / 1000000)) cpu_ms=$((($(cpu_ticks $pid) - c0) * 1000 / hz))
+	awk -v w="$wall_ms" -v c="$cpu_ms" -v p="$PASSES" -v e="$(show_field sweep_conn_every_ms)" \
+		-v n="$(($(show_field sweep_conn_waits) - waits))" -v r="$read_cpu_ms" 'BEGIN {
+		printf "  nothing to unmark, no per-flow VIP: %d of %d passes left conn_map unread, lbd CPU %.3f s a pass; one read every %.0f s: %.1f%% of a core\n",
+			n, p, c / p / 1000, e / 1000, 100 * r / e }'
 	kill $pid
 	while kill -0 $pid 2>/dev/null; do sleep 0.1; done
 	rm -f "$DIR/lbd.pid"

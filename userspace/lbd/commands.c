@@ -358,11 +358,17 @@ static void show_head(struct lbd *d, struct out *o, const uint64_t *flows, uint6
 	out_arr_end(o);
 	out_field_u64(o, "conn_table_size", "connection table: %llu entries", d->dp.conn_table_size);
 	out_field_u64(o, "conn_timeout", ", a flow idle for %llu s is forgotten\n", d->cfg.conn_timeout);
+	if (flows && d->dp.sweep.flows_waiting)
+		out_text(o, "FLOWS counted %llu s ago: conn_map is read every %llu s while no slot is moved and no VIP schedules per flow\n",
+			 (unsigned long long)(flows_age_ms / 1000),
+			 (unsigned long long)(d->dp.sweep.conn_every_ms / 1000));
 	cluster_show(d, o);
 	out_u64(o, "syncs", d->dp.syncs);
 	out_u64(o, "sweep_passes", d->dp.sweep.passes);
 	out_u64(o, "sweep_last_pass_ms", d->dp.sweep.last_pass_ms);
 	out_u64(o, "sweep_tables_left", d->dp.sweep.tables_left);
+	out_u64(o, "sweep_conn_every_ms", d->dp.sweep.conn_every_ms);
+	out_u64(o, "sweep_conn_waits", d->dp.sweep.conn_waits);
 	out_bool(o, "ipip_source4_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC4);
 	out_bool(o, "ipip_source6_missing", d->dp.ipip_missing & LBD_IPIP_NO_SRC6);
 	print_loop(d, o);

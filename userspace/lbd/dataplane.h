@@ -141,6 +141,9 @@ struct lbd_rings_round {
  * forgotten as they are met, and once the whole table has been read the
  * moved slots no flow needs are unmarked, one VIP a step.
  */
+/* A sweep pass begins this often, if none runs (lbd.c's timer). */
+#define LBD_SWEEP_PERIOD_MS	5000
+
 struct lbd_sweep {
 	enum { SWEEP_IDLE, SWEEP_SCAN, SWEEP_UNMARK } phase;
 	struct sweep_reader reader;	/* reads the tables off the loop; not running: the loop reads */
@@ -150,9 +153,11 @@ struct lbd_sweep {
 	struct lbd_sweep_vip *vips;
 	size_t n_vips, next_unmark;
 	uint16_t index[LBD_SWEEP_INDEX_SIZE];	/* vips by key: position + 1, 0 empty */
-	uint64_t *counting;		/* live flows per backend id, this pass */
-	uint64_t *flows;		/* the same, from the last whole pass */
-	uint64_t flows_at_ms;		/* monotonic ms that pass ended; 0: none yet */
+	uint64_t *counting;		/* live flows per backend id, this pass: moved_map's */
+	uint64_t *conn_counting;	/* conn_map's, this pass (when it reads conn_map) */
+	uint64_t *conn_counts;		/* conn_map's, from the last pass that read it */
+	uint64_t *flows;		/* both, as the last whole pass has them */
+	uint64_t flows_at_ms;		/* monotonic ms conn_map's share of them was counted; 0: none yet */
 	uint64_t begun_ms;		/* monotonic ms this pass began */
 	uint64_t last_pass_ms;		/* how long the last whole pass took */
 	uint64_t passes;
@@ -169,6 +174,23 @@ struct lbd_sweep {
 	uint64_t own_written[2];	/* lbd's own writes: flow sharing's (lbd_dp_table_written()) */
 	unsigned int tables;		/* the tables this pass reads (SWEEP_BOTH's bits) */
 	uint64_t tables_left;		/* table reads passes left out, since start */
+	/*
+	 * A full conn_map (every live TCP connection is there) is read only
+	 * every conn_every_ms while no change needs it each pass: a read
+	 * costs about 0.5 us an entry, and only moved slots (to unmark) and
+	 * the per-flow schedulers' counted flows (to release) need one every
+	 * pass. The wait keeps the reads near 1% of a core, at most an eighth
+	 * of conn-timeout: how late an idle flow may be forgotten.
+	 */
+	uint32_t conn_timeout_s;
+	bool conn_every_pass;		/* this pass: a change needs conn_map read */
+	bool counted_seen;		/* the last read of conn_map found a counted flow */
+	bool counted_now;		/* this pass's read has found one */
+	bool conn_not_due;		/* this pass leaves conn_map unread: its read is not due */
+	bool flows_waiting;		/* the last whole pass did so: flows has an older read's counts */
+	uint64_t conn_read_at_ms;	/* when the last pass that read conn_map began; 0: none */
+	uint64_t conn_every_ms;		/* the wait in force */
+	uint64_t conn_waits;		/* passes that left conn_map unread for it, since start */
 };
 
 #define LBD_IPIP_NO_SRC4	(1u << 0)

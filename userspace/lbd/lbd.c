@@ -51,7 +51,7 @@
 #define DEFAULT_PIN_DIR	"/sys/fs/bpf/xlb"
 #define TICK_SECONDS	1
 /* How often a sweep pass begins (forgetting idle flows, unmarking moved slots), if none runs. */
-#define SWEEP_TICKS	5
+#define SWEEP_TICKS	(LBD_SWEEP_PERIOD_MS / 1000 / TICK_SECONDS)
 /* Work per HC_TICK_MS tick while a pass runs: at most a tenth of the loop's time. */
 #define SWEEP_STEP_US	2000
 /* Table rebuilds per tick, when the pass has that much left. */

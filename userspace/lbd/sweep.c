@@ -3,6 +3,9 @@
  * The sweep: forgets idle flows (in conn_map and moved_map), counts live
  * ones, and unmarks moved slots that nothing can need, in steps of bounded time so that lbd's loop
  * goes on sending adverts and probing backends whatever the table holds.
+ * A table is read only when a pass needs it: not while a pass found it
+ * empty and nothing was written since, and a full conn_map that nothing
+ * changes only every conn_every_ms (see struct lbd_sweep).
  */
 #include "dataplane.h"
 
@@ -102,7 +105,9 @@ void lbd_dp_sweep_free(struct lbd_dp *dp)
 	dp->sweep.own = NULL;
 	free(dp->sweep.counting);
 	free(dp->sweep.flows);
-	dp->sweep.counting = dp->sweep.flows = NULL;
+	free(dp->sweep.conn_counting);
+	free(dp->sweep.conn_counts);
+	dp->sweep.counting = dp->sweep.flows = dp->sweep.conn_counting = dp->sweep.conn_counts = NULL;
 }
 
 void lbd_dp_table_written(struct lbd_dp *dp, int fd)
@@ -128,7 +133,40 @@ static bool tables_written(struct lbd_dp *dp, uint64_t out[2])
 	return true;
 }
 
-/* The tables this pass reads: all but those a pass found empty, with no write since that pass began. */
+/*
+ * How long conn_map waits between reads no change needs, after a read of
+ * entries: at about 0.5 us an entry, a fiftieth of it keeps the reads near
+ * 1% of a core; never below a pass's period, nor above an eighth of
+ * conn-timeout (an idle flow is forgotten at most that late).
+ */
+static uint64_t conn_every_ms(uint64_t entries, uint32_t conn_timeout_s)
+{
+	uint64_t ms = entries / 20, most = (uint64_t)conn_timeout_s * 1000 / 8;
+
+	if (ms > most)
+		ms = most;
+	return ms < LBD_SWEEP_PERIOD_MS ? LBD_SWEEP_PERIOD_MS : ms;
+}
+
+/* Moved slots to unmark, or counted flows to release: conn_map is read every pass. */
+static bool conn_needed_each_pass(struct lbd_dp *dp)
+{
+	if (dp->sweep.n_vips || dp->sweep.counted_seen)
+		return true;
+	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
+		const struct lbd_vip_rt *rt = &dp->vips[id];
+
+		if (rt->used && (rt->key.sched > LBD_SCHED_MAGLEV_SRC || rt->key.persist_ms))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The tables this pass reads: all but those a pass found empty, with no
+ * write since that pass began, and conn_map only when a change needs it
+ * or its wait (conn_every_ms) is over.
+ */
 static unsigned int tables_to_read(struct lbd_dp *dp)
 {
 	struct lbd_sweep *sw = &dp->sweep;
@@ -136,13 +174,21 @@ static unsigned int tables_to_read(struct lbd_dp *dp)
 
 	if (!tables_written(dp, sw->written)) {
 		sw->empty[0] = sw->empty[1] = false;
-		return SWEEP_BOTH;
+		tables = SWEEP_BOTH;
+	} else {
+		for (int t = 0; t < 2; t++)
+			if (!sw->empty[t] || sw->written[t] != sw->empty_at[t])
+				tables |= 1u << t;
+			else
+				sw->tables_left++;
 	}
-	for (int t = 0; t < 2; t++)
-		if (!sw->empty[t] || sw->written[t] != sw->empty_at[t])
-			tables |= 1u << t;
-		else
-			sw->tables_left++;
+	sw->conn_every_pass = conn_needed_each_pass(dp);
+	sw->conn_not_due = (tables & 1u) && !sw->conn_every_pass && sw->conn_read_at_ms &&
+			   sw->begun_ms < sw->conn_read_at_ms + sw->conn_every_ms;
+	if (sw->conn_not_due) {
+		tables &= ~1u;
+		sw->conn_waits++;
+	}
 	return tables;
 }
 
@@ -154,13 +200,19 @@ void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 		return;
 	if (!sw->counting)
 		sw->counting = calloc(XLB_MAX_BACKENDS, sizeof(*sw->counting));
+	if (!sw->conn_counting)
+		sw->conn_counting = calloc(XLB_MAX_BACKENDS, sizeof(*sw->conn_counting));
+	if (!sw->conn_counts)
+		sw->conn_counts = calloc(XLB_MAX_BACKENDS, sizeof(*sw->conn_counts));
 	sw->vips = calloc(XLB_MAX_VIPS, sizeof(*sw->vips));
-	if (!sw->counting || !sw->vips) {
+	if (!sw->counting || !sw->conn_counting || !sw->conn_counts || !sw->vips) {
 		pass_reset(sw);
 		sw->error = -ENOMEM;
 		return;
 	}
 	memset(sw->counting, 0, XLB_MAX_BACKENDS * sizeof(*sw->counting));
+	memset(sw->conn_counting, 0, XLB_MAX_BACKENDS * sizeof(*sw->conn_counting));
+	sw->counted_now = false;
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
 		struct lbd_vip_rt *rt = &dp->vips[id];
 		struct lbd_sweep_vip *sv = &sw->vips[sw->n_vips];
@@ -181,6 +233,7 @@ void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 	sw->timeout = (uint32_t)(((uint64_t)conn_timeout * 1000000000ull >> XLB_CONN_SEEN_SHIFT) + 1);
 	sw->error = 0;
 	sw->begun_ms = lbd_mono_ms();
+	sw->conn_timeout_s = conn_timeout;
 	sw->read[0] = sw->read[1] = 0;
 	sw->tables = tables_to_read(dp);
 	if (!sw->tables) {
@@ -236,7 +289,9 @@ static void handle_batch(struct lbd_dp *dp, const struct sweep_batch *b)
 			}
 		}
 		if (XLB_CONN_ID(val->backend_id) < XLB_MAX_BACKENDS)
-			sw->counting[XLB_CONN_ID(val->backend_id)]++;
+			(b->table == 0 ? sw->conn_counting : sw->counting)[XLB_CONN_ID(val->backend_id)]++;
+		if (b->table == 0 && (val->backend_id & XLB_CONN_COUNTED))
+			sw->counted_now = true;
 		/* Flows the ring cannot place: moved_map's, and the per-flow schedulers' (counted) ones. */
 		if (dp->flow_live && (b->table == 1 || (val->backend_id & XLB_CONN_COUNTED)))
 			dp->flow_live(dp->flow_live_ctx, key, val);
@@ -294,10 +349,34 @@ static int unmark_slots(struct lbd_dp *dp, struct lbd_sweep_vip *sv)
 	return ret;
 }
 
+/*
+ * conn_map's counts go into the pass's: this pass's if it read conn_map
+ * (they are kept for the passes that wait), else the last read's (all 0
+ * if it was left unread as empty), counted at flows_at_ms.
+ */
+static void conn_counts_add(struct lbd_sweep *sw, uint64_t now_ms)
+{
+	uint64_t *fresh = sw->conn_counting;
+
+	if (sw->tables & 1u) {
+		sw->conn_counting = sw->conn_counts;
+		sw->conn_counts = fresh;
+		sw->conn_read_at_ms = sw->begun_ms;
+		sw->conn_every_ms = conn_every_ms(sw->read[0], sw->conn_timeout_s);
+		sw->counted_seen = sw->counted_now;
+		sw->flows_at_ms = now_ms;
+	} else if (!sw->conn_not_due) {
+		sw->flows_at_ms = now_ms;
+	}
+	sw->flows_waiting = sw->conn_not_due;
+	for (uint32_t id = 0; id < XLB_MAX_BACKENDS; id++)
+		sw->counting[id] += sw->conn_counts[id];
+}
+
 static void pass_end(struct lbd_dp *dp)
 {
 	struct lbd_sweep *sw = &dp->sweep;
-	uint64_t *done = sw->counting;
+	uint64_t *done = sw->counting, now_ms = lbd_mono_ms();
 
 	if (!sw->error) {
 		for (int t = 0; t < 2; t++) {
@@ -306,10 +385,10 @@ static void pass_end(struct lbd_dp *dp)
 			sw->empty[t] = !sw->read[t];
 			sw->empty_at[t] = sw->written[t];
 		}
+		conn_counts_add(sw, now_ms);
 		sw->counting = sw->flows;
 		sw->flows = done;
-		sw->flows_at_ms = lbd_mono_ms();
-		sw->last_pass_ms = sw->flows_at_ms - sw->begun_ms;
+		sw->last_pass_ms = now_ms - sw->begun_ms;
 		sw->passes++;
 	}
 	pass_reset(sw);
