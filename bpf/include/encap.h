@@ -31,18 +31,10 @@ static __always_inline void xlb_outer_ipv4(struct iphdr *outer, const struct xlb
 {
 	__be32 entropy = cfg->ipip_src4_entropy;
 
-	*(__u8 *)outer = 0x45;
-	outer->tos = pkt->tos;
-	outer->tot_len = bpf_htons(pkt->l3_len + sizeof(*outer));
-	outer->id = 0;
-	outer->frag_off = bpf_htons(XLB_IP_DF);
-	outer->ttl = cfg->ttl ?: XLB_DEFAULT_TTL;
-	outer->protocol = pkt->flow.family == XLB_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
-	outer->check = 0;
 	/* Per-flow source bits let the backend's RSS spread flows over its queues. */
-	outer->saddr = (cfg->ipip_src4 & ~entropy) | (bpf_htonl(hash) & entropy);
-	outer->daddr = be->addr[0];
-	outer->check = xlb_ipv4_csum(outer);
+	xlb_ipv4_write(outer, pkt->tos, pkt->l3_len + sizeof(*outer), bpf_htons(XLB_IP_DF),
+		       cfg->ttl ?: XLB_DEFAULT_TTL, pkt->flow.family == XLB_AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6,
+		       (cfg->ipip_src4 & ~entropy) | (bpf_htonl(hash) & entropy), be->addr[0]);
 }
 
 static __always_inline void xlb_outer_ipv6(struct ipv6hdr *outer, const struct xlb_pkt *pkt,
