@@ -80,7 +80,7 @@ lbd_start() {	# PIN CONN_TABLE_SIZE: lbd with every VIP, its program then detach
 	$LBCTL attach l0 >/dev/null
 	# VIP, forward, sched: 198.18.1.3 is the lc case's, every packet through the connection table;
 	# 198.18.1.4 and .5 are dsr4-udp-64k's VIP with a packet limit and with a deny list, neither hit;
-	# 198.18.1.6 is ipip4-udp-64k's with a 251-slot ring (1 KB, in cache, against 256 KB).
+	# 198.18.1.6 is ipip4-udp-64k's with a 251-slot ring (in cache, against 128 KB).
 	local v vip fwd sched extra
 	for v in "198.18.1.1:80/udp dsr maglev" "198.18.1.1:80/tcp dsr maglev" "198.18.1.2:80/udp ipip maglev" \
 		"198.18.1.3:80/tcp dsr lc" "[2001:db8:1::1]:80/udp dsr maglev" "[2001:db8:1::2]:80/udp ipip maglev" \

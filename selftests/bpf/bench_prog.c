@@ -190,7 +190,6 @@ int main(void)
 	len = pkt_build(&dsr_udp, frame);
 	walked_row("dsr4 udp, 1 flow (walked)", frame, len, 1);
 	walked_row("dsr4 udp, 64k flows (walked)", frame, len, 1u << 16);
-	len = pkt_build(&ipip, frame);
 	len = pkt_build(&ipip6, frame);
 	row("ipip6, unmoved slot", per_call(env_prog_fd(), frame, len, NULL), base1);
 

@@ -563,9 +563,10 @@ static void ring_reads_back(void)
 }
 
 /*
- * A ring holds two slots an element: the kernel keeps array values 8
- * bytes apart, so one 4-byte slot an element made every ring twice its
- * size in the caches a packet reads it through (512 KB at 65537 slots).
+ * A ring holds four 16-bit slots an element, then the slots' previous
+ * backends, then its tag: the kernel keeps array values 8 bytes apart, so
+ * one 4-byte slot an element made every ring four times the size a packet
+ * reads it through (512 KB at 65537 slots, now 128 KB).
  */
 static void ring_packs_four_slots_an_element(void)
 {

@@ -80,7 +80,7 @@ expect forwarding_outlives_a_crash "$(wc -l <"$TB_DIR/crashed.names") of 10 requ
 	test "$(wc -l <"$TB_DIR/crashed.names")" -eq 10
 
 # ---- an older lbd's pinned rings: one slot an 8-byte element ----
-# This lbd's rings hold two slots an element, and an outer map of rings
+# This lbd's rings hold four 16-bit slots an element, and an outer map of rings
 # takes inner maps of its first layout only: reused, the older one would
 # have the verifier refuse the program. The new lbd replaces it, attaches
 # its own program in place of the one on the old rings, builds every ring

@@ -1007,8 +1007,9 @@ static bool vip_carried_traffic(const struct lbd_dp *dp, uint32_t vip_id)
 
 /*
  * A ring of the same size as the one in force is written in place, slot by
- * slot (each slot changes whole: a packet sees its old value or its new
- * one, and no rule here needs two slots to change together); a new size,
+ * slot (each slot is one 16-bit store a packet sees whole, its previous
+ * backend written before it moves: see xlb_ring_write; no rule here needs
+ * two slots to change together); a new size,
  * a first ring, or a kernel that maps no rings gets a new ring swapped in.
  */
 int lbd_dp_ring_publish(struct lbd_dp *dp, struct lbd_vip_rt *rt, uint32_t ring_id, const uint32_t *slots,

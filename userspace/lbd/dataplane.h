@@ -186,6 +186,7 @@ struct lbd_sweep {
 	bool conn_every_pass;		/* this pass: a change needs conn_map read */
 	bool counted_seen;		/* the last read of conn_map found a counted flow */
 	bool counted_now;		/* this pass's read has found one */
+	uint64_t conn_live;		/* the flows this pass's read of conn_map kept */
 	bool conn_not_due;		/* this pass leaves conn_map unread: its read is not due */
 	bool flows_waiting;		/* the last whole pass did so: flows has an older read's counts */
 	uint64_t conn_read_at_ms;	/* when the last pass that read conn_map began; 0: none */

@@ -134,10 +134,11 @@ static bool tables_written(struct lbd_dp *dp, uint64_t out[2])
 }
 
 /*
- * How long conn_map waits between reads no change needs, after a read of
- * entries: at about 0.5 us an entry, a fiftieth of it keeps the reads near
+ * How long conn_map waits between reads no change needs, after a read
+ * that kept entries live (what the next read finds, not what this one
+ * forgot): at about 0.5 us an entry, a fiftieth of it keeps the reads near
  * 1% of a core; never below a pass's period, nor above an eighth of
- * conn-timeout (an idle flow is forgotten at most that late).
+ * conn-timeout (how late an idle flow may be forgotten, and a pass more).
  */
 static uint64_t conn_every_ms(uint64_t entries, uint32_t conn_timeout_s)
 {
@@ -183,8 +184,9 @@ static unsigned int tables_to_read(struct lbd_dp *dp)
 				sw->tables_left++;
 	}
 	sw->conn_every_pass = conn_needed_each_pass(dp);
+	/* Half a period's slack: the timer that begins passes may run a little late or early. */
 	sw->conn_not_due = (tables & 1u) && !sw->conn_every_pass && sw->conn_read_at_ms &&
-			   sw->begun_ms < sw->conn_read_at_ms + sw->conn_every_ms;
+			   sw->begun_ms + LBD_SWEEP_PERIOD_MS / 2 < sw->conn_read_at_ms + sw->conn_every_ms;
 	if (sw->conn_not_due) {
 		tables &= ~1u;
 		sw->conn_waits++;
@@ -213,6 +215,7 @@ void lbd_dp_sweep_begin(struct lbd_dp *dp, uint32_t conn_timeout)
 	memset(sw->counting, 0, XLB_MAX_BACKENDS * sizeof(*sw->counting));
 	memset(sw->conn_counting, 0, XLB_MAX_BACKENDS * sizeof(*sw->conn_counting));
 	sw->counted_now = false;
+	sw->conn_live = 0;
 	for (uint32_t id = 0; id < XLB_MAX_VIPS; id++) {
 		struct lbd_vip_rt *rt = &dp->vips[id];
 		struct lbd_sweep_vip *sv = &sw->vips[sw->n_vips];
@@ -290,8 +293,10 @@ static void handle_batch(struct lbd_dp *dp, const struct sweep_batch *b)
 		}
 		if (XLB_CONN_ID(val->backend_id) < XLB_MAX_BACKENDS)
 			(b->table == 0 ? sw->conn_counting : sw->counting)[XLB_CONN_ID(val->backend_id)]++;
-		if (b->table == 0 && (val->backend_id & XLB_CONN_COUNTED))
-			sw->counted_now = true;
+		if (b->table == 0) {
+			sw->conn_live++;
+			sw->counted_now |= !!(val->backend_id & XLB_CONN_COUNTED);
+		}
 		/* Flows the ring cannot place: moved_map's, and the per-flow schedulers' (counted) ones. */
 		if (dp->flow_live && (b->table == 1 || (val->backend_id & XLB_CONN_COUNTED)))
 			dp->flow_live(dp->flow_live_ctx, key, val);
@@ -362,7 +367,7 @@ static void conn_counts_add(struct lbd_sweep *sw, uint64_t now_ms)
 		sw->conn_counting = sw->conn_counts;
 		sw->conn_counts = fresh;
 		sw->conn_read_at_ms = sw->begun_ms;
-		sw->conn_every_ms = conn_every_ms(sw->read[0], sw->conn_timeout_s);
+		sw->conn_every_ms = conn_every_ms(sw->conn_live, sw->conn_timeout_s);
 		sw->counted_seen = sw->counted_now;
 		sw->flows_at_ms = now_ms;
 	} else if (!sw->conn_not_due) {

@@ -255,10 +255,12 @@ int main(int argc, char **argv)
 	while (left) {
 		run.repeat = left > 100000000 ? 100000000 : (uint32_t)left;
 		if (bpf_prog_test_run_opts(bpf_program__fd(gen->progs.xlb_gen), &run)) {
-			fprintf(stderr, "xlbgen: live frames refused: %s%s\n", strerror(errno),
-				errno == EPERM ? " (this kernel does not let BPF_PROG_TEST_RUN send frames)" : "");
+			int err = errno;
+
+			fprintf(stderr, "xlbgen: live frames refused: %s%s\n", strerror(err),
+				err == EPERM ? " (this kernel does not let BPF_PROG_TEST_RUN send frames)" : "");
 			/* 77, as automake's tests say "skipped": a machine that cannot send, not a fault. */
-			ret = errno == EPERM ? XLBGEN_REFUSED : 1;
+			ret = err == EPERM ? XLBGEN_REFUSED : 1;
 			bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 			goto out;
 		}
