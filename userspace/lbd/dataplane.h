@@ -135,15 +135,15 @@ struct lbd_rings_round {
 
 #define LBD_SWEEP_INDEX_SIZE	(2 * XLB_MAX_VIPS)
 
+/* A sweep pass begins this often, if none runs (lbd.c's timer). */
+#define LBD_SWEEP_PERIOD_MS	5000
+
 /*
  * One pass over the connection table, a bounded piece at a time, so that
  * a table of millions of flows never holds up lbd's loop: idle flows are
  * forgotten as they are met, and once the whole table has been read the
  * moved slots no flow needs are unmarked, one VIP a step.
  */
-/* A sweep pass begins this often, if none runs (lbd.c's timer). */
-#define LBD_SWEEP_PERIOD_MS	5000
-
 struct lbd_sweep {
 	enum { SWEEP_IDLE, SWEEP_SCAN, SWEEP_UNMARK } phase;
 	struct sweep_reader reader;	/* reads the tables off the loop; not running: the loop reads */
@@ -183,7 +183,6 @@ struct lbd_sweep {
 	 * of conn-timeout: how late an idle flow may be forgotten.
 	 */
 	uint32_t conn_timeout_s;
-	bool conn_every_pass;		/* this pass: a change needs conn_map read */
 	bool counted_seen;		/* the last read of conn_map found a counted flow */
 	bool counted_now;		/* this pass's read has found one */
 	uint64_t conn_live;		/* the flows this pass's read of conn_map kept */

@@ -183,9 +183,8 @@ static unsigned int tables_to_read(struct lbd_dp *dp)
 			else
 				sw->tables_left++;
 	}
-	sw->conn_every_pass = conn_needed_each_pass(dp);
 	/* Half a period's slack: the timer that begins passes may run a little late or early. */
-	sw->conn_not_due = (tables & 1u) && !sw->conn_every_pass && sw->conn_read_at_ms &&
+	sw->conn_not_due = (tables & 1u) && sw->conn_read_at_ms && !conn_needed_each_pass(dp) &&
 			   sw->begun_ms + LBD_SWEEP_PERIOD_MS / 2 < sw->conn_read_at_ms + sw->conn_every_ms;
 	if (sw->conn_not_due) {
 		tables &= ~1u;

@@ -613,20 +613,6 @@ static void ring_store(volatile uint16_t *lane, uint16_t v)
  * an unmoved slot's own backend after the slot: a packet that reads a
  * moved slot finds the backend it had before its first move.
  */
-void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table)
-{
-	uint16_t *prev = mapped->slots + 4 * XLB_RING_QUADS(mapped->size);
-
-	for (uint32_t i = 0; i < mapped->size; i++)
-		if (table[i] & XLB_SLOT_MOVED)
-			ring_store(&prev[i], ring_prev_lane(table[i]));
-	for (uint32_t i = 0; i < mapped->size; i++)
-		ring_store(&mapped->slots[i], (uint16_t)XLB_SLOT_LANE(table[i]));
-	for (uint32_t i = 0; i < mapped->size; i++)
-		if (!(table[i] & XLB_SLOT_MOVED))
-			ring_store(&prev[i], ring_prev_lane(table[i]));
-}
-
 void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t slot)
 {
 	uint16_t *prev = mapped->slots + 4 * XLB_RING_QUADS(mapped->size);
@@ -636,6 +622,13 @@ void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t
 	ring_store(&mapped->slots[i], (uint16_t)XLB_SLOT_LANE(slot));
 	if (!(slot & XLB_SLOT_MOVED))
 		ring_store(&prev[i], ring_prev_lane(slot));
+}
+
+/* A packet reads one slot: each slot's own order is all a table's writes need. */
+void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table)
+{
+	for (uint32_t i = 0; i < mapped->size; i++)
+		xlb_ring_write_slot(mapped, i, table[i]);
 }
 
 void xlb_ring_unmap(struct xlb_ring_map *mapped)

@@ -123,9 +123,9 @@ bool xlb_ring_kind_known(uint32_t size);
 /* Writes the slots of table that differ from what the ring holds (mapped->size of them). */
 void xlb_ring_write(const struct xlb_ring_map *mapped, const uint32_t *table);
 /*
- * One slot, i below mapped->size: the slot's 16-bit store, and its
- * previous backend's, in the order xlb_ring_write keeps (a packet that
- * reads a moved slot finds its previous backend).
+ * One slot, i below mapped->size: the slot's 16-bit store and its
+ * previous backend's, in the order that has a packet reading a moved slot
+ * find its previous backend (xlb_ring_write writes each slot so).
  */
 void xlb_ring_write_slot(const struct xlb_ring_map *mapped, uint32_t i, uint32_t slot);
 void xlb_ring_unmap(struct xlb_ring_map *mapped);
